@@ -1,0 +1,40 @@
+"""Every name that two components must agree on, defined once.
+
+Queue, exchange and event names; config keys; the RPC service names.
+"""
+
+# --- RPC service names (nameko `name =`) ---
+ACCOUNTS_SERVICE = "accounts"
+JOBS_SERVICE = "jobs"
+CONVERTER_SERVICE = "converter"
+
+# --- conversion queue: one message per task ---
+# A quorum queue: RabbitMQ counts deliveries itself, so a message that keeps
+# failing (or keeps killing its worker) is dead-lettered after
+# `max_attempts`, not redelivered forever.
+CONVERT_EXCHANGE = "convertix.convert"
+CONVERT_QUEUE = "convertix.convert"
+CONVERT_ROUTING_KEY = "convert"
+DEAD_LETTER_EXCHANGE = "convertix.dead-letter"
+DEAD_LETTER_QUEUE = "convertix.convert.dead-letter"
+
+# --- events the converter dispatches, the jobs service handles ---
+TASK_STARTED = "task_started"
+TASK_SUCCEEDED = "task_succeeded"
+TASK_FAILED = "task_failed"
+
+# --- config keys (config.yaml); nameko's own keys are used as they are ---
+AMQP_URI_KEY = "AMQP_URI"
+MAX_WORKERS_KEY = "max_workers"
+DB_URIS_KEY = "DB_URIS"
+STORAGE_KEY = "STORAGE"          # {root}
+CONVERTER_KEY = "CONVERTER"      # {max_attempts, timeout_s, memory_mb, engine_workers}
+LIMITS_KEY = "LIMITS"            # {max_file_bytes, max_request_bytes, max_files, max_pixels, ...}
+GATEWAY_KEY = "GATEWAY"          # {rpc_timeout_s, rpc_pool_size, ...}
+AUTH_KEY = "AUTH"                # {access_token_ttl_s, refresh_token_ttl_s}
+
+# Secrets never live in config.yaml: only in the environment.
+JWT_SECRET_ENV = "CONVERTIX_JWT_SECRET"
+
+# Result download path, shown in each task's `output.url`.
+RESULT_URL = "/api/v1/jobs/{job_id}/tasks/{index}/result"

@@ -1,0 +1,83 @@
+"""The shared folder that holds uploads and results.
+
+Layout: `<root>/jobs/<job_id>/input/<index>` and
+`<root>/jobs/<job_id>/output/<index>.<ext>`. Client file names never reach
+the disk (they are kept in the database and sanitised for downloads), so no
+name a client sends can escape the folder. Writes are atomic: a temporary
+file in the same folder, fsync, then rename, so a reader sees a whole file
+or none, also when a converter is killed half-way.
+"""
+import os
+import re
+import shutil
+import tempfile
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class Storage:
+    def __init__(self, root):
+        self.root = os.path.abspath(root)
+
+    def job_dir(self, job_id):
+        if not _JOB_ID.match(job_id or ""):
+            raise ValueError(f"not a job id: {job_id!r}")
+        return os.path.join(self.root, "jobs", job_id)
+
+    def input_path(self, job_id, index):
+        return os.path.join(self.job_dir(job_id), "input", str(int(index)))
+
+    def output_path(self, job_id, index, extension):
+        if not re.match(r"^[a-z0-9]{1,8}$", extension):
+            raise ValueError(f"not an extension: {extension!r}")
+        return os.path.join(self.job_dir(job_id), "output", f"{int(index)}.{extension}")
+
+    def write(self, path, data):
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
+        return path
+
+    def read(self, path):
+        with open(path, "rb") as handle:
+            return handle.read()
+
+    def exists(self, path):
+        return os.path.isfile(path)
+
+    def delete_job(self, job_id):
+        shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
+
+    def delete(self, path):
+        _remove(path)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def safe_filename(name, fallback="image"):
+    """A download name that is safe in a header and on any file system."""
+    base = os.path.basename((name or "").replace("\\", "/"))
+    base = _UNSAFE.sub("_", base).strip("._")[:120]
+    return base or fallback
+
+
+def result_filename(original, index, extension):
+    stem = os.path.splitext(safe_filename(original))[0] or "image"
+    return f"{stem}.{extension}"

@@ -1,0 +1,34 @@
+"""The HTTP gateway: `create_app()` (Flask application factory).
+
+Blueprints: auth (/api/v1/auth), jobs (/api/v1/jobs, /api/v1/convert),
+formats (/api/v1/formats), ops (/healthz, /readyz). Extensions live in
+`app.extensions`: the RPC proxy pool, JWT, and the storage folder.
+"""
+from flask import Flask
+
+from gateway import auth, errors, jobs, ops
+from gateway.rpc import RpcPool
+from gateway.settings import load_settings
+from gateway.storage import init_storage
+
+
+def create_app(test_config=None):
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    if test_config is None:
+        app.config.update(load_settings())
+    else:
+        app.config.update(test_config)
+
+    errors.init_app(app)
+    RpcPool(app)
+    init_storage(app)
+    auth.init_app(app)
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(ops.bp)
+
+    from gateway import cli
+    cli.init_app(app)
+    return app

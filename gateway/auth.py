@@ -1,0 +1,127 @@
+"""Authentication: register, login, refresh, logout, me (SPEC, "Auth").
+
+flask-jwt-extended signs and checks the tokens. Its default answers for a
+bad token are partly 422; the loaders below make every one a 401 with the
+SPEC's code. Logged-out tokens are kept by the accounts service, so a logout
+holds across every gateway process.
+"""
+from datetime import timedelta
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_jwt_extended import (
+    JWTManager, create_access_token, create_refresh_token, get_jwt, get_jwt_identity,
+    jwt_required,
+)
+
+from convertix.errors import ConvertixError
+from gateway.errors import error_response
+from gateway.rpc import rpc_pool
+
+bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
+
+ALGORITHM = "HS256"
+MIN_SECRET_BYTES = 32
+
+
+def init_app(app):
+    secret = app.config.get("JWT_SECRET_KEY")
+    if not secret or len(secret.encode()) < MIN_SECRET_BYTES:
+        raise RuntimeError(
+            f"CONVERTIX_JWT_SECRET must be set to at least {MIN_SECRET_BYTES} bytes "
+            "(make run generates one in .secrets/)")
+    app.config["JWT_ALGORITHM"] = ALGORITHM
+    app.config["JWT_DECODE_ALGORITHMS"] = [ALGORITHM]  # never "none", never RS/HS confusion
+    for key in ("JWT_ACCESS_TOKEN_EXPIRES", "JWT_REFRESH_TOKEN_EXPIRES"):
+        if not isinstance(app.config[key], timedelta):
+            app.config[key] = timedelta(seconds=int(app.config[key]))
+    jwt = JWTManager(app)
+
+    # (loader, code, message): each of flask-jwt-extended's failure callbacks -> a 401
+    for register, code, message in (
+        (jwt.unauthorized_loader, "NOT_AUTHENTICATED", "missing Authorization: Bearer token"),
+        (jwt.invalid_token_loader, "TOKEN_INVALID", "the token is not valid"),
+        (jwt.expired_token_loader, "TOKEN_EXPIRED", "the token has expired"),
+        (jwt.revoked_token_loader, "TOKEN_REVOKED", "the token was revoked (logged out)"),
+        (jwt.needs_fresh_token_loader, "TOKEN_INVALID", "a fresh token is needed"),
+        (jwt.token_verification_failed_loader, "TOKEN_INVALID", "the token is not valid"),
+        (jwt.user_lookup_error_loader, "TOKEN_INVALID", "the token's user is gone"),
+    ):
+        register(_answer(code, message))
+
+    @jwt.token_in_blocklist_loader
+    def is_revoked(_header, payload):
+        return rpc_pool(current_app).call("accounts", "is_token_revoked", payload["jti"])
+
+
+def _answer(code, message):
+    def callback(*_args):
+        return error_response(code, message, status=401)
+    return callback
+
+
+def _credentials():
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), str) for k in ("username", "password")):
+        raise ConvertixError("send JSON with string fields username and password",
+                             code="BAD_REQUEST")
+    return body["username"], body["password"]
+
+
+def _expires_in(key):
+    return int(current_app.config[key].total_seconds())
+
+
+@bp.post("/register")
+def register():
+    username, password = _credentials()
+    user = rpc_pool(current_app).call("accounts", "register", username, password)
+    return jsonify({"id": user["id"], "username": user["username"]}), 201
+
+
+@bp.post("/login")
+def login():
+    username, password = _credentials()
+    user = rpc_pool(current_app).call("accounts", "authenticate", username, password)
+    claims = {"username": user["username"], "roles": user["roles"]}
+    return jsonify({
+        "access_token": create_access_token(identity=user["id"], additional_claims=claims),
+        "refresh_token": create_refresh_token(identity=user["id"], additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": _expires_in("JWT_ACCESS_TOKEN_EXPIRES"),
+    })
+
+
+@bp.post("/refresh")
+@jwt_required(refresh=True)
+def refresh():
+    user = rpc_pool(current_app).call("accounts", "get_user", get_jwt_identity())
+    claims = {"username": user["username"], "roles": user["roles"]}
+    return jsonify({
+        "access_token": create_access_token(identity=user["id"], additional_claims=claims),
+        "token_type": "Bearer",
+        "expires_in": _expires_in("JWT_ACCESS_TOKEN_EXPIRES"),
+    })
+
+
+@bp.post("/logout")
+@jwt_required()
+def logout():
+    token = get_jwt()
+    rpc_pool(current_app).call("accounts", "revoke_token", token["jti"], token["exp"])
+    return "", 204
+
+
+@bp.get("/me")
+@jwt_required()
+def me():
+    user = rpc_pool(current_app).call("accounts", "get_user", get_jwt_identity())
+    return jsonify(user)
+
+
+def current_user_id():
+    return get_jwt_identity()
+
+
+def is_admin():
+    return "admin" in (get_jwt().get("roles") or [])

@@ -1,0 +1,37 @@
+"""Every error leaves the gateway as JSON with a SPEC code; never an HTML page."""
+import logging
+
+from flask import jsonify
+from werkzeug.exceptions import HTTPException
+
+from convertix.errors import HTTP_STATUS, ConvertixError
+
+log = logging.getLogger(__name__)
+
+# Werkzeug's HTTP errors -> our codes
+HTTP_CODES = {
+    400: "BAD_REQUEST", 401: "NOT_AUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED", 413: "FILE_TOO_LARGE", 415: "UNSUPPORTED_FORMAT",
+    429: "RATE_LIMITED",
+}
+
+
+def error_response(code, message, details=None, status=None):
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return jsonify(body), status or HTTP_STATUS.get(code, 500)
+
+
+def init_app(app):
+    @app.errorhandler(ConvertixError)
+    def convertix_error(exc):
+        return error_response(exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        code = HTTP_CODES.get(exc.code, "BAD_REQUEST" if exc.code < 500 else "INTERNAL_ERROR")
+        return error_response(code, exc.description or exc.name, status=exc.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        log.exception("unhandled error")
+        return error_response("INTERNAL_ERROR", "internal error")

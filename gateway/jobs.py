@@ -1,0 +1,159 @@
+"""The job API (SPEC, "Jobs"): upload, follow, download, cancel, convert."""
+import io
+import os
+import time
+import uuid
+import zipfile
+
+from flask import Blueprint, current_app, jsonify, request, send_file
+from flask_jwt_extended import jwt_required
+
+from convertix.errors import ConvertixError, NotFound, NotReady, error
+from convertix.imaging import capabilities, extension, mime_type
+from convertix.storage import result_filename
+from gateway.auth import current_user_id
+from gateway.rpc import rpc_pool
+from gateway.storage import storage
+from gateway.uploads import accept_files, parse_callback_url, parse_options
+from services.jobs.states import JOB_FINAL, JOB_STATUSES
+
+bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
+
+POLL_INTERVAL_S = 0.1
+
+
+def _rpc(method, *args, **kwargs):
+    return rpc_pool(current_app).call("jobs", method, *args, **kwargs)
+
+
+def _submit():
+    """Validate and store the upload, create the job: its document."""
+    caps = capabilities()
+    config = current_app.config
+    options = parse_options(request.form.get("options"), caps["output"])
+    callback_url = parse_callback_url(request.form.get("callback_url"))
+    files = accept_files(request.files.getlist("file"), caps["input"],
+                         config["MAX_FILE_BYTES"], config["MAX_FILES"])
+    job_id = uuid.uuid4().hex
+    store = storage()
+    try:
+        for index, (_name, data, _fmt) in enumerate(files):
+            store.write(store.input_path(job_id, index), data)
+        return _rpc("create_job", job_id, current_user_id(), options,
+                    [{"filename": name, "format": fmt, "bytes": len(data)}
+                     for name, data, fmt in files],
+                    callback_url=callback_url)
+    except BaseException:
+        store.delete_job(job_id)  # not accepted: nothing stays behind
+        raise
+
+
+def _accepted(doc):
+    response = jsonify(doc)
+    response.status_code = 202
+    response.headers["Location"] = f"/api/v1/jobs/{doc['id']}"
+    return response
+
+
+@bp.get("/formats")
+def formats():
+    return jsonify(capabilities())
+
+
+@bp.post("/jobs")
+@jwt_required()
+def create_job():
+    return _accepted(_submit())
+
+
+@bp.get("/jobs")
+@jwt_required()
+def list_jobs():
+    status = request.args.get("status") or None
+    if status and status not in JOB_STATUSES:
+        raise ConvertixError("status must be one of " + ", ".join(JOB_STATUSES),
+                             code="BAD_REQUEST", details={"field": "status"})
+    limit = request.args.get("limit", "20")
+    if not limit.isdigit() or not 1 <= int(limit) <= 100:
+        raise ConvertixError("limit must be an integer from 1 to 100",
+                             code="BAD_REQUEST", details={"field": "limit"})
+    return jsonify(_rpc("list_jobs", current_user_id(), status=status, limit=int(limit),
+                        cursor=request.args.get("cursor") or None))
+
+
+@bp.get("/jobs/<job_id>")
+@jwt_required()
+def get_job(job_id):
+    return jsonify(_rpc("get_job", job_id, current_user_id()))
+
+
+@bp.delete("/jobs/<job_id>")
+@jwt_required()
+def delete_job(job_id):
+    _rpc("cancel_job", job_id, current_user_id())
+    return "", 204
+
+
+@bp.get("/jobs/<job_id>/tasks/<int:index>/result")
+@jwt_required()
+def result(job_id, index):
+    (found,) = _rpc("result_files", job_id, current_user_id(), index=index)
+    return _send_result(found)
+
+
+@bp.get("/jobs/<job_id>/archive")
+@jwt_required()
+def archive(job_id):
+    doc = _rpc("get_job", job_id, current_user_id())
+    if doc["status"] not in JOB_FINAL:
+        raise NotReady(f"the job is {doc['status']}", details={"status": doc["status"]})
+    buffer = io.BytesIO()
+    # Images are compressed already: store, don't deflate.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive_file:
+        for found in _rpc("result_files", job_id, current_user_id()):
+            name = f"{found['index']}-{_download_name(found)}"
+            archive_file.write(_checked_path(found["path"]), arcname=name)
+    buffer.seek(0)
+    return send_file(buffer, mimetype="application/zip", as_attachment=True,
+                     download_name=f"convertix-{job_id}.zip")
+
+
+@bp.post("/convert")
+@jwt_required()
+def convert():
+    """One file, answered with the bytes if done within a few seconds, else 202."""
+    if len(request.files.getlist("file")) != 1:
+        raise ConvertixError("send exactly one part named 'file'", code="BAD_REQUEST",
+                             details={"field": "file"})
+    doc = _submit()
+    deadline = time.monotonic() + float(current_app.config["SYNC_CONVERT_TIMEOUT_S"])
+    while doc["status"] not in JOB_FINAL and time.monotonic() < deadline:
+        time.sleep(POLL_INTERVAL_S)
+        doc = _rpc("get_job", doc["id"], current_user_id())
+    if doc["status"] not in JOB_FINAL:
+        return _accepted(doc)
+    task = doc["tasks"][0]
+    if task["status"] == "failed":
+        raise error(task["error"]["code"], task["error"]["message"], job_id=doc["id"])
+    (found,) = _rpc("result_files", doc["id"], current_user_id(), index=0)
+    response = _send_result(found)
+    response.headers["X-Convertix-Job"] = doc["id"]
+    return response
+
+
+def _download_name(found):
+    return result_filename(found["filename"], found["index"], extension(found["format"]))
+
+
+def _checked_path(path):
+    """The path the jobs service gave, if it lies inside our storage folder."""
+    root = storage().root + os.sep
+    real = os.path.realpath(path or "")
+    if not real.startswith(root) or not os.path.isfile(real):
+        raise NotFound("the result file is missing")
+    return real
+
+
+def _send_result(found):
+    return send_file(_checked_path(found["path"]), mimetype=mime_type(found["format"]),
+                     as_attachment=True, download_name=_download_name(found))

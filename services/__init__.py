@@ -1,0 +1,1 @@
+"""Nameko services: accounts, jobs, converter. Run with `nameko run --config config.yaml`."""

@@ -1,0 +1,48 @@
+"""DependencyProviders shared by the services: each wraps a plain object."""
+from nameko.extensions import DependencyProvider
+
+from convertix.config import section
+from convertix.constants import STORAGE_KEY
+from convertix.storage import Storage
+
+
+class StorageProvider(DependencyProvider):
+    """The shared folder (`STORAGE.root` in config.yaml)."""
+
+    def setup(self):
+        self.storage = Storage(section(self.container.config, STORAGE_KEY)["root"])
+
+    def get_dependency(self, worker_ctx):
+        return self.storage
+
+
+class ConfigSection(DependencyProvider):
+    """One section of config.yaml as a dict, with defaults for missing keys."""
+
+    def __init__(self, key, defaults=None):
+        self.key = key
+        self.defaults = defaults or {}
+
+    def setup(self):
+        self.values = {**self.defaults, **section(self.container.config, self.key)}
+
+    def get_dependency(self, worker_ctx):
+        return self.values
+
+
+class ConfigProvider(DependencyProvider):
+    """The whole config, read-only, for code that needs a value from it."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container.config
+
+
+class DeliveryAttempt(DependencyProvider):
+    """Which delivery of the current message this is (1 = first).
+
+    Quorum queues put `x-delivery-count` (the number of earlier deliveries)
+    on a redelivered message; nameko passes message headers on as context data.
+    """
+
+    def get_dependency(self, worker_ctx):
+        return int(worker_ctx.data.get("x-delivery-count") or 0) + 1

@@ -1,0 +1,92 @@
+"""The conversion queue and its dead-letter queue, built from config.
+
+The conversion queue is a quorum queue with a delivery limit: RabbitMQ itself
+counts how often each message was delivered (a requeue after an error, or a
+worker that died holding it) and, past `CONVERTER.max_attempts`, moves it to
+the dead-letter exchange instead of delivering it again. That bound holds even
+for an image that kills its worker, which no application-side counter can see.
+
+Its arguments depend on config, and nameko builds entrypoints at import time,
+so the consumer and publisher below build the queue in `setup()`.
+"""
+from kombu import Exchange, Queue
+from kombu.common import maybe_declare
+from nameko.amqp import get_connection
+from nameko.messaging import Consumer, Publisher
+
+from convertix.config import section
+from convertix.constants import (
+    CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, CONVERTER_KEY,
+    DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
+)
+
+DEFAULT_MAX_ATTEMPTS = 3
+
+convert_exchange = Exchange(CONVERT_EXCHANGE, type="direct", durable=True)
+dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
+dead_letter_queue = Queue(
+    DEAD_LETTER_QUEUE, exchange=dead_letter_exchange,
+    routing_key=CONVERT_ROUTING_KEY, durable=True)
+
+
+def max_attempts(config):
+    return int(section(config, CONVERTER_KEY).get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+
+
+def convert_queue(config):
+    return Queue(
+        CONVERT_QUEUE, exchange=convert_exchange, routing_key=CONVERT_ROUTING_KEY,
+        durable=True,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            # delivered once, then redelivered at most limit times
+            "x-delivery-limit": max_attempts(config) - 1,
+            "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+            "x-dead-letter-routing-key": CONVERT_ROUTING_KEY,
+        })
+
+
+def declare_all(config):
+    """Declare exchanges and queues (idempotent)."""
+    with get_connection(config["AMQP_URI"]) as conn:
+        channel = conn.channel()
+        for entity in (convert_exchange, dead_letter_exchange, dead_letter_queue,
+                       convert_queue(config)):
+            maybe_declare(entity, channel)
+
+
+class TaskConsumer(Consumer):
+    """`@consume` on the conversion queue, built from config at setup."""
+
+    def __init__(self, requeue_on_error=True, **kwargs):
+        super().__init__(None, requeue_on_error=requeue_on_error, **kwargs)
+
+    def setup(self):
+        declare_all(self.container.config)
+        self.queue = convert_queue(self.container.config)
+        super().setup()
+
+
+class TaskPublisher(Publisher):
+    """Publishes persistent messages to the conversion queue."""
+
+    def __init__(self, **options):
+        # confirms (nameko default) + mandatory: a task that no queue took raises.
+        options.setdefault("mandatory", True)
+        super().__init__(exchange=convert_exchange, **options)
+
+    def setup(self):
+        declare_all(self.container.config)
+        self.declare.append(convert_queue(self.container.config))
+        super().setup()
+
+    def get_dependency(self, worker_ctx):
+        publish = super().get_dependency(worker_ctx)
+
+        def publish_task(payload):
+            publish(payload, routing_key=CONVERT_ROUTING_KEY)
+
+        return publish_task
+
+
+consume_tasks = TaskConsumer.decorator

@@ -1,0 +1,79 @@
+"""The conversion engine as a nameko dependency: a pool of sandbox processes.
+
+Image work is CPU-bound and decoders meet hostile input, so it never runs on
+this process's eventlet hub: each conversion goes to a child process
+(`convertix.imaging.worker`) with a memory limit, and is waited on
+cooperatively with a deadline. The hub stays free for AMQP heartbeats and the
+other workers; a decoder that crashes or loops takes down only its child,
+which is replaced.
+
+One child per nameko worker (`max_workers`), which is also the conversion
+queue's prefetch: a converter holds no more messages than it can work on.
+"""
+import logging
+
+from eventlet import tpool
+from eventlet.queue import LightQueue
+from nameko.extensions import DependencyProvider
+
+from convertix.config import section
+from convertix.constants import CONVERTER_KEY, LIMITS_KEY, MAX_WORKERS_KEY
+from convertix.imaging import Limits, capabilities
+from convertix.imaging.sandbox import Sandbox
+
+log = logging.getLogger(__name__)
+
+DEFAULTS = {"timeout_s": 60, "memory_mb": 2048}
+DEFAULT_MAX_WORKERS = 10
+
+
+class Engine:
+    """What a worker sees: `convert(data, options)`."""
+
+    def __init__(self, pool):
+        self._pool = pool
+
+    def convert(self, data, options):
+        sandbox = self._pool.idle.get()
+        try:
+            return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s)
+        finally:
+            self._pool.idle.put(sandbox)
+
+    def capabilities(self):
+        return self._pool.capabilities
+
+    def output_formats(self):
+        return self._pool.capabilities["output"]
+
+
+class EnginePool(DependencyProvider):
+    def setup(self):
+        config = self.container.config
+        settings = {**DEFAULTS, **section(config, CONVERTER_KEY)}
+        self.timeout_s = float(settings["timeout_s"])
+        self.limits = Limits.from_dict(section(config, LIMITS_KEY))
+        size = int(config.get(MAX_WORKERS_KEY, DEFAULT_MAX_WORKERS))
+        # Probing the encoders takes a moment of CPU: off the hub, once.
+        self.capabilities = tpool.execute(capabilities)
+        self.sandboxes = [Sandbox(memory_mb=int(settings["memory_mb"])) for _ in range(size)]
+        self.idle = LightQueue()
+        for sandbox in self.sandboxes:
+            # Raises (and the service refuses to start) if a child is not
+            # ready, e.g. when the ImageMagick policy check fails.
+            sandbox.start()
+            self.idle.put(sandbox)
+        log.info("engine pool: %d sandbox processes", size)
+
+    def stop(self):
+        self._close()
+
+    def kill(self):
+        self._close()
+
+    def _close(self):
+        for sandbox in getattr(self, "sandboxes", []):
+            sandbox.close()
+
+    def get_dependency(self, worker_ctx):
+        return Engine(self)

@@ -1,0 +1,69 @@
+"""Converter: consumes the conversion queue, converts, reports by event.
+
+Outcomes:
+- converted: the output is written atomically, `task_succeeded` is dispatched;
+- the image (or its options) is bad: `task_failed` with the error's code; the
+  message is acked, as retrying cannot help;
+- anything else (a crashed sandbox, storage or broker trouble) raises: the
+  message is requeued, and RabbitMQ dead-letters it after the configured
+  number of deliveries (see services/common/queues.py).
+
+Delivery is at least once, so all of it is idempotent: converting twice
+writes the same file twice, and the jobs service ignores events for tasks
+that already ended.
+"""
+import logging
+
+from nameko.events import EventDispatcher
+from nameko.rpc import rpc
+
+from convertix import remote  # noqa: F401  (errors cross RPC intact)
+from convertix.constants import CONVERTER_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.errors import ConvertixError
+from convertix.imaging import extension
+from convertix.options import validate
+from services.common.dependencies import DeliveryAttempt, StorageProvider
+from services.common.queues import consume_tasks
+from services.converter.engine import EnginePool
+
+log = logging.getLogger(__name__)
+
+
+class ConverterService:
+    name = CONVERTER_SERVICE
+
+    engine = EnginePool()
+    storage = StorageProvider()
+    dispatch = EventDispatcher()
+    attempt = DeliveryAttempt()
+
+    @consume_tasks()
+    def convert_task(self, task):
+        job_id, index = task["job_id"], task["index"]
+        ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
+        self.dispatch(TASK_STARTED, ref)
+        try:
+            options = validate(task["options"], self.engine.output_formats())
+            input_path = self.storage.input_path(job_id, index)
+            if not self.storage.exists(input_path):
+                raise ConvertixError("the input file is gone (job deleted?)")
+            data = self.storage.read(input_path)
+            result = self.engine.convert(data, options)
+        except ConvertixError as exc:
+            log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
+            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(),
+                                        "input": getattr(exc, "input", None)})
+            return
+        path = self.storage.write(
+            self.storage.output_path(job_id, index, extension(result.format)), result.data)
+        self.dispatch(TASK_SUCCEEDED, {
+            **ref,
+            "input": result.input.to_dict(),
+            "output": {"format": result.format, "width": result.width,
+                       "height": result.height, "bytes": len(result.data), "path": path},
+        })
+
+    @rpc
+    def formats(self):
+        """What this converter reads and writes (for operators: `n.rpc.converter.formats()`)."""
+        return self.engine.capabilities()

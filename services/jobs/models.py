@@ -1,0 +1,56 @@
+"""Jobs and their tasks (one task per input file)."""
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, Index,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base(name="Base")
+
+
+def utcnow():
+    # naive UTC: SQLite keeps no time zone; documents add the "Z".
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_user_created", "user_id", "created_at", "id"),)
+
+    id = Column(String(32), primary_key=True)
+    user_id = Column(String(32), nullable=False)
+    status = Column(String(16), nullable=False)
+    options = Column(Text, nullable=False)  # JSON
+    callback_url = Column(Text, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    tasks = relationship("Task", order_by="Task.index", cascade="all, delete-orphan",
+                         back_populates="job")
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("job_id", "index"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    job_id = Column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
+    index = Column(Integer, nullable=False)
+    filename = Column(String(255), nullable=False)
+    status = Column(String(16), nullable=False)
+    attempts = Column(Integer, nullable=False, default=0)
+    input_format = Column(String(16))
+    input_width = Column(Integer)
+    input_height = Column(Integer)
+    input_bytes = Column(Integer)
+    output_format = Column(String(16))
+    output_width = Column(Integer)
+    output_height = Column(Integer)
+    output_bytes = Column(Integer)
+    output_path = Column(Text)
+    error_code = Column(String(32))
+    error_message = Column(Text)
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+
+    job = relationship("Job", back_populates="tasks")

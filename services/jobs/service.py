@@ -1,0 +1,242 @@
+"""Jobs: job and task records, the state machine, and the conversion queue.
+
+Entrypoints validate, call the database or the publisher, and return. Two
+rules keep concurrent event handlers correct on SQLite and PostgreSQL alike:
+every change to a job's tasks starts by writing the job's row (which takes
+PostgreSQL's row lock and SQLite's write lock before anything is read), and
+no message is published while a transaction is open.
+"""
+import base64
+import json
+import logging
+import uuid
+
+from nameko.events import event_handler
+from nameko.messaging import consume
+from nameko.rpc import rpc
+from sqlalchemy import and_, or_, select, text, update
+
+from convertix import remote  # noqa: F401  (errors cross RPC intact)
+from convertix.constants import (
+    CONVERTER_SERVICE, JOBS_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED,
+)
+from convertix.errors import ConvertixError, NotFound, NotReady
+from services.common.database import ModelDatabase
+from services.common.dependencies import ConfigProvider, StorageProvider
+from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
+from services.jobs import states
+from services.jobs.documents import job_document
+from services.jobs.models import Base, Job, Task, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+
+class JobsService:
+    name = JOBS_SERVICE
+
+    db = ModelDatabase(Base)
+    storage = StorageProvider()
+    publish_task = TaskPublisher()
+    config = ConfigProvider()
+
+    # --- RPC: the gateway's API -------------------------------------------
+
+    @rpc
+    def create_job(self, job_id, user_id, options, files, callback_url=None):
+        """Record a job with one queued task per file, then queue the tasks.
+
+        `files`: [{"filename", "format", "bytes"}], already stored by the gateway.
+        """
+        uuid.UUID(hex=job_id)
+        now = utcnow()
+        job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
+                  options=json.dumps(options), callback_url=callback_url,
+                  created_at=now, updated_at=now)
+        job.tasks = [
+            Task(index=index, filename=f["filename"][:255], status=states.QUEUED,
+                 attempts=0, input_format=f.get("format"), input_bytes=f.get("bytes"),
+                 updated_at=now)
+            for index, f in enumerate(files)
+        ]
+        session = self.db.session
+        session.add(job)
+        session.commit()
+        try:
+            for index in range(len(files)):
+                self.publish_task({"job_id": job_id, "index": index, "options": options})
+        except Exception as exc:
+            # Not accepted: leave nothing behind. A task that did get queued
+            # finds no input and no job, and its events are ignored.
+            log.exception("could not queue job %s", job_id)
+            session.delete(job)
+            session.commit()
+            self.storage.delete_job(job_id)
+            raise ConvertixError(f"the message broker refused the job: {exc}",
+                                 code="BACKEND_UNAVAILABLE")
+        return job_document(job)
+
+    @rpc
+    def get_job(self, job_id, user_id):
+        return job_document(self._own_job(job_id, user_id))
+
+    @rpc
+    def list_jobs(self, user_id, status=None, limit=DEFAULT_PAGE, cursor=None):
+        limit = max(1, min(int(limit or DEFAULT_PAGE), MAX_PAGE))
+        query = select(Job).where(Job.user_id == user_id)
+        if status:
+            query = query.where(Job.status == status)
+        if cursor:
+            created_at, job_id = _decode_cursor(cursor)
+            query = query.where(or_(Job.created_at < created_at,
+                                    and_(Job.created_at == created_at, Job.id < job_id)))
+        query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
+        jobs = list(self.db.session.execute(query).scalars())
+        next_cursor = _encode_cursor(jobs[limit - 1]) if len(jobs) > limit else None
+        return {"items": [job_document(job) for job in jobs[:limit]],
+                "next_cursor": next_cursor}
+
+    @rpc
+    def cancel_job(self, job_id, user_id):
+        """Cancel what has not finished and remove the job's stored files."""
+        job = self._own_job(job_id, user_id)
+        now = utcnow()
+        for task in job.tasks:
+            new = states.next_task_status(task.status, "cancelled")
+            if new:
+                task.status, task.updated_at = new, now
+        job.status = states.job_status(t.status for t in job.tasks)
+        job.updated_at = now
+        self.db.session.commit()
+        self.storage.delete_job(job_id)
+        for task in job.tasks:
+            task.output_path = None
+        self.db.session.commit()
+        return job_document(job)
+
+    @rpc
+    def result_files(self, job_id, user_id, index=None):
+        """Where the results are: [{"index", "filename", "format", "path"}].
+
+        With `index`, that one task's result, or NotReady / NotFound.
+        """
+        job = self._own_job(job_id, user_id)
+        tasks = job.tasks
+        if index is not None:
+            tasks = [t for t in tasks if t.index == index]
+            if not tasks:
+                raise NotFound(f"job has no task {index}")
+            task = tasks[0]
+            if task.status != states.SUCCEEDED:
+                raise NotReady(f"task {index} is {task.status}", details={"status": task.status})
+            if not task.output_path:
+                raise NotFound("the result was removed")
+        return [{"index": t.index, "filename": t.filename, "format": t.output_format,
+                 "path": t.output_path}
+                for t in tasks if t.status == states.SUCCEEDED and t.output_path]
+
+    @rpc
+    def ping(self):
+        self.db.session.execute(text("SELECT 1"))
+        return True
+
+    # --- events from the converter ----------------------------------------
+
+    @event_handler(CONVERTER_SERVICE, TASK_STARTED, requeue_on_error=True)
+    def on_task_started(self, payload):
+        self._apply(payload, "started")
+
+    @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED, requeue_on_error=True)
+    def on_task_succeeded(self, payload):
+        output = payload.get("output") or {}
+        applied = self._apply(payload, "succeeded", output=output)
+        if not applied and output.get("path"):
+            # Cancelled (or deleted) while converting: drop the late result.
+            self.storage.delete(output["path"])
+
+    @event_handler(CONVERTER_SERVICE, TASK_FAILED, requeue_on_error=True)
+    def on_task_failed(self, payload):
+        self._apply(payload, "failed", error=payload.get("error") or {})
+
+    @consume(dead_letter_queue, requeue_on_error=True)
+    def on_dead_letter(self, payload):
+        """A task RabbitMQ gave up on after the configured number of deliveries."""
+        log.warning("task %s/%s dead-lettered", payload.get("job_id"), payload.get("index"))
+        attempts = max_attempts(self.config)
+        self._apply({**payload, "attempt": attempts}, "failed", error={
+            "code": "INTERNAL_ERROR",
+            "message": f"conversion failed {attempts} times; the task was dead-lettered"})
+
+    # --- helpers ----------------------------------------------------------
+
+    def _own_job(self, job_id, user_id):
+        job = self.db.session.get(Job, job_id) if isinstance(job_id, str) else None
+        # Another user's job is "not found", never "forbidden": its existence is not revealed.
+        if job is None or job.user_id != user_id:
+            raise NotFound("no such job")
+        return job
+
+    def _apply(self, payload, event, output=None, error=None):
+        """Move one task on `event`; False when the event is stale or unknown."""
+        job_id, index = payload.get("job_id"), payload.get("index")
+        session = self.db.session
+        now = utcnow()
+        # Write first: locks the job row (PostgreSQL) / the database (SQLite)
+        # before anything is read, so concurrent events of one job serialise.
+        touched = session.execute(
+            update(Job).where(Job.id == job_id).values(updated_at=now)).rowcount
+        if not touched:
+            session.rollback()
+            return False
+        task = session.execute(
+            select(Task).where(Task.job_id == job_id, Task.index == index)).scalar_one_or_none()
+        new = states.next_task_status(task.status, event) if task else None
+        if new is None:
+            session.rollback()
+            return False
+        task.status, task.updated_at = new, now
+        # Events of one task travel on different queues and may arrive out of
+        # order; the attempt number (RabbitMQ's delivery count) only grows.
+        task.attempts = max(task.attempts, int(payload.get("attempt") or 1))
+        _record_input(task, payload.get("input"))
+        if output:
+            task.output_format = output.get("format")
+            task.output_width = output.get("width")
+            task.output_height = output.get("height")
+            task.output_bytes = output.get("bytes")
+            task.output_path = output.get("path")
+        if error:
+            task.error_code = error.get("code") or "INTERNAL_ERROR"
+            task.error_message = error.get("message") or ""
+        job = session.get(Job, job_id)
+        job.status = states.job_status(t.status for t in job.tasks)
+        session.commit()
+        return True
+
+
+def _record_input(task, info):
+    if not info:
+        return
+    task.input_format = info.get("format") or task.input_format
+    task.input_width = info.get("width")
+    task.input_height = info.get("height")
+    task.input_bytes = info.get("bytes") or task.input_bytes
+
+
+def _encode_cursor(job):
+    raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor):
+    from datetime import datetime
+
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, job_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(job_id)
+    except (ValueError, TypeError) as exc:
+        raise ConvertixError("cursor is not valid", details={"field": "cursor"},
+                             code="BAD_REQUEST") from exc

@@ -1,0 +1,41 @@
+import os
+
+import pytest
+
+from convertix.storage import Storage, result_filename, safe_filename
+
+JOB = "0123456789abcdef0123456789abcdef"
+
+
+def test_paths_never_use_client_names(tmp_path):
+    storage = Storage(tmp_path)
+    assert storage.input_path(JOB, 3) == os.path.join(str(tmp_path), "jobs", JOB, "input", "3")
+    with pytest.raises(ValueError):
+        storage.job_dir("../etc")
+    with pytest.raises(ValueError):
+        storage.output_path(JOB, 0, "../x")
+
+
+def test_atomic_write_read_delete(tmp_path):
+    storage = Storage(tmp_path)
+    path = storage.write(storage.output_path(JOB, 0, "png"), b"abc")
+    assert storage.read(path) == b"abc"
+    assert [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".tmp")] == []
+    storage.delete_job(JOB)
+    assert not storage.exists(path)
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("cat.heic", "cat.heic"),
+    ("../../etc/passwd", "passwd"),
+    ("C:\\Users\\x\\photo 1.jpg", "photo_1.jpg"),
+    ('a"b\r\nc.png', "a_b_c.png"),
+    ("", "image"),
+    ("...", "image"),
+])
+def test_safe_filename(name, expected):
+    assert safe_filename(name) == expected
+
+
+def test_result_filename_takes_the_new_extension():
+    assert result_filename("holiday.heic", 0, "webp") == "holiday.webp"
