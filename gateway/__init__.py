@@ -24,6 +24,7 @@ def create_app(test_config=None):
     RpcPool(app)
     init_storage(app)
     auth.init_app(app)
+    ops.init_app(app)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(jobs.bp)

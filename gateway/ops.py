@@ -2,9 +2,16 @@
 from flask import Blueprint, current_app, jsonify
 
 from convertix.errors import ConvertixError
-from gateway.rpc import rpc_pool
+from gateway.rpc import RpcPool, rpc_pool
 
 bp = Blueprint("ops", __name__)
+
+READINESS_POOL = "convertix.rpc.readiness"
+READINESS_TIMEOUT_S = 3  # a probe must answer quickly, whatever the API's RPC timeout
+
+
+def init_app(app):
+    RpcPool(app, name=READINESS_POOL, timeout=READINESS_TIMEOUT_S)
 
 # What /readyz checks: name -> (service, method). The jobs and accounts
 # services each answer `ping` by querying the database, so one answer proves
@@ -22,7 +29,7 @@ def readyz():
     checks = {}
     for name, (service, method) in READINESS_CHECKS.items():
         try:
-            rpc_pool(current_app).call(service, method)
+            rpc_pool(current_app, READINESS_POOL).call(service, method)
             checks[name] = "ok"
         except ConvertixError as exc:
             checks[name] = exc.code

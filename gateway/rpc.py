@@ -12,7 +12,6 @@ import contextlib
 import logging
 import queue
 import socket
-import threading
 
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RpcTimeout, UnknownService
@@ -31,18 +30,20 @@ BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
 
 
 class RpcPool:
-    def __init__(self, app=None):
+    """`name` and `timeout` allow a second pool with a short timeout (readiness)."""
+
+    def __init__(self, app=None, name=EXTENSION, timeout=None):
+        self.name = name
+        self.timeout = timeout
         if app is not None:
             self.init_app(app)
 
     def init_app(self, app):
         self.nameko_config = {"AMQP_URI": app.config["AMQP_URI"]}
-        self.timeout = float(app.config["RPC_TIMEOUT_S"])
+        self.timeout = float(self.timeout or app.config["RPC_TIMEOUT_S"])
         self.size = int(app.config["RPC_POOL_SIZE"])
         self._idle = queue.LifoQueue()
-        self._lock = threading.Lock()
-        self._created = 0
-        app.extensions[EXTENSION] = self
+        app.extensions[self.name] = self
 
     @contextlib.contextmanager
     def client(self):
@@ -68,13 +69,10 @@ class RpcPool:
         except queue.Empty:
             pass
         try:
-            started = _StartedProxy(self.nameko_config, self.timeout)
+            return _StartedProxy(self.nameko_config, self.timeout)
         except BACKEND_ERRORS as exc:
             raise ConvertixError("the message broker is unavailable",
                                  code="BACKEND_UNAVAILABLE") from exc
-        with self._lock:
-            self._created += 1
-        return started
 
     def _checkin(self, proxy, healthy):
         if healthy and self._idle.qsize() < self.size:
@@ -102,5 +100,5 @@ class _StartedProxy:
             log.debug("error while closing an RPC proxy", exc_info=True)
 
 
-def rpc_pool(app):
-    return app.extensions[EXTENSION]
+def rpc_pool(app, name=EXTENSION):
+    return app.extensions[name]

@@ -46,7 +46,7 @@ def make_service_config(amqp_uri, db_url, storage_root, **overrides):
     """The config dict a `nameko run --config config.yaml` would produce."""
     config = {
         "AMQP_URI": amqp_uri,
-        "max_workers": 4,
+        "max_workers": 2,
         "DB_URIS": {"accounts:Base": db_url, "jobs:Base": db_url},
         "STORAGE": {"root": str(storage_root)},
         "CONVERTER": {"max_attempts": 3, "timeout_s": 20, "memory_mb": 1024},

@@ -12,7 +12,7 @@ queue's prefetch: a converter holds no more messages than it can work on.
 """
 import logging
 
-from eventlet import tpool
+from eventlet import GreenPool, tpool
 from eventlet.queue import LightQueue
 from nameko.extensions import DependencyProvider
 
@@ -47,6 +47,11 @@ class Engine:
         return self._pool.capabilities["output"]
 
 
+def _started(sandbox):
+    sandbox.start()
+    return sandbox
+
+
 class EnginePool(DependencyProvider):
     def setup(self):
         config = self.container.config
@@ -58,10 +63,10 @@ class EnginePool(DependencyProvider):
         self.capabilities = tpool.execute(capabilities)
         self.sandboxes = [Sandbox(memory_mb=int(settings["memory_mb"])) for _ in range(size)]
         self.idle = LightQueue()
-        for sandbox in self.sandboxes:
-            # Raises (and the service refuses to start) if a child is not
-            # ready, e.g. when the ImageMagick policy check fails.
-            sandbox.start()
+        # Started side by side; start() raises (and the service refuses to
+        # start) if a child is not ready, e.g. when the ImageMagick policy
+        # check fails.
+        for sandbox in GreenPool(size).imap(_started, self.sandboxes):
             self.idle.put(sandbox)
         log.info("engine pool: %d sandbox processes", size)
 

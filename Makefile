@@ -1,0 +1,46 @@
+# Convertix. `make run` starts the whole system; `make test` runs every test.
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+NAMEKO  := $(VENV)/bin/nameko
+STAMP   := $(VENV)/.installed
+
+.PHONY: setup run stop test test-fast admin bench clean
+
+setup: $(STAMP)
+
+$(STAMP): setup.cfg setup.py
+	bash scripts/install-system.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade 'pip>=23'
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## Start RabbitMQ, the services and the gateway; Ctrl-C stops all of it.
+run: setup
+	bash scripts/run.sh
+
+stop:
+	bash scripts/stop.sh
+
+## The whole suite: pure functions, services and gateway on real RabbitMQ
+## and databases, and the system started as processes.
+test: setup
+	bash scripts/start-backends.sh --postgres
+	$(NAMEKO) test tests -p no:cacheprovider -ra $(PYTEST_ARGS)
+
+## Without the end-to-end layer (faster while developing).
+test-fast: setup
+	bash scripts/start-backends.sh --postgres
+	$(NAMEKO) test tests -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+
+## Give a user the admin role: make admin NAME=alice
+admin: setup
+	@test -n "$(NAME)" || (echo "usage: make admin NAME=<username>" >&2; exit 2)
+	bash scripts/with-env.sh $(VENV)/bin/flask --app gateway make-admin "$(NAME)"
+
+bench: setup
+	bash scripts/start-backends.sh
+	$(PY) -m bench.pipeline $(BENCH_ARGS)
+
+clean:
+	rm -rf var

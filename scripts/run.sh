@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Starts the whole system on this machine: RabbitMQ (installed with apt-get
+# if no broker answers), the accounts+jobs services, the converter and the
+# gateway under gunicorn; waits until /readyz says ready and prints the URL.
+# Ctrl-C (or `make stop` from another shell) stops what it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/wait.sh
+RUN=var/run LOGS=var/log
+mkdir -p "$RUN" "$LOGS"
+
+broker_answers() {
+  .venv/bin/python - <<'PY' 2>/dev/null
+from kombu import Connection
+from convertix.config import load_config
+Connection(load_config()["AMQP_URI"], connect_timeout=2).ensure_connection(max_retries=1)
+PY
+}
+if ! broker_answers; then
+  bash scripts/install-system.sh
+  bash scripts/start-backends.sh
+fi
+
+start() {  # start NAME COMMAND...: in the background, its own process group, logged
+  local name=$1; shift
+  setsid bash scripts/with-env.sh "$@" >"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+  echo "started $name (pid $!, log $LOGS/$name.log)"
+}
+
+stop_all() { bash scripts/stop.sh; }
+trap 'stop_all; exit 0' INT TERM
+
+start services nameko run --config config.yaml services.accounts.service services.jobs.service
+MAX_WORKERS="${CONVERTER_WORKERS:-2}" start converter \
+  nameko run --config config.yaml services.converter.service
+start gateway gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app
+
+port="$(.venv/bin/python -c 'from convertix.config import load_config; print(load_config()["GATEWAY"]["port"])')"
+scheme=http; [ -n "${TLS_CERT:-}" ] && scheme=https
+url="$scheme://127.0.0.1:$port"
+ready() { curl -ksf "$url/readyz" -o /dev/null; }
+if ! wait_for "Convertix" 90 ready; then
+  echo "not ready; see $LOGS/*.log" >&2
+  tail -n 20 "$LOGS"/*.log >&2
+  stop_all
+  exit 1
+fi
+echo
+echo "Convertix is ready at $url  (API: $url/api/v1, logs in $LOGS/)"
+echo "Ctrl-C or 'make stop' stops it."
+# Stay in the foreground until interrupted, or until a component dies.
+while true; do
+  for pidfile in "$RUN"/*.pid; do
+    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      echo "$(basename "$pidfile" .pid) exited; stopping" >&2
+      stop_all
+      exit 1
+    fi
+  done
+  sleep 1
+done

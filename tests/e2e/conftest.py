@@ -1,0 +1,149 @@
+"""End-to-end layer: the system started as `make run` starts it — `nameko run`
+processes and the gateway under gunicorn — on a fresh RabbitMQ vhost, a
+fresh database and storage folder, driven over real HTTP."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import uuid
+
+import pytest
+import requests
+
+from tests.conftest import TEST_JWT_SECRET
+from tests.helpers import wait_until
+
+pytestmark = pytest.mark.e2e
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+MANAGEMENT = "http://localhost:15672/api"
+AUTH = ("guest", "guest")
+
+SERVICES = ["services.accounts.service", "services.jobs.service"]
+CONVERTER = ["services.converter.service"]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Stack:
+    """One running Convertix: three process groups and their logs."""
+
+    def __init__(self, workdir, converter=CONVERTER, env=None):
+        self.workdir = workdir
+        self.vhost = "convertix-e2e-" + uuid.uuid4().hex[:8]
+        requests.put(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH).raise_for_status()
+        requests.put(f"{MANAGEMENT}/permissions/{self.vhost}/guest", auth=AUTH,
+                     json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            "AMQP_URI": f"pyamqp://guest:guest@localhost:5672/{self.vhost}",
+            "DATABASE_URL": f"sqlite:///{workdir}/convertix.db",
+            "STORAGE_ROOT": str(workdir / "storage"),
+            "GATEWAY_PORT": str(self.port),
+            "CONVERTIX_JWT_SECRET": TEST_JWT_SECRET,
+            "CONVERSION_TIMEOUT_S": "30",
+            "CONVERTER_MEMORY_MB": "1024",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.scheme = "https" if self.env.get("TLS_CERT") else "http"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.converter_modules = converter
+        self.procs = {}
+
+    def start_process(self, name, argv, **env):
+        log = open(self.workdir / f"{name}.log", "ab")
+        self.procs[name] = subprocess.Popen(
+            argv, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def start_converter(self):
+        self.start_process("converter", [f"{BIN}/nameko", "run", "--config", "config.yaml",
+                                         *self.converter_modules], MAX_WORKERS="2")
+
+    def start(self):
+        self.start_process("services", [f"{BIN}/nameko", "run", "--config", "config.yaml",
+                                        *SERVICES])
+        self.start_converter()
+        self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
+                                       "gateway.wsgi:app"])
+        wait_until(self._ready, timeout=90, interval=0.25, message="the stack's /readyz")
+        return self
+
+    def _ready(self):
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited:\n{self.log(name)}")
+        try:
+            return requests.get(self.url + "/readyz", timeout=2,
+                                verify=self.env.get("TLS_CERT") or True).status_code == 200
+        except (requests.ConnectionError, requests.Timeout):
+            return False
+
+    def stop_process(self, name, sig=signal.SIGTERM, timeout=60):
+        proc = self.procs.pop(name)
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+
+    def log(self, name):
+        return (self.workdir / f"{name}.log").read_text(errors="replace")[-4000:]
+
+    def stop(self):
+        for name in list(self.procs):
+            try:
+                self.stop_process(name, timeout=30)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+        requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH)
+
+
+class Api:
+    """A user of the HTTP API."""
+
+    def __init__(self, stack, username):
+        self.base = stack.url + "/api/v1"
+        self.session = requests.Session()
+        # Per request, not session.verify: requests lets REQUESTS_CA_BUNDLE
+        # from the environment override a session's setting.
+        self.verify = stack.env.get("TLS_CERT") or True
+        password = "password-" + username
+        answer = self.session.post(f"{self.base}/auth/register", verify=self.verify,
+                                   json={"username": username, "password": password})
+        assert answer.status_code == 201, answer.text
+        self.login(username, password)
+
+    def login(self, username, password):
+        answer = self.session.post(f"{self.base}/auth/login", verify=self.verify,
+                                   json={"username": username, "password": password})
+        assert answer.status_code == 200, answer.text
+        self.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]
+
+    def upload(self, files, options, path="/jobs"):
+        import json
+        return self.session.post(
+            self.base + path, data={"options": json.dumps(options)},
+            files=[("file", (name, data)) for name, data in files], timeout=60,
+            verify=self.verify)
+
+    def get(self, path, **kwargs):
+        return self.session.get(self.base + path, timeout=30, verify=self.verify, **kwargs)
+
+    def wait_final(self, job_id, timeout=120):
+        def final():
+            doc = self.get(f"/jobs/{job_id}").json()
+            return doc if doc["status"] in {"succeeded", "failed", "partial", "cancelled"} else None
+        return wait_until(final, timeout=timeout, interval=0.2, message=f"job {job_id}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    running = Stack(tmp_path_factory.mktemp("stack")).start()
+    yield running
+    running.stop()

@@ -1,0 +1,25 @@
+"""A converter whose engine raises on every task, run with
+`nameko run tests.e2e.faulty_converter:FaultyConverter` by the DLQ test."""
+from nameko.extensions import DependencyProvider
+
+from services.converter.service import ConverterService
+
+
+class _Raises:
+    def convert(self, data, options):
+        raise RuntimeError("simulated converter bug")
+
+    def output_formats(self):
+        return ["png", "jpeg", "webp"]
+
+    def capabilities(self):
+        return {"input": [], "output": self.output_formats(), "operations": []}
+
+
+class RaisingEngine(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return _Raises()
+
+
+class FaultyConverter(ConverterService):
+    engine = RaisingEngine()

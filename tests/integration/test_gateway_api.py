@@ -1,0 +1,246 @@
+"""The HTTP API through Flask's test client, with the real services behind it
+(real RabbitMQ, real database, real converter)."""
+import io
+import json
+import time
+import zipfile
+from datetime import timedelta
+
+import jwt as pyjwt
+import pytest
+from flask_jwt_extended import create_access_token
+from PIL import Image
+
+from gateway import create_app
+from gateway.settings import settings_from
+from services.accounts.service import AccountsService
+from services.converter.service import ConverterService
+from services.jobs.service import JobsService
+from tests.conftest import TEST_JWT_SECRET
+from tests.helpers import wait_until
+from tests.integration.conftest import jpeg_bytes, png_bytes
+
+FINAL = {"succeeded", "failed", "partial", "cancelled"}
+
+
+@pytest.fixture
+def app(runner_factory, service_config):
+    runner = runner_factory(service_config, AccountsService, JobsService, ConverterService)
+    runner.start()
+    settings = settings_from({**service_config, "LIMITS": {"max_file_bytes": 200_000,
+                                                           "max_files": 10}})
+    app = create_app({**settings, "TESTING": True, "JWT_SECRET_KEY": TEST_JWT_SECRET,
+                      "SYNC_CONVERT_TIMEOUT_S": 20})
+    yield app
+    app.extensions["convertix.rpc"].close()
+
+
+@pytest.fixture
+def http(app):
+    return app.test_client()
+
+
+def register_and_login(http, username="alice", password="correct horse"):
+    assert http.post("/api/v1/auth/register",
+                     json={"username": username, "password": password}).status_code == 201
+    answer = http.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert answer.status_code == 200
+    return answer.get_json()
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def upload(http, token, files, options, path="/api/v1/jobs"):
+    data = {"options": json.dumps(options),
+            "file": [(io.BytesIO(content), name) for name, content in files]}
+    return http.post(path, data=data, headers=bearer(token), content_type="multipart/form-data")
+
+
+def wait_job(http, token, job_id):
+    def final():
+        doc = http.get(f"/api/v1/jobs/{job_id}", headers=bearer(token)).get_json()
+        return doc if doc["status"] in FINAL else None
+    return wait_until(final, timeout=60, message="job to finish")
+
+
+def assert_error(answer, status, code):
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.get_json()["error"]["code"] == code
+
+
+# --- auth -------------------------------------------------------------------
+
+def test_register_login_me_refresh_logout(http):
+    tokens = register_and_login(http)
+    assert tokens["token_type"] == "Bearer" and tokens["expires_in"] == 900
+
+    me = http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
+    assert me.status_code == 200
+    assert me.get_json()["username"] == "alice" and me.get_json()["roles"] == []
+    assert len(me.get_json()["webhook_secret"]) == 64
+
+    refreshed = http.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200 and refreshed.get_json()["access_token"]
+
+    assert http.post("/api/v1/auth/logout",
+                     headers=bearer(tokens["access_token"])).status_code == 204
+    assert_error(http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])),
+                 401, "TOKEN_REVOKED")
+
+
+def test_register_refusals(http):
+    register_and_login(http)
+    assert_error(http.post("/api/v1/auth/register",
+                           json={"username": "alice", "password": "another one"}),
+                 409, "USERNAME_TAKEN")
+    assert_error(http.post("/api/v1/auth/register", json={"username": "bob", "password": "short"}),
+                 400, "WEAK_PASSWORD")
+    assert_error(http.post("/api/v1/auth/register", data="nope"), 400, "BAD_REQUEST")
+    assert_error(http.post("/api/v1/auth/login", json={"username": "alice", "password": "wrong!!!"}),
+                 401, "INVALID_CREDENTIALS")
+    assert_error(http.post("/api/v1/auth/login", json={"username": "nobody", "password": "x" * 9}),
+                 401, "INVALID_CREDENTIALS")
+
+
+def test_bad_tokens_are_401_with_the_spec_codes(app, http):
+    tokens = register_and_login(http)
+    access, refresh = tokens["access_token"], tokens["refresh_token"]
+    claims = pyjwt.decode(access, options={"verify_signature": False})
+    with app.app_context():
+        expired = create_access_token(identity=claims["sub"], expires_delta=timedelta(seconds=-5))
+    header, payload, signature = access.split(".")
+    tampered = ".".join([header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"),
+                         signature])
+    alg_none = pyjwt.encode({**claims, "exp": int(time.time()) + 600}, key="",
+                            algorithm="none")
+    wrong_key = pyjwt.encode(claims, "a-different-secret-of-at-least-32-bytes!!", "HS256")
+
+    cases = [
+        ({}, "NOT_AUTHENTICATED"),
+        (bearer(expired), "TOKEN_EXPIRED"),
+        (bearer(tampered), "TOKEN_INVALID"),
+        (bearer(alg_none), "TOKEN_INVALID"),
+        (bearer(wrong_key), "TOKEN_INVALID"),
+        (bearer(refresh), "TOKEN_INVALID"),        # a refresh token is not an access token
+        (bearer("not.a.jwt"), "TOKEN_INVALID"),
+        ({"Authorization": "Basic abc"}, "NOT_AUTHENTICATED"),
+    ]
+    for headers, code in cases:
+        for path in ("/api/v1/auth/me", "/api/v1/jobs"):
+            assert_error(http.get(path, headers=headers), 401, code)
+    # and an access token is not a refresh token
+    assert_error(http.post("/api/v1/auth/refresh", headers=bearer(access)), 401, "TOKEN_INVALID")
+
+
+# --- jobs -------------------------------------------------------------------
+
+def test_formats_is_public_and_lists_real_formats(http):
+    formats = http.get("/api/v1/formats").get_json()
+    assert {"png", "jpeg", "webp"} <= set(formats["output"]) and "width" in formats["operations"]
+    assert "pdf" not in formats["input"]
+
+
+def test_upload_follow_download_archive_delete(http):
+    token = register_and_login(http)["access_token"]
+    answer = upload(http, token, [("red.png", png_bytes((80, 40))), ("green.jpg", jpeg_bytes())],
+                    {"format": "jpeg", "width": 40, "quality": 70})
+    assert answer.status_code == 202
+    job_id = answer.get_json()["id"]
+    assert answer.headers["Location"] == f"/api/v1/jobs/{job_id}"
+
+    doc = wait_job(http, token, job_id)
+    assert doc["status"] == "succeeded"
+    assert doc["tasks"][0]["input"] == {"format": "png", "width": 80, "height": 40,
+                                        "bytes": len(png_bytes((80, 40)))}
+
+    result = http.get(doc["tasks"][0]["output"]["url"], headers=bearer(token))
+    assert result.status_code == 200 and result.mimetype == "image/jpeg"
+    assert 'filename=red.jpg' in result.headers["Content-Disposition"]
+    with Image.open(io.BytesIO(result.data)) as image:
+        assert image.format == "JPEG" and image.size == (40, 20) and image.mode == "RGB"
+        red, green, blue = image.getpixel((20, 10))
+        assert red > 180 and green < 60 and blue < 60
+
+    archive = http.get(f"/api/v1/jobs/{job_id}/archive", headers=bearer(token))
+    assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    assert sorted(zipfile.ZipFile(io.BytesIO(archive.data)).namelist()) == [
+        "0-red.jpg", "1-green.jpg"]
+
+    assert http.delete(f"/api/v1/jobs/{job_id}", headers=bearer(token)).status_code == 204
+    assert http.get(doc["tasks"][0]["output"]["url"], headers=bearer(token)).status_code == 404
+
+
+def test_uploads_refused_up_front(http):
+    token = register_and_login(http)["access_token"]
+    png = png_bytes()
+    assert_error(upload(http, token, [("notes.png", b"just some text, not an image")],
+                        {"format": "png"}), 415, "UNSUPPORTED_FORMAT")
+    assert_error(upload(http, token, [("big.png", png + b"\0" * 200_001)], {"format": "png"}),
+                 413, "FILE_TOO_LARGE")
+    answer = upload(http, token, [("a.png", png)], {"format": "png", "width": -3})
+    assert_error(answer, 422, "INVALID_OPTIONS")
+    assert answer.get_json()["error"]["details"]["field"] == "width"
+    assert_error(upload(http, token, [("a.png", png)], {"format": "exe"}), 422, "INVALID_OPTIONS")
+    assert_error(upload(http, token, [], {"format": "png"}), 400, "BAD_REQUEST")
+    bad_json = http.post("/api/v1/jobs", headers=bearer(token), content_type="multipart/form-data",
+                         data={"options": "{", "file": [(io.BytesIO(png), "a.png")]})
+    assert_error(bad_json, 422, "INVALID_OPTIONS")
+
+
+def test_another_users_job_is_not_found(http):
+    alice = register_and_login(http, "alice")["access_token"]
+    bob = register_and_login(http, "bob")["access_token"]
+    job_id = upload(http, alice, [("a.png", png_bytes())], {"format": "png"}).get_json()["id"]
+    wait_job(http, alice, job_id)
+
+    for path in (f"/api/v1/jobs/{job_id}", f"/api/v1/jobs/{job_id}/tasks/0/result",
+                 f"/api/v1/jobs/{job_id}/archive"):
+        assert_error(http.get(path, headers=bearer(bob)), 404, "NOT_FOUND")
+    assert_error(http.delete(f"/api/v1/jobs/{job_id}", headers=bearer(bob)), 404, "NOT_FOUND")
+    assert http.get("/api/v1/jobs", headers=bearer(bob)).get_json()["items"] == []
+    assert [j["id"] for j in http.get("/api/v1/jobs", headers=bearer(alice)).get_json()["items"]] \
+        == [job_id]
+    assert_error(http.get("/api/v1/jobs/nope", headers=bearer(alice)), 404, "NOT_FOUND")
+
+
+def test_sync_convert_answers_with_the_bytes(http):
+    token = register_and_login(http)["access_token"]
+    answer = upload(http, token, [("a.png", png_bytes((50, 50)))],
+                    {"format": "webp", "width": 10}, path="/api/v1/convert")
+    assert answer.status_code == 200 and answer.mimetype == "image/webp"
+    with Image.open(io.BytesIO(answer.data)) as image:
+        assert image.size == (10, 10)
+
+    broken = upload(http, token, [("b.png", png_bytes()[:60])], {"format": "webp"},
+                    path="/api/v1/convert")
+    assert_error(broken, 422, "CORRUPT_IMAGE")
+
+
+def test_list_filters_by_status_and_validates_params(http):
+    token = register_and_login(http)["access_token"]
+    ok = upload(http, token, [("a.png", png_bytes())], {"format": "png"}).get_json()["id"]
+    bad = upload(http, token, [("b.png", png_bytes()[:60])], {"format": "png"}).get_json()["id"]
+    wait_job(http, token, ok), wait_job(http, token, bad)
+    failed = http.get("/api/v1/jobs?status=failed", headers=bearer(token)).get_json()
+    assert [j["id"] for j in failed["items"]] == [bad]
+    assert_error(http.get("/api/v1/jobs?status=weird", headers=bearer(token)), 400, "BAD_REQUEST")
+    assert_error(http.get("/api/v1/jobs?limit=0", headers=bearer(token)), 400, "BAD_REQUEST")
+    assert_error(http.get("/api/v1/jobs?cursor=%%%", headers=bearer(token)), 400, "BAD_REQUEST")
+
+
+def test_health_and_readiness(http):
+    assert http.get("/healthz").get_json() == {"status": "ok"}
+    ready = http.get("/readyz")
+    assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    assert_error(http.get("/no/such/page"), 404, "NOT_FOUND")
+
+
+def test_readyz_is_503_without_services(rabbit_config, storage_root):
+    settings = settings_from({"AMQP_URI": rabbit_config["AMQP_URI"],
+                              "STORAGE": {"root": str(storage_root)},
+                              "GATEWAY": {"rpc_timeout_s": 2}})
+    app = create_app({**settings, "JWT_SECRET_KEY": TEST_JWT_SECRET})
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 503 and answer.get_json()["status"] == "unavailable"

@@ -1,0 +1,160 @@
+"""The pipeline through a real RabbitMQ: jobs → conversion queue → converter → events → jobs."""
+import os
+
+import pytest
+from nameko.extensions import DependencyProvider
+from PIL import Image
+
+from services.accounts.service import AccountsService
+from services.converter.service import ConverterService
+from services.jobs.service import JobsService
+from tests.conftest import make_service_config
+from tests.integration.conftest import Client, jpeg_bytes, noisy_jpeg, png_bytes
+
+
+@pytest.fixture
+def config(rabbit_config, db_url, storage_root):
+    return make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root)
+
+
+def test_job_converts_on_both_databases(runner_factory, config):
+    runner = runner_factory(config, AccountsService, JobsService, ConverterService)
+    runner.start()
+    client = Client(config)
+
+    doc = client.submit([("a.png", png_bytes((64, 48))), ("b.jpg", jpeg_bytes((30, 60)))],
+                        format="webp", width=32)
+    assert doc["status"] == "queued" and [t["status"] for t in doc["tasks"]] == ["queued"] * 2
+
+    done = client.wait_final(doc["id"])
+    assert done["status"] == "succeeded"
+    for task, expected in zip(done["tasks"], [(32, 24), (30, 60)]):  # no enlarging
+        assert task["attempts"] == 1 and task["error"] is None
+        assert task["output"]["format"] == "webp"
+        assert (task["output"]["width"], task["output"]["height"]) == expected
+        assert task["output"]["url"].endswith(f"/tasks/{task['index']}/result")
+    (first, _) = client.rpc("jobs", "result_files", doc["id"], client.user_id)
+    with Image.open(first["path"]) as image:
+        assert image.format == "WEBP" and image.size == (32, 24)
+
+
+def test_corrupt_image_fails_only_its_own_task(runner_factory, service_config):
+    runner = runner_factory(service_config, JobsService, ConverterService)
+    runner.start()
+    client = Client(service_config)
+    broken = png_bytes()[:60]  # a PNG header and nothing after it
+
+    done = client.wait_final(client.submit([("ok.png", png_bytes()), ("bad.png", broken)])["id"])
+
+    assert done["status"] == "partial"
+    ok, bad = done["tasks"]
+    assert ok["status"] == "succeeded"
+    assert bad["status"] == "failed" and bad["error"]["code"] == "CORRUPT_IMAGE"
+    assert bad["attempts"] == 1  # a bad image is not retried
+
+
+class _AlwaysRaises:
+    def convert(self, data, options):
+        raise RuntimeError("simulated converter bug")
+
+    def output_formats(self):
+        return ["png", "jpeg", "webp"]
+
+
+class BrokenEngine(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return _AlwaysRaises()
+
+
+class BrokenConverter(ConverterService):
+    """The real converter, except that its engine raises on every task."""
+    engine = BrokenEngine()
+
+
+def test_task_that_always_raises_is_dead_lettered(runner_factory, service_config):
+    runner = runner_factory(service_config, JobsService, BrokenConverter)
+    runner.start()
+    client = Client(service_config)
+
+    done = client.wait_final(client.submit([("a.png", png_bytes())])["id"])
+
+    (task,) = done["tasks"]
+    assert done["status"] == "failed"
+    assert task["error"]["code"] == "INTERNAL_ERROR"
+    assert "dead-lettered" in task["error"]["message"]
+    assert task["attempts"] == service_config["CONVERTER"]["max_attempts"] == 3
+
+
+def test_converter_stopped_with_tasks_queued_then_restarted(
+        runner_factory, container_factory, service_config):
+    jobs = runner_factory(service_config, JobsService)
+    jobs.start()
+    client = Client(service_config)
+    converter = container_factory(ConverterService, service_config)
+    converter.start()
+    converter.stop()  # graceful: nothing in flight; the queue keeps what comes next
+
+    ids = [client.submit([(f"{i}.png", png_bytes((20 + i, 20)))])["id"] for i in range(5)]
+    assert {client.job(job_id)["status"] for job_id in ids} == {"queued"}
+
+    restarted = container_factory(ConverterService, service_config)
+    restarted.start()
+    assert {client.wait_final(job_id)["status"] for job_id in ids} == {"succeeded"}
+
+
+def test_converter_killed_mid_work_loses_nothing(runner_factory, container_factory,
+                                                service_config):
+    jobs = runner_factory(service_config, JobsService)
+    jobs.start()
+    client = Client(service_config)
+    big = noisy_jpeg((3000, 2000))  # noise: about a second of PNG encoding each
+    ids = [client.submit([(f"{i}.jpg", big)], format="png")["id"] for i in range(6)]
+
+    converter = container_factory(ConverterService, service_config)
+    converter.start()
+    # Kill it once it holds work: unacked messages go back to the queue.
+    from tests.helpers import wait_until
+    wait_until(lambda: any(client.job(j)["status"] == "processing" for j in ids),
+               message="a task to start")
+    converter.kill()
+
+    again = container_factory(ConverterService, service_config)
+    again.start()
+    finished = [client.wait_final(job_id, timeout=120) for job_id in ids]
+    assert {doc["status"] for doc in finished} == {"succeeded"}
+    # the task(s) held by the killed converter were delivered again
+    assert max(doc["tasks"][0]["attempts"] for doc in finished) >= 2
+
+
+def test_cancel_removes_files_and_ignores_late_results(runner_factory, service_config):
+    runner = runner_factory(service_config, JobsService)  # no converter: tasks stay queued
+    runner.start()
+    client = Client(service_config)
+    doc = client.submit([("a.png", png_bytes())])
+    job_dir = client.storage.job_dir(doc["id"])
+    assert os.path.isdir(job_dir)
+
+    cancelled = client.rpc("jobs", "cancel_job", doc["id"], client.user_id)
+
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["tasks"][0]["status"] == "cancelled"
+    assert not os.path.exists(job_dir)
+
+
+def test_jobs_are_private_and_paginated(runner_factory, service_config):
+    runner = runner_factory(service_config, JobsService)
+    runner.start()
+    alice, bob = Client(service_config), Client(service_config)
+    ids = [alice.submit([("a.png", png_bytes())])["id"] for _ in range(5)]
+
+    first = alice.rpc("jobs", "list_jobs", alice.user_id, limit=2)
+    second = alice.rpc("jobs", "list_jobs", alice.user_id, limit=2, cursor=first["next_cursor"])
+    third = alice.rpc("jobs", "list_jobs", alice.user_id, limit=2, cursor=second["next_cursor"])
+    listed = [d["id"] for page in (first, second, third) for d in page["items"]]
+    assert listed == list(reversed(ids))  # newest first, nothing twice
+    assert third["next_cursor"] is None
+
+    assert bob.rpc("jobs", "list_jobs", bob.user_id)["items"] == []
+    from convertix.errors import NotFound
+    with pytest.raises(NotFound):
+        bob.rpc("jobs", "get_job", ids[0], bob.user_id)
