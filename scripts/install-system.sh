@@ -4,7 +4,7 @@
 # ImageMagick's library (Wand), libmagic (sniffing).
 set -euo pipefail
 
-PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1)
+PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,127 @@
+"""Encoders: one small function per output format, chosen from a table.
+
+Alpha is flattened onto `background` for formats without it (JPEG, BMP, PDF).
+ICO: the image is shrunk (aspect kept) to fit 256x256, one icon entry.
+Metadata: the ICC profile is always kept (CMYK input was converted to sRGB
+first, see modes.py); EXIF only with strip_metadata=false, with its
+orientation already reset to 1; XMP is never written (it can carry a stale
+orientation and location data).
+"""
+import io
+
+from PIL import Image
+
+from .operations import colour
+
+# Formats whose encoder can write several frames (all from Pillow).
+ANIMATED = frozenset({"gif", "webp", "png"})
+# Formats that cannot store alpha: flattened onto the background colour.
+NO_ALPHA = frozenset({"jpeg", "bmp", "pdf"})
+ICO_MAX = 256
+# AVIF encoder speed: 6 is ~5x faster than 5 with no smaller files (engine-facts.md).
+AVIF_SPEED = 6
+
+
+def flatten(im, background):
+    """Without alpha, onto the background: grey stays grey (L), the rest RGB."""
+    if im.mode in ("RGB", "L"):
+        return im
+    if im.mode not in ("RGBA", "LA"):
+        return im.convert("RGB")
+    mode = "L" if im.mode == "LA" else "RGB"
+    base = Image.new(mode, im.size, colour(background, mode))
+    base.paste(im, mask=im.getchannel("A"))
+    base.info = dict(im.info)
+    return base
+
+
+def _meta(options, meta, *, exif=True, icc=True):
+    kw = {}
+    if icc and meta.get("icc_profile"):
+        kw["icc_profile"] = meta["icc_profile"]
+    if exif and not options["strip_metadata"] and meta.get("exif"):
+        kw["exif"] = meta["exif"]
+    return kw
+
+
+def _animation(frames, durations, loop):
+    if len(frames) < 2:
+        return {}
+    return {"save_all": True, "append_images": frames[1:], "duration": durations, "loop": loop}
+
+
+def _jpeg(frames, options, meta, anim):
+    return "JPEG", {"quality": options["quality"], "progressive": options["progressive"],
+                    "optimize": options["progressive"], **_meta(options, meta)}
+
+
+def _png(frames, options, meta, anim):
+    return "PNG", {"compress_level": 6, **_meta(options, meta), **anim}
+
+
+def _webp(frames, options, meta, anim):
+    return "WEBP", {"quality": options["quality"], "lossless": options["lossless"],
+                    "method": 4, **_meta(options, meta), **anim}
+
+
+def _avif(frames, options, meta, anim):
+    lossless = options["lossless"]
+    return "AVIF", {"quality": 100 if lossless else options["quality"], "speed": AVIF_SPEED,
+                    "subsampling": "4:4:4" if lossless else "4:2:0", **_meta(options, meta)}
+
+
+def _heic(frames, options, meta, anim):
+    return "HEIF", {"quality": -1 if options["lossless"] else options["quality"], **_meta(options, meta)}
+
+
+def _gif(frames, options, meta, anim):
+    return "GIF", {"disposal": 2, **anim} if anim else {}
+
+
+def _tiff(frames, options, meta, anim):
+    return "TIFF", {"compression": "tiff_adobe_deflate", **_meta(options, meta)}
+
+
+def _bmp(frames, options, meta, anim):
+    return "BMP", {}
+
+
+def _ico(frames, options, meta, anim):
+    return "ICO", {"sizes": [frames[0].size]}
+
+
+def _pdf(frames, options, meta, anim):
+    return "PDF", {"resolution": 72.0}
+
+
+ENCODERS = {
+    "jpeg": _jpeg, "png": _png, "webp": _webp, "avif": _avif, "heic": _heic,
+    "gif": _gif, "tiff": _tiff, "bmp": _bmp, "ico": _ico, "pdf": _pdf,
+}
+
+
+def prepare(frame, fmt, background):
+    """`frame` in a mode and size the format can hold."""
+    if fmt in NO_ALPHA:
+        frame = flatten(frame, background)
+    if fmt == "ico" and (frame.width > ICO_MAX or frame.height > ICO_MAX):
+        frame = frame.copy()
+        frame.thumbnail((ICO_MAX, ICO_MAX), Image.Resampling.LANCZOS)
+    if frame.info:
+        # Encoders fall back to im.info for EXIF/XMP/ICC; only what _meta passes may be written.
+        frame = frame.copy() if frame.readonly else frame
+        frame.info = {}
+    return frame
+
+
+def encode(frames, durations, loop, options, meta):
+    """Encode `frames` (RGB/RGBA) as options['format']; return (bytes, frames written)."""
+    fmt = options["format"]
+    if fmt not in ANIMATED:
+        frames = frames[:1]
+    frames = [prepare(f, fmt, options["background"]) for f in frames]
+    anim = _animation(frames, durations[:len(frames)], loop)
+    pil_format, kwargs = ENCODERS[fmt](frames, options, meta, anim)
+    out = io.BytesIO()
+    frames[0].save(out, format=pil_format, **kwargs)
+    return out.getvalue(), len(frames), frames[0].size

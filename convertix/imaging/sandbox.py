@@ -1,0 +1,120 @@
+"""Run conversions in a child process (worker.py): a crash, a runaway decoder
+or a memory blow-up costs the child, never the caller.
+
+Works the same in a plain process and under eventlet.monkey_patch(): it uses
+only subprocess.Popen, os.read/os.write on the pipe fds and select.select
+with a deadline, all of which eventlet replaces with cooperative versions.
+One Sandbox serves one conversion at a time; use one per greenthread/thread.
+"""
+import os
+import subprocess
+import sys
+import time
+
+from convertix.errors import ConversionTimeout, error
+
+from . import protocol
+from .convert import Converted, InputInfo
+from .limits import Limits
+
+READY_TIMEOUT_S = 60
+
+# Environment for the child: one engine thread, few malloc arenas, so that
+# RLIMIT_AS measures image memory rather than per-thread reservations.
+CHILD_ENV = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+
+class SandboxCrashed(RuntimeError):
+    """The worker died mid-conversion (crash, OOM kill, EOF)."""
+
+    def __init__(self, message, returncode=None):
+        super().__init__(message)
+        self.returncode = returncode
+
+
+def _project_root():
+    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+class Sandbox:
+    def __init__(self, memory_mb=1024, python=sys.executable):
+        self.memory_mb = memory_mb
+        self.python = python
+        self._proc = None
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self):
+        """Spawn the worker and wait for its ready frame; RuntimeError if it is not ready."""
+        self.close()
+        env = dict(os.environ, **CHILD_ENV)
+        env["PYTHONPATH"] = _project_root() + os.pathsep + env.get("PYTHONPATH", "")
+        self._proc = subprocess.Popen(
+            [self.python, "-m", "convertix.imaging.worker", "--memory-mb", str(self.memory_mb)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
+            env=env, close_fds=True, bufsize=0)
+        try:
+            header, _ = protocol.read_frame(self._proc.stdout.fileno(),
+                                            time.monotonic() + READY_TIMEOUT_S)
+        except (protocol.FrameEOF, protocol.FrameTimeout, ValueError) as exc:
+            self._kill()
+            raise RuntimeError(f"converter worker did not start: {exc}") from exc
+        if not header.get("ready"):
+            self._kill()
+            raise RuntimeError(f"converter worker not ready: {header.get('error')}")
+
+    def close(self):
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            proc.stdin.close()  # EOF: the worker exits cleanly
+            proc.wait(timeout=5)
+        except Exception:
+            proc.kill()
+            proc.wait()
+        finally:
+            proc.stdout.close()
+
+    def _kill(self):
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return None
+        proc.kill()
+        rc = proc.wait()
+        for f in (proc.stdin, proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- work --------------------------------------------------------------
+    def convert(self, data, options, limits=Limits(), timeout_s=60):
+        """Convert in the worker; raise ConvertixErrors, ConversionTimeout or SandboxCrashed."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.start()
+        deadline = time.monotonic() + timeout_s
+        limits = limits if isinstance(limits, Limits) else Limits.from_dict(limits)
+        try:
+            protocol.write_frame(self._proc.stdin.fileno(),
+                                 {"options": options, "limits": limits.to_dict()}, data)
+            header, payload = protocol.read_frame(self._proc.stdout.fileno(), deadline)
+        except protocol.FrameTimeout:
+            self._kill()
+            raise ConversionTimeout(f"conversion took longer than {timeout_s} s",
+                                    details={"timeout_s": timeout_s})
+        except (protocol.FrameEOF, BrokenPipeError, ValueError) as exc:
+            rc = self._kill()
+            raise SandboxCrashed(f"converter worker died (exit status {rc}): {exc}", rc) from exc
+        if not header.get("ok"):
+            raise error(header.get("code", "INTERNAL_ERROR"), header.get("message", ""),
+                        **(header.get("details") or {}))
+        info = header["input"]
+        return Converted(payload, header["format"], header["mime"], header["width"],
+                         header["height"], header["frames"], InputInfo(**info))

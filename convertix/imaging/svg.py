@@ -1,0 +1,176 @@
+"""SVG sanitising and size bounding, before any renderer sees the bytes.
+
+Refused (UNSUPPORTED_FORMAT): entity declarations and internal DTD subsets,
+XInclude, <script>, <foreignObject>, xml-stylesheet processing instructions,
+CSS @import, and any reference (href, xlink:href, src, url(...)) that does not
+point inside the document ('#id'). A bare <!DOCTYPE svg PUBLIC ...> line with
+no internal subset is common in valid files; it is removed before rendering
+so that no renderer can fetch the external DTD it names.
+
+Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count, and
+the render size from width/height (or the viewBox) against Limits.
+"""
+import re
+import zlib
+
+from defusedxml import ElementTree as SafeET
+from defusedxml.common import DefusedXmlException
+
+from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+
+# A document with more elements than this is a rendering bomb, not an image.
+MAX_ELEMENTS = 50_000
+
+# CSS/SVG length units -> pixels, at the 96 dpi ImageMagick's SVG renderer uses.
+UNITS_TO_PX = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0,
+               "cm": 96 / 2.54, "mm": 9.6 / 2.54, "em": 16.0, "ex": 8.0}
+
+# Elements whose local name alone makes a document unsafe.
+FORBIDDEN_ELEMENTS = frozenset({"script", "foreignObject", "include", "handler", "listener"})
+XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
+REFERENCE_ATTRIBUTES = frozenset({"href", "src"})
+
+_DOCTYPE = re.compile(rb"<!DOCTYPE\b[^>\[]*(\[)?[^>]*>", re.IGNORECASE)
+_STYLESHEET_PI = re.compile(rb"<\?xml-stylesheet\b", re.IGNORECASE)
+_URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
+_IMPORT = re.compile(r"@import\b", re.IGNORECASE)
+_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
+
+
+def _refuse(why):
+    raise UnsupportedFormat(f"SVG refused: {why}", details={"reason": why})
+
+
+def gunzip_bounded(data, limit):
+    """The content of a gzip stream, refusing more than `limit` bytes."""
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, limit + 1)
+    except zlib.error as exc:
+        raise CorruptImage(f"SVGZ is not valid gzip: {exc}") from exc
+    if len(out) > limit or d.unconsumed_tail:
+        raise ImageTooLarge(f"SVGZ expands to more than {limit} bytes", details={"limit": limit})
+    return out
+
+
+def _local(name):
+    return name.rsplit("}", 1)[-1] if isinstance(name, str) else ""
+
+
+def _check_css(text, where):
+    if _IMPORT.search(text):
+        _refuse(f"CSS @import in {where}")
+    for target in _URL.findall(text):
+        if not target.startswith("#"):
+            _refuse(f"external url({target[:60]}) in {where}")
+
+
+def _check_element(el):
+    name = _local(el.tag)
+    if name in FORBIDDEN_ELEMENTS or (isinstance(el.tag, str) and el.tag.startswith("{" + XINCLUDE_NS)):
+        _refuse(f"<{name}> element")
+    for attr, value in el.attrib.items():
+        if _local(attr) in REFERENCE_ATTRIBUTES and not value.strip().startswith("#"):
+            _refuse(f"reference {_local(attr)}='{value[:60]}' outside the document")
+        _check_css(value, f"attribute {_local(attr)}")
+    if name == "style" and el.text:
+        _check_css(el.text, "<style>")
+
+
+def _href(el):
+    for attr, value in el.attrib.items():
+        if _local(attr) == "href" and value.startswith("#"):
+            return value[1:]
+    return None
+
+
+def expanded_count(root):
+    """Elements rendered once <use> references are expanded (a <use> chain of
+    depth d and fan-out f draws f**d copies); a reference cycle counts as infinite."""
+    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+    memo, active = {}, set()
+
+    def weight(el):
+        key = id(el)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            return float("inf")
+        active.add(key)
+        total = 1
+        for child in el:
+            total += weight(child)
+        target = by_id.get(_href(el)) if _local(el.tag) == "use" else None
+        if target is not None:
+            total += weight(target)
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    return weight(root)
+
+
+def _length_px(value):
+    if value is None:
+        return None
+    m = _LENGTH.match(value)
+    if not m or m.group(2) not in UNITS_TO_PX:
+        return None  # percentages and the like: fall back to the viewBox
+    return float(m.group(1)) * UNITS_TO_PX[m.group(2)]
+
+
+def render_size(root):
+    """(width, height) in pixels the renderer will produce, or None if unknown."""
+    w, h = _length_px(root.get("width")), _length_px(root.get("height"))
+    box = (root.get("viewBox") or "").replace(",", " ").split()
+    if len(box) == 4:
+        try:
+            bw, bh = float(box[2]), float(box[3])
+        except ValueError:
+            bw = bh = None
+        if w is None and bw is not None:
+            w = bw if h is None or not bh else h * bw / bh
+        if h is None and bh is not None:
+            h = bh if not bw else w * bh / bw
+    if w is None or h is None:
+        return None
+    return w, h
+
+
+def sanitise(data, limits):
+    """Return (clean SVG bytes, (w, h) or None); raise a ConvertixError if unsafe."""
+    if data[:2] == b"\x1f\x8b":
+        data = gunzip_bounded(data, limits.max_input_bytes)
+    if _STYLESHEET_PI.search(data):
+        _refuse("xml-stylesheet processing instruction")
+    doctype = _DOCTYPE.search(data)
+    if doctype and doctype.group(1):
+        _refuse("DTD internal subset (entity declarations)")
+    try:
+        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        _refuse(f"{type(exc).__name__}")
+    except SafeET.ParseError as exc:
+        raise CorruptImage(f"SVG is not well-formed XML: {exc}") from exc
+    if _local(root.tag) != "svg":
+        raise CorruptImage("SVG document has no <svg> root element")
+    count = 0
+    for el in root.iter():
+        count += 1
+        if count > MAX_ELEMENTS:
+            raise ImageTooLarge(f"SVG has more than {MAX_ELEMENTS} elements")
+        _check_element(el)
+    if expanded_count(root) > MAX_ELEMENTS:
+        raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through <use>")
+    size = render_size(root)
+    if size is None:
+        raise CorruptImage("SVG has no usable width/height or viewBox")
+    w, h = size
+    if w > limits.max_width or h > limits.max_height or w * h > limits.max_pixels:
+        raise ImageTooLarge(f"SVG renders at {w:.0f}x{h:.0f}, over the limits",
+                            details={"width": round(w), "height": round(h)})
+    if w < 1 or h < 1:
+        raise CorruptImage("SVG has an empty render size")
+    # The DOCTYPE names an external DTD: drop it so no renderer tries to fetch it.
+    clean = _DOCTYPE.sub(b"", data, count=1) if doctype else data
+    return clean, size

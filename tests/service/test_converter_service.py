@@ -1,0 +1,63 @@
+"""The converter's logic with worker_factory: the engine and the event
+dispatcher are worker_factory's mocks; storage is a real folder."""
+import pytest
+from nameko.testing.services import worker_factory
+
+from convertix.constants import TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.errors import CorruptImage
+from convertix.imaging import Converted, InputInfo
+from convertix.storage import Storage
+from services.converter.service import ConverterService
+
+JOB = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def converter(tmp_path):
+    storage = Storage(tmp_path)
+    storage.write(storage.input_path(JOB, 0), b"input bytes")
+    service = worker_factory(ConverterService, storage=storage, attempt=2)
+    service.engine.output_formats.return_value = ["png", "webp"]
+    return service
+
+
+def events(service):
+    return [(call.args[0], call.args[1]) for call in service.dispatch.call_args_list]
+
+
+def test_success_writes_the_output_and_reports_it(converter):
+    converter.engine.convert.return_value = Converted(
+        data=b"webp!", format="webp", mime="image/webp", width=3, height=2, frames=1,
+        input=InputInfo(format="png", width=6, height=4, frames=1, bytes=11))
+
+    converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "webp"}})
+
+    (started, first), (succeeded, second) = events(converter)
+    assert (started, first) == (TASK_STARTED, {"job_id": JOB, "index": 0, "attempt": 2})
+    assert succeeded == TASK_SUCCEEDED
+    assert second["output"]["width"] == 3 and second["output"]["bytes"] == 5
+    assert converter.storage.read(second["output"]["path"]) == b"webp!"
+    data, options = converter.engine.convert.call_args.args
+    assert data == b"input bytes" and options["format"] == "webp" and options["fit"] == "inside"
+
+
+def test_bad_image_is_reported_not_raised(converter):
+    converter.engine.convert.side_effect = CorruptImage("truncated")
+    converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
+    name, payload = events(converter)[-1]
+    assert name == TASK_FAILED
+    assert payload["error"] == {"code": "CORRUPT_IMAGE", "message": "truncated", "details": {}}
+
+
+def test_invalid_options_on_the_queue_fail_the_task(converter):
+    converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "exe"}})
+    name, payload = events(converter)[-1]
+    assert name == TASK_FAILED and payload["error"]["code"] == "INVALID_OPTIONS"
+    converter.engine.convert.assert_not_called()
+
+
+def test_unexpected_errors_raise_so_the_message_is_requeued(converter):
+    converter.engine.convert.side_effect = RuntimeError("sandbox crashed")
+    with pytest.raises(RuntimeError):
+        converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
+    assert [name for name, _ in events(converter)] == [TASK_STARTED]
