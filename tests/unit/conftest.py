@@ -1,22 +1,10 @@
 """Shared helpers for the imaging unit tests."""
-import csv
 import io
-import os
 
 import pytest
 from PIL import Image
 
-CORPUS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "corpus")
-
-
-def corpus_rows():
-    with open(os.path.join(CORPUS, "MANIFEST.tsv"), newline="") as f:
-        return list(csv.DictReader(f, delimiter="\t"))
-
-
-def corpus_bytes(path):
-    with open(os.path.join(CORPUS, path), "rb") as f:
-        return f.read()
+from tests.helpers import corpus_bytes, corpus_rows  # noqa: F401  (re-exported)
 
 
 def photo(size=(320, 240), mode="RGB"):

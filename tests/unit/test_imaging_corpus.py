@@ -6,48 +6,13 @@ test_imaging_sandbox.py: some of them crash real decoders.
 import io
 
 import pytest
-from PIL import Image, ImageChops, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageStat
 
 from convertix.errors import CorruptImage, UnsupportedFormat
-from convertix.imaging import capabilities, convert, magick, plugins, sniff
+from convertix.imaging import convert
+from tests.corpus_cases import ORIENTED, UNREADABLE, VALID, expected_size
 
-from .conftest import corpus_bytes, corpus_rows, decode
-
-ROWS = corpus_rows()
-# Manifest format names that we read under another name.
-ALIASES = {"apng": "png", "mpo": "jpeg", "svgz": "svg", "cur": "cur"}
-# Valid SVGs our sanitiser refuses by design: an internal DTD subset with entities.
-SANITISER_REFUSES = {"valid/svg/coords-viewattr-01-b.svg"}
-# Valid files that only ImageMagick reads (corpus README).
-MAGICK_ONLY = {"valid/tiff/hopper_webp.tif": "TIFF", "valid/bmp/bmpsuite/g-rgb32bf.bmp": "BMP"}
-
-
-def _readable(row):
-    fmt = ALIASES.get(row["format"], row["format"])
-    return (fmt in capabilities()["input"] and not row["verification"].startswith("FAIL")
-            and row["path"] not in SANITISER_REFUSES)
-
-
-VALID = [r["path"] for r in ROWS if r["expectation"] == "valid" and _readable(r)]
-UNREADABLE = [r["path"] for r in ROWS if r["expectation"] == "valid" and not _readable(r)]
-ORIENTED = [(r["path"], int(r["expectation"].split()[1])) for r in ROWS
-            if r["expectation"].startswith("orientation")]
-
-
-def expected_size(path):
-    """The upright size, computed independently of convertix's decode path."""
-    data = corpus_bytes(path)
-    if path in MAGICK_ONLY:
-        return magick.read(data, MAGICK_ONLY[path]).size
-    if sniff(data) == "svg":  # CairoSVG straight on the file, no sanitiser
-        import cairosvg
-        png = cairosvg.svg2png(bytestring=data, unsafe=False)
-        return Image.open(io.BytesIO(png)).size
-    plugins.register()
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-        return ImageOps.exif_transpose(im).size
-
+from .conftest import corpus_bytes, decode
 
 @pytest.mark.parametrize("path", VALID)
 def test_valid_converts(opts, path):
