@@ -13,10 +13,16 @@ READINESS_TIMEOUT_S = 3  # a probe must answer quickly, whatever the API's RPC t
 def init_app(app):
     RpcPool(app, name=READINESS_POOL, timeout=READINESS_TIMEOUT_S)
 
-# What /readyz checks: name -> (service, method). The jobs and accounts
-# services each answer `ping` by querying the database, so one answer proves
-# the broker, the service and the database at once.
-READINESS_CHECKS = {"jobs": ("jobs", "ping"), "accounts": ("accounts", "ping")}
+# What /readyz checks: name -> (service, method, needed to be ready). The jobs
+# and accounts services each answer `ping` by querying the database, so one
+# answer proves the broker, the service and the database at once. Converters
+# are reported but not required: a job accepted while none runs waits in the
+# queue (and the scaler may run none when idle).
+READINESS_CHECKS = {
+    "jobs": ("jobs", "ping", True),
+    "accounts": ("accounts", "ping", True),
+    "converter": ("converter", "formats", False),
+}
 
 
 @bp.get("/healthz")
@@ -27,7 +33,7 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     checks = {}
-    for name, (service, method) in READINESS_CHECKS.items():
+    for name, (service, method, _needed) in READINESS_CHECKS.items():
         try:
             rpc_pool(current_app, READINESS_POOL).call(service, method)
             checks[name] = "ok"
@@ -35,6 +41,6 @@ def readyz():
             checks[name] = exc.code
         except Exception as exc:  # a database error inside the service, say
             checks[name] = type(exc).__name__
-    ready = all(value == "ok" for value in checks.values())
+    ready = all(checks[name] == "ok" for name, (*_, needed) in READINESS_CHECKS.items() if needed)
     return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), (
         200 if ready else 503)

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wait.sh
-RUN=var/run LOGS=var/log
+VAR="${CONVERTIX_VAR:-var}"
+RUN=$VAR/run LOGS=$VAR/log
 mkdir -p "$RUN" "$LOGS"
 
 broker_answers() {
@@ -39,7 +40,8 @@ start gateway gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app
 port="$(.venv/bin/python -c 'from convertix.config import load_config; print(load_config()["GATEWAY"]["port"])')"
 scheme=http; [ -n "${TLS_CERT:-}" ] && scheme=https
 url="$scheme://127.0.0.1:$port"
-ready() { curl -ksf "$url/readyz" -o /dev/null; }
+# ready: the gateway answers, and so do the services and a converter
+ready() { curl -ksf "$url/readyz" | grep -q '"converter":"ok"'; }
 if ! wait_for "Convertix" 90 ready; then
   echo "not ready; see $LOGS/*.log" >&2
   tail -n 20 "$LOGS"/*.log >&2
@@ -50,8 +52,14 @@ echo
 echo "Convertix is ready at $url  (API: $url/api/v1, logs in $LOGS/)"
 echo "Ctrl-C or 'make stop' stops it."
 # Stay in the foreground until interrupted, or until a component dies.
+shopt -s nullglob
 while true; do
-  for pidfile in "$RUN"/*.pid; do
+  pidfiles=("$RUN"/*.pid)
+  if [ ${#pidfiles[@]} -eq 0 ]; then  # `make stop` from another shell
+    echo "stopped"
+    exit 0
+  fi
+  for pidfile in "${pidfiles[@]}"; do
     if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       echo "$(basename "$pidfile" .pid) exited; stopping" >&2
       stop_all

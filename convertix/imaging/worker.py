@@ -7,6 +7,7 @@ say ready. Then: one request frame in, one response frame out, until EOF.
 import argparse
 import os
 import resource
+import signal
 import sys
 
 
@@ -16,6 +17,17 @@ def _protect_stdout():
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     return out
+
+
+def _ignore_stop_signals():
+    """The parent decides when this process ends (EOF on stdin, or a kill).
+
+    A SIGTERM or Ctrl-C sent to the whole process group (`make stop`, a
+    terminal) must not kill a conversion in flight while the converter
+    service above is finishing its work gracefully.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _limit_memory(mb):
@@ -65,6 +77,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="convertix.imaging.worker")
     parser.add_argument("--memory-mb", type=int, default=1024)
     args = parser.parse_args(argv)
+    _ignore_stop_signals()
     out = _protect_stdout()
     from . import protocol
     try:

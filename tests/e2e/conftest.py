@@ -74,7 +74,11 @@ class Stack:
         self.start_converter()
         self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
                                        "gateway.wsgi:app"])
-        wait_until(self._ready, timeout=90, interval=0.25, message="the stack's /readyz")
+        try:
+            wait_until(self._ready, timeout=90, interval=0.25, message="the stack's /readyz")
+        except BaseException:
+            self.stop()  # leave no process behind
+            raise
         return self
 
     def _ready(self):
@@ -82,26 +86,53 @@ class Stack:
             if proc.poll() is not None:
                 raise AssertionError(f"{name} exited:\n{self.log(name)}")
         try:
-            return requests.get(self.url + "/readyz", timeout=2,
-                                verify=self.env.get("TLS_CERT") or True).status_code == 200
+            answer = requests.get(self.url + "/readyz", timeout=10,
+                                  verify=self.env.get("TLS_CERT") or True)
         except (requests.ConnectionError, requests.Timeout):
             return False
+        # ready, and a converter answers too (as scripts/run.sh waits for)
+        return answer.status_code == 200 and answer.json()["checks"]["converter"] == "ok"
+
+    def converter_ready(self):
+        answer = requests.get(self.url + "/readyz", timeout=10,
+                              verify=self.env.get("TLS_CERT") or True)
+        return answer.json()["checks"]["converter"] == "ok"
 
     def stop_process(self, name, sig=signal.SIGTERM, timeout=60):
+        """Signal the process group; SIGKILL it if it has not gone by `timeout`."""
         proc = self.procs.pop(name)
         os.killpg(proc.pid, sig)
-        proc.wait(timeout=timeout)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise AssertionError(f"{name} ignored {sig!r} for {timeout}s:\n{self.log(name)}")
+        finally:
+            self._reap_group(proc.pid)
+
+    @staticmethod
+    def _reap_group(pgid):
+        # Children (sandbox processes, gunicorn workers) must not outlive the test.
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     def log(self, name):
         return (self.workdir / f"{name}.log").read_text(errors="replace")[-4000:]
 
     def stop(self):
+        problems = []
         for name in list(self.procs):
             try:
                 self.stop_process(name, timeout=30)
-            except (subprocess.TimeoutExpired, ProcessLookupError):
+            except ProcessLookupError:
                 pass
+            except AssertionError as exc:
+                problems.append(str(exc))
         requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH)
+        assert not problems, problems  # a component that does not stop on SIGTERM is a bug
 
 
 class Api:

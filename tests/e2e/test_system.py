@@ -127,6 +127,7 @@ def test_converter_killed_and_restarted_loses_no_job(tmp_path):
 
         stack.start_converter()
         from tests.helpers import wait_until
+        wait_until(stack.converter_ready, timeout=60, message="the converter to start")
         wait_until(lambda: any(api.get(f"/jobs/{i}").json()["status"] == "processing"
                                for i in ids), timeout=60, message="work to start")
         import signal

@@ -233,7 +233,8 @@ def test_list_filters_by_status_and_validates_params(http):
 def test_health_and_readiness(http):
     assert http.get("/healthz").get_json() == {"status": "ok"}
     ready = http.get("/readyz")
-    assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+    assert ready.status_code == 200 and ready.get_json() == {
+        "status": "ready", "checks": {"jobs": "ok", "accounts": "ok", "converter": "ok"}}
     assert_error(http.get("/no/such/page"), 404, "NOT_FOUND")
 
 
@@ -244,3 +245,14 @@ def test_readyz_is_503_without_services(rabbit_config, storage_root):
     app = create_app({**settings, "JWT_SECRET_KEY": TEST_JWT_SECRET})
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 503 and answer.get_json()["status"] == "unavailable"
+    assert answer.get_json()["checks"]["jobs"] == "BACKEND_UNAVAILABLE"
+
+
+def test_ready_without_a_converter(runner_factory, service_config, storage_root):
+    """Jobs can be accepted (they wait in the queue) while no converter runs."""
+    runner = runner_factory(service_config, AccountsService, JobsService)
+    runner.start()
+    app = create_app({**settings_from(service_config), "JWT_SECRET_KEY": TEST_JWT_SECRET})
+    answer = app.test_client().get("/readyz")
+    assert answer.status_code == 200
+    assert answer.get_json()["checks"]["converter"] == "BACKEND_UNAVAILABLE"
