@@ -141,7 +141,7 @@ def test_converter_killed_and_restarted_loses_no_job(tmp_path):
 
 
 def test_task_that_always_raises_ends_in_the_dead_letter_queue(tmp_path):
-    stack = Stack(tmp_path, converter=["tests.e2e.faulty_converter:FaultyConverter"]).start()
+    stack = Stack(tmp_path, converter=["tests.faulty_converter:FaultyConverter"]).start()
     try:
         api = Api(stack, "unlucky")
         answer = api.upload([("a.jpg", corpus_bytes("valid/jpeg/hopper.jpg"))], {"format": "png"})

@@ -2,13 +2,13 @@
 import os
 
 import pytest
-from nameko.extensions import DependencyProvider
 from PIL import Image
 
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
 from tests.conftest import make_service_config
+from tests.faulty_converter import FaultyConverter
 from tests.integration.conftest import Client, jpeg_bytes, noisy_jpeg, png_bytes
 
 
@@ -53,26 +53,8 @@ def test_corrupt_image_fails_only_its_own_task(runner_factory, service_config):
     assert bad["attempts"] == 1  # a bad image is not retried
 
 
-class _AlwaysRaises:
-    def convert(self, data, options):
-        raise RuntimeError("simulated converter bug")
-
-    def output_formats(self):
-        return ["png", "jpeg", "webp"]
-
-
-class BrokenEngine(DependencyProvider):
-    def get_dependency(self, worker_ctx):
-        return _AlwaysRaises()
-
-
-class BrokenConverter(ConverterService):
-    """The real converter, except that its engine raises on every task."""
-    engine = BrokenEngine()
-
-
 def test_task_that_always_raises_is_dead_lettered(runner_factory, service_config):
-    runner = runner_factory(service_config, JobsService, BrokenConverter)
+    runner = runner_factory(service_config, JobsService, FaultyConverter)
     runner.start()
     client = Client(service_config)
 

@@ -1,5 +1,8 @@
-"""A converter whose engine raises on every task, run with
-`nameko run tests.e2e.faulty_converter:FaultyConverter` by the DLQ test."""
+"""The real converter, except that its engine raises on every task.
+
+The dead-letter tests run it in process (integration) and as
+`nameko run tests.faulty_converter:FaultyConverter` (end to end).
+"""
 from nameko.extensions import DependencyProvider
 
 from services.converter.service import ConverterService
