@@ -12,7 +12,7 @@ import re
 import shutil
 import tempfile
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class Storage:
@@ -20,7 +20,7 @@ class Storage:
         self.root = os.path.abspath(root)
 
     def job_dir(self, job_id):
-        if not _JOB_ID.match(job_id or ""):
+        if not isinstance(job_id, str) or not _JOB_ID.fullmatch(job_id):
             raise ValueError(f"not a job id: {job_id!r}")
         return os.path.join(self.root, "jobs", job_id)
 
@@ -28,7 +28,7 @@ class Storage:
         return os.path.join(self.job_dir(job_id), "input", str(int(index)))
 
     def output_path(self, job_id, index, extension):
-        if not re.match(r"^[a-z0-9]{1,8}$", extension):
+        if not re.fullmatch(r"[a-z0-9]{1,8}", extension or ""):
             raise ValueError(f"not an extension: {extension!r}")
         return os.path.join(self.job_dir(job_id), "output", f"{int(index)}.{extension}")
 
@@ -58,7 +58,16 @@ class Storage:
         shutil.rmtree(self.job_dir(job_id), ignore_errors=True)
 
     def delete(self, path):
+        """Remove a file, and the folders it leaves empty inside the jobs folder."""
         _remove(path)
+        jobs = os.path.join(self.root, "jobs")
+        folder = os.path.dirname(os.path.abspath(path))
+        while folder.startswith(jobs + os.sep):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (or gone): stop here
+                break
+            folder = os.path.dirname(folder)
 
 
 def _remove(path):

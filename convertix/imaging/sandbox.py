@@ -75,6 +75,10 @@ class Sandbox:
         finally:
             proc.stdout.close()
 
+    def discard(self):
+        """Kill the child now; the next convert() starts a fresh one."""
+        self._kill()
+
     def _kill(self):
         proc, self._proc = self._proc, None
         if proc is None:

@@ -31,7 +31,7 @@ class User(Base):
 
 
 class RevokedToken(Base):
-    """A logged-out token's id, kept until the token would have expired anyway."""
+    """A logged-out session's (or token's) id, kept until its tokens would have expired."""
 
     __tablename__ = "revoked_tokens"
 

@@ -18,8 +18,9 @@ from nameko.extensions import DependencyProvider
 
 from convertix.config import section
 from convertix.constants import CONVERTER_KEY, LIMITS_KEY, MAX_WORKERS_KEY
+from convertix.errors import ConvertixError
 from convertix.imaging import Limits, capabilities
-from convertix.imaging.sandbox import Sandbox
+from convertix.imaging.sandbox import Sandbox, SandboxCrashed
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,13 @@ class Engine:
         sandbox = self._pool.idle.get()
         try:
             return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s)
+        except (ConvertixError, SandboxCrashed):
+            raise  # the sandbox already answered, or was already replaced
+        except BaseException:
+            # Interrupted mid-call (worker killed, eventlet timeout): its reply
+            # is still unread, so this child must not serve the next task.
+            sandbox.discard()
+            raise
         finally:
             self._pool.idle.put(sandbox)
 

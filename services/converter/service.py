@@ -54,13 +54,14 @@ class ConverterService:
             self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(),
                                         "input": getattr(exc, "input", None)})
             return
-        path = self.storage.write(
+        # The path follows from (job, index, format): Storage.output_path.
+        self.storage.write(
             self.storage.output_path(job_id, index, extension(result.format)), result.data)
         self.dispatch(TASK_SUCCEEDED, {
             **ref,
             "input": result.input.to_dict(),
             "output": {"format": result.format, "width": result.width,
-                       "height": result.height, "bytes": len(result.data), "path": path},
+                       "height": result.height, "bytes": len(result.data)},
         })
 
     @rpc

@@ -2,7 +2,7 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Column, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, Index,
+    Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 
@@ -48,7 +48,9 @@ class Task(Base):
     output_width = Column(Integer)
     output_height = Column(Integer)
     output_bytes = Column(Integer)
-    output_path = Column(Text)
+    # Set once the task's message is on the queue; a task left unpublished
+    # (the jobs process died between commit and publish) is re-published.
+    published = Column(Boolean, nullable=False, default=False)
     error_code = Column(String(32))
     error_message = Column(Text)
     updated_at = Column(DateTime, nullable=False, default=utcnow)

@@ -9,11 +9,14 @@ no message is published while a transaction is open.
 import base64
 import json
 import logging
+import time
 import uuid
+from datetime import timedelta
 
 from nameko.events import event_handler
 from nameko.messaging import consume
 from nameko.rpc import rpc
+from nameko.timer import timer
 from sqlalchemy import and_, or_, select, text, update
 
 from convertix import remote  # noqa: F401  (errors cross RPC intact)
@@ -21,6 +24,7 @@ from convertix.constants import (
     CONVERTER_SERVICE, JOBS_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady
+from convertix.imaging.formats import extension
 from services.common.database import ModelDatabase
 from services.common.dependencies import ConfigProvider, StorageProvider
 from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
@@ -32,6 +36,9 @@ log = logging.getLogger(__name__)
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
+# A task still unpublished this long after its job was created is re-published.
+UNPUBLISHED_GRACE_S = 30
+SWEEP_INTERVAL_S = 30
 
 
 class JobsService:
@@ -45,12 +52,17 @@ class JobsService:
     # --- RPC: the gateway's API -------------------------------------------
 
     @rpc
-    def create_job(self, job_id, user_id, options, files, callback_url=None):
+    def create_job(self, job_id, user_id, options, files, callback_url=None, deadline=None):
         """Record a job with one queued task per file, then queue the tasks.
 
         `files`: [{"filename", "format", "bytes"}], already stored by the gateway.
+        `deadline` (epoch seconds): past it, the caller has given up waiting
+        (and removed the inputs), so the job is refused rather than created.
         """
         uuid.UUID(hex=job_id)
+        if deadline is not None and time.time() > deadline:
+            raise ConvertixError("the request expired before it was handled",
+                                 code="BACKEND_UNAVAILABLE")
         now = utcnow()
         job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
                   options=json.dumps(options), callback_url=callback_url,
@@ -66,7 +78,7 @@ class JobsService:
         session.commit()
         try:
             for index in range(len(files)):
-                self.publish_task({"job_id": job_id, "index": index, "options": options})
+                self.publish_task(_task_message(job_id, index, options))
         except Exception as exc:
             # Not accepted: leave nothing behind. A task that did get queued
             # finds no input and no job, and its events are ignored.
@@ -76,6 +88,9 @@ class JobsService:
             self.storage.delete_job(job_id)
             raise ConvertixError(f"the message broker refused the job: {exc}",
                                  code="BACKEND_UNAVAILABLE")
+        for task in job.tasks:
+            task.published = True
+        session.commit()
         return job_document(job)
 
     @rpc
@@ -101,26 +116,24 @@ class JobsService:
     @rpc
     def cancel_job(self, job_id, user_id):
         """Cancel what has not finished and remove the job's stored files."""
-        job = self._own_job(job_id, user_id)
         now = utcnow()
+        self._lock_job(job_id, now)  # before any read; rolled back if not found
+        job = self._own_job(job_id, user_id)
         for task in job.tasks:
             new = states.next_task_status(task.status, "cancelled")
             if new:
                 task.status, task.updated_at = new, now
         job.status = states.job_status(t.status for t in job.tasks)
-        job.updated_at = now
         self.db.session.commit()
         self.storage.delete_job(job_id)
-        for task in job.tasks:
-            task.output_path = None
-        self.db.session.commit()
         return job_document(job)
 
     @rpc
     def result_files(self, job_id, user_id, index=None):
-        """Where the results are: [{"index", "filename", "format", "path"}].
+        """The succeeded results: [{"index", "filename", "format"}].
 
-        With `index`, that one task's result, or NotReady / NotFound.
+        With `index`, that one task's: NotReady while it may still succeed,
+        NotFound when it never will. Files live at Storage.output_path().
         """
         job = self._own_job(job_id, user_id)
         tasks = job.tasks
@@ -129,13 +142,13 @@ class JobsService:
             if not tasks:
                 raise NotFound(f"job has no task {index}")
             task = tasks[0]
+            if task.status in states.TASK_FINAL and task.status != states.SUCCEEDED:
+                raise NotFound(f"task {index} {task.status}: it has no result",
+                               details={"status": task.status})
             if task.status != states.SUCCEEDED:
                 raise NotReady(f"task {index} is {task.status}", details={"status": task.status})
-            if not task.output_path:
-                raise NotFound("the result was removed")
-        return [{"index": t.index, "filename": t.filename, "format": t.output_format,
-                 "path": t.output_path}
-                for t in tasks if t.status == states.SUCCEEDED and t.output_path]
+        return [{"index": t.index, "filename": t.filename, "format": t.output_format}
+                for t in tasks if t.status == states.SUCCEEDED]
 
     @rpc
     def ping(self):
@@ -151,10 +164,13 @@ class JobsService:
     @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED, requeue_on_error=True)
     def on_task_succeeded(self, payload):
         output = payload.get("output") or {}
-        applied = self._apply(payload, "succeeded", output=output)
-        if not applied and output.get("path"):
-            # Cancelled (or deleted) while converting: drop the late result.
-            self.storage.delete(output["path"])
+        applied, status = self._apply(payload, "succeeded", output=output)
+        if not applied and status in (None, states.CANCELLED) and output.get("format"):
+            # Finished after its job was cancelled or deleted: drop the late
+            # result. (A duplicate of an applied success keeps its file: it
+            # is the same path.)
+            self.storage.delete(self.storage.output_path(
+                payload["job_id"], payload["index"], extension(output["format"])))
 
     @event_handler(CONVERTER_SERVICE, TASK_FAILED, requeue_on_error=True)
     def on_task_failed(self, payload):
@@ -169,6 +185,26 @@ class JobsService:
             "code": "INTERNAL_ERROR",
             "message": f"conversion failed {attempts} times; the task was dead-lettered"})
 
+    @timer(interval=SWEEP_INTERVAL_S)
+    def publish_forgotten_tasks(self):
+        """Queue tasks whose job was committed but never published.
+
+        That happens only if this process died between the two; publishing a
+        task twice is harmless (see services/converter/service.py).
+        """
+        session = self.db.session
+        cutoff = utcnow() - timedelta(seconds=UNPUBLISHED_GRACE_S)
+        rows = session.execute(
+            select(Task.id, Task.job_id, Task.index, Job.options).join(Job)
+            .where(Task.published.is_(False), Task.status == states.QUEUED,
+                   Job.created_at < cutoff)).all()
+        session.commit()  # end the read before publishing
+        for task_id, job_id, index, options in rows:
+            log.warning("re-publishing forgotten task %s/%s", job_id, index)
+            self.publish_task(_task_message(job_id, index, json.loads(options)))
+            session.execute(update(Task).where(Task.id == task_id).values(published=True))
+            session.commit()
+
     # --- helpers ----------------------------------------------------------
 
     def _own_job(self, job_id, user_id):
@@ -178,24 +214,32 @@ class JobsService:
             raise NotFound("no such job")
         return job
 
+    def _lock_job(self, job_id, now):
+        """Write the job's row first: that locks it (PostgreSQL) or the
+        database (SQLite) before anything is read, so that concurrent changes
+        to one job serialise. False if there is no such job."""
+        return bool(self.db.session.execute(
+            update(Job).where(Job.id == job_id).values(updated_at=now)).rowcount)
+
     def _apply(self, payload, event, output=None, error=None):
-        """Move one task on `event`; False when the event is stale or unknown."""
+        """Move one task on `event`: (applied, the task's status now).
+
+        Not applied when the event is stale (the task already ended); the
+        status is None when the job or task does not exist.
+        """
         job_id, index = payload.get("job_id"), payload.get("index")
         session = self.db.session
         now = utcnow()
-        # Write first: locks the job row (PostgreSQL) / the database (SQLite)
-        # before anything is read, so concurrent events of one job serialise.
-        touched = session.execute(
-            update(Job).where(Job.id == job_id).values(updated_at=now)).rowcount
-        if not touched:
+        if not self._lock_job(job_id, now):
             session.rollback()
-            return False
+            return False, None
         task = session.execute(
             select(Task).where(Task.job_id == job_id, Task.index == index)).scalar_one_or_none()
         new = states.next_task_status(task.status, event) if task else None
         if new is None:
+            status = task.status if task else None
             session.rollback()
-            return False
+            return False, status
         task.status, task.updated_at = new, now
         # Events of one task travel on different queues and may arrive out of
         # order; the attempt number (RabbitMQ's delivery count) only grows.
@@ -206,14 +250,17 @@ class JobsService:
             task.output_width = output.get("width")
             task.output_height = output.get("height")
             task.output_bytes = output.get("bytes")
-            task.output_path = output.get("path")
         if error:
             task.error_code = error.get("code") or "INTERNAL_ERROR"
             task.error_message = error.get("message") or ""
         job = session.get(Job, job_id)
         job.status = states.job_status(t.status for t in job.tasks)
         session.commit()
-        return True
+        return True, new
+
+
+def _task_message(job_id, index, options):
+    return {"job_id": job_id, "index": index, "options": options}
 
 
 def _record_input(task, info):

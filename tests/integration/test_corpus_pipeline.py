@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from convertix.errors import TASK_ERROR_CODES
+from convertix.imaging import extension
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
 from tests.corpus_cases import BAD, ORIENTED, VALID, expected_size, may_succeed
@@ -38,7 +39,8 @@ def test_every_readable_valid_file_converts_with_the_right_size(client, fmt):
         want = expected_size(path)
         assert (task["output"]["width"], task["output"]["height"]) == want, path
     for found in client.rpc("jobs", "result_files", doc["id"], client.user_id)[:20]:
-        with Image.open(found["path"]) as image:  # the stored bytes are what the doc says
+        path = client.storage.output_path(doc["id"], found["index"], extension(fmt))
+        with Image.open(path) as image:  # the stored bytes are what the doc says
             assert image.format.lower() == fmt
             assert image.size == expected_size(VALID[found["index"]])
 

@@ -9,6 +9,7 @@ from services.converter.service import ConverterService
 from services.jobs.service import JobsService
 from tests.conftest import make_service_config
 from tests.faulty_converter import FaultyConverter
+from tests.helpers import wait_until
 from tests.integration.conftest import Client, jpeg_bytes, noisy_jpeg, png_bytes
 
 
@@ -34,7 +35,7 @@ def test_job_converts_on_both_databases(runner_factory, config):
         assert (task["output"]["width"], task["output"]["height"]) == expected
         assert task["output"]["url"].endswith(f"/tasks/{task['index']}/result")
     (first, _) = client.rpc("jobs", "result_files", doc["id"], client.user_id)
-    with Image.open(first["path"]) as image:
+    with Image.open(client.storage.output_path(doc["id"], first["index"], "webp")) as image:
         assert image.format == "WEBP" and image.size == (32, 24)
 
 
@@ -72,16 +73,24 @@ def test_converter_stopped_with_tasks_queued_then_restarted(
     jobs = runner_factory(service_config, JobsService)
     jobs.start()
     client = Client(service_config)
+    big = noisy_jpeg((2000, 1500))
+    ids = [client.submit([(f"{i}.jpg", big)])["id"] for i in range(6)]
     converter = container_factory(ConverterService, service_config)
     converter.start()
-    converter.stop()  # graceful: nothing in flight; the queue keeps what comes next
+    wait_until(lambda: any(client.job(j)["status"] == "processing" for j in ids),
+               message="a task to start")
 
-    ids = [client.submit([(f"{i}.png", png_bytes((20 + i, 20)))])["id"] for i in range(5)]
-    assert {client.job(job_id)["status"] for job_id in ids} == {"queued"}
+    converter.stop()  # graceful: finishes what it holds, takes nothing more
+    settled = wait_until(lambda: (lambda s: s if "processing" not in s else None)(
+        [client.job(job_id)["status"] for job_id in ids]), message="in-flight tasks to end")
+    assert "queued" in settled
 
     restarted = container_factory(ConverterService, service_config)
     restarted.start()
-    assert {client.wait_final(job_id)["status"] for job_id in ids} == {"succeeded"}
+    finished = [client.wait_final(job_id, timeout=120) for job_id in ids]
+    assert {doc["status"] for doc in finished} == {"succeeded"}
+    # nothing was requeued needlessly by the graceful stop
+    assert {doc["tasks"][0]["attempts"] for doc in finished} == {1}
 
 
 def test_converter_killed_mid_work_loses_nothing(runner_factory, container_factory,
@@ -95,7 +104,6 @@ def test_converter_killed_mid_work_loses_nothing(runner_factory, container_facto
     converter = container_factory(ConverterService, service_config)
     converter.start()
     # Kill it once it holds work: unacked messages go back to the queue.
-    from tests.helpers import wait_until
     wait_until(lambda: any(client.job(j)["status"] == "processing" for j in ids),
                message="a task to start")
     converter.kill()
@@ -108,7 +116,7 @@ def test_converter_killed_mid_work_loses_nothing(runner_factory, container_facto
     assert max(doc["tasks"][0]["attempts"] for doc in finished) >= 2
 
 
-def test_cancel_removes_files_and_ignores_late_results(runner_factory, service_config):
+def test_cancel_removes_files(runner_factory, service_config):
     runner = runner_factory(service_config, JobsService)  # no converter: tasks stay queued
     runner.start()
     client = Client(service_config)

@@ -35,8 +35,8 @@ def test_success_writes_the_output_and_reports_it(converter):
     (started, first), (succeeded, second) = events(converter)
     assert (started, first) == (TASK_STARTED, {"job_id": JOB, "index": 0, "attempt": 2})
     assert succeeded == TASK_SUCCEEDED
-    assert second["output"]["width"] == 3 and second["output"]["bytes"] == 5
-    assert converter.storage.read(second["output"]["path"]) == b"webp!"
+    assert second["output"] == {"format": "webp", "width": 3, "height": 2, "bytes": 5}
+    assert converter.storage.read(converter.storage.output_path(JOB, 0, "webp")) == b"webp!"
     data, options = converter.engine.convert.call_args.args
     assert data == b"input bytes" and options["format"] == "webp" and options["fit"] == "inside"
 

@@ -1,14 +1,18 @@
 """The jobs service's logic with nameko's worker_factory: a real SQLite
 session, the publisher replaced by worker_factory's mock."""
+import os
+import time
+from datetime import timedelta
+
 import pytest
 from nameko.testing.services import worker_factory
 from nameko_sqlalchemy.database import DatabaseWrapper
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, update
 from sqlalchemy.orm import sessionmaker
 
 from convertix.errors import NotFound, NotReady
 from convertix.storage import Storage
-from services.jobs.models import Base
+from services.jobs.models import Base, Job, Task, utcnow
 from services.jobs.service import JobsService
 
 JOB = "0123456789abcdef0123456789abcdef"
@@ -47,7 +51,7 @@ def test_publish_failure_leaves_no_job(service):
 
 
 def output(width=10):
-    return {"format": "png", "width": width, "height": 5, "bytes": 99, "path": "/x/0.png"}
+    return {"format": "png", "width": width, "height": 5, "bytes": 99}
 
 
 def test_events_move_tasks_and_derive_the_job_status(service):
@@ -106,19 +110,57 @@ def test_results_only_when_ready_and_only_for_the_owner(service):
         service.result_files(JOB, USER, index=5)
     service.on_task_succeeded({"job_id": JOB, "index": 0, "output": output()})
     assert service.result_files(JOB, USER, index=0) == [
-        {"index": 0, "filename": "a.png", "format": "png", "path": "/x/0.png"}]
+        {"index": 0, "filename": "a.png", "format": "png"}]
+    service.on_task_failed({"job_id": JOB, "index": 1, "error": {"code": "CORRUPT_IMAGE"}})
+    with pytest.raises(NotFound):  # failed: it never will have a result
+        service.result_files(JOB, USER, index=1)
 
 
-def test_cancel_cancels_unfinished_tasks_and_drops_late_results(service, tmp_path):
+def test_cancel_cancels_unfinished_tasks_and_drops_late_results(service):
     service.create_job(JOB, USER, {"format": "png"}, FILES)
     service.on_task_succeeded({"job_id": JOB, "index": 0, "output": output()})
     doc = service.cancel_job(JOB, USER)
     assert [t["status"] for t in doc["tasks"]] == ["succeeded", "cancelled"]
     assert doc["status"] == "cancelled"
 
-    late = tmp_path / "late.png"
-    late.write_bytes(b"x")
-    service.on_task_succeeded({"job_id": JOB, "index": 1,
-                               "output": {**output(), "path": str(late)}})
-    assert not late.exists()
+    # the converter was still working on task 1: its result lands after the cancel
+    late = service.storage.write(service.storage.output_path(JOB, 1, "png"), b"late")
+    service.on_task_succeeded({"job_id": JOB, "index": 1, "output": output()})
+    assert not os.path.exists(late)
+    assert not os.path.exists(service.storage.job_dir(JOB))
     assert service.get_job(JOB, USER)["tasks"][1]["status"] == "cancelled"
+
+
+def test_a_duplicate_success_keeps_the_result(service):
+    service.create_job(JOB, USER, {"format": "png"}, FILES[:1])
+    result = service.storage.write(service.storage.output_path(JOB, 0, "png"), b"result")
+    service.on_task_succeeded({"job_id": JOB, "index": 0, "attempt": 1, "output": output()})
+    # redelivered: the converter ran again, or our ack was lost
+    service.on_task_succeeded({"job_id": JOB, "index": 0, "attempt": 2, "output": output()})
+    assert service.storage.read(result) == b"result"
+    assert service.result_files(JOB, USER, index=0)[0]["format"] == "png"
+
+
+def test_a_late_request_is_refused_not_created(service):
+    with pytest.raises(Exception) as caught:
+        service.create_job(JOB, USER, {"format": "png"}, FILES, deadline=time.time() - 1)
+    assert caught.value.code == "BACKEND_UNAVAILABLE"
+    service.publish_task.assert_not_called()
+    with pytest.raises(NotFound):
+        service.get_job(JOB, USER)
+
+
+def test_forgotten_tasks_are_published_again(service):
+    service.create_job(JOB, USER, {"format": "png"}, FILES)
+    # as if the process had died between commit and publish, a minute ago
+    session = service.db.session
+    session.execute(update(Task).values(published=False))
+    session.execute(update(Job).values(created_at=utcnow() - timedelta(minutes=1)))
+    session.commit()
+    service.publish_task.reset_mock()
+
+    service.publish_forgotten_tasks()
+    assert sorted(c.args[0]["index"] for c in service.publish_task.call_args_list) == [0, 1]
+    service.publish_task.reset_mock()
+    service.publish_forgotten_tasks()  # now marked published: not again
+    service.publish_task.assert_not_called()

@@ -39,3 +39,20 @@ def test_safe_filename(name, expected):
 
 def test_result_filename_takes_the_new_extension():
     assert result_filename("holiday.heic", 0, "webp") == "holiday.webp"
+
+
+def test_delete_prunes_empty_job_folders_only(tmp_path):
+    storage = Storage(tmp_path)
+    kept = storage.write(storage.input_path(JOB, 0), b"in")
+    late = storage.write(storage.output_path(JOB, 1, "png"), b"late")
+    storage.delete(late)
+    assert not os.path.exists(os.path.dirname(late))       # output/ was left empty: gone
+    assert os.path.exists(kept)                            # the job folder still holds input/
+    storage.delete(kept)
+    assert not os.path.exists(storage.job_dir(JOB))
+    assert os.path.isdir(os.path.join(str(tmp_path), "jobs"))  # never above jobs/
+
+
+def test_job_id_with_a_newline_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        Storage(tmp_path).job_dir("0123456789abcdef0123456789abcdef\n")
