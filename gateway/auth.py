@@ -2,9 +2,15 @@
 
 flask-jwt-extended signs and checks the tokens. Its default answers for a
 bad token are partly 422; the loaders below make every one a 401 with the
-SPEC's code. Logged-out tokens are kept by the accounts service, so a logout
-holds across every gateway process.
+SPEC's code.
+
+A login opens a session: its access and refresh tokens (and the access
+tokens refreshed from it) carry one session id, `sid`. Logout revokes the
+session, so the refresh token dies with the access token. Revoked sessions
+are kept by the accounts service, so a logout holds in every gateway process.
 """
+import time
+import uuid
 from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
@@ -15,6 +21,7 @@ from flask_jwt_extended import (
 
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
+from gateway.limits import auth_limit, limiter
 from gateway.rpc import rpc_pool
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -50,7 +57,8 @@ def init_app(app):
 
     @jwt.token_in_blocklist_loader
     def is_revoked(_header, payload):
-        return rpc_pool(current_app).call("accounts", "is_token_revoked", payload["jti"])
+        return rpc_pool(current_app).call("accounts", "is_token_revoked",
+                                          payload.get("sid") or payload["jti"])
 
 
 def _answer(code, message):
@@ -60,7 +68,10 @@ def _answer(code, message):
 
 
 def _credentials():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # absurdly nested JSON
+        body = None
     if not isinstance(body, dict) or not all(
             isinstance(body.get(k), str) for k in ("username", "password")):
         raise ConvertixError("send JSON with string fields username and password",
@@ -73,6 +84,7 @@ def _expires_in(key):
 
 
 @bp.post("/register")
+@limiter.limit(auth_limit)
 def register():
     username, password = _credentials()
     user = rpc_pool(current_app).call("accounts", "register", username, password)
@@ -80,10 +92,11 @@ def register():
 
 
 @bp.post("/login")
+@limiter.limit(auth_limit)
 def login():
     username, password = _credentials()
     user = rpc_pool(current_app).call("accounts", "authenticate", username, password)
-    claims = {"username": user["username"], "roles": user["roles"]}
+    claims = {"username": user["username"], "roles": user["roles"], "sid": uuid.uuid4().hex}
     return jsonify({
         "access_token": create_access_token(identity=user["id"], additional_claims=claims),
         "refresh_token": create_refresh_token(identity=user["id"], additional_claims=claims),
@@ -96,7 +109,7 @@ def login():
 @jwt_required(refresh=True)
 def refresh():
     user = rpc_pool(current_app).call("accounts", "get_user", get_jwt_identity())
-    claims = {"username": user["username"], "roles": user["roles"]}
+    claims = {"username": user["username"], "roles": user["roles"], "sid": _session_id()}
     return jsonify({
         "access_token": create_access_token(identity=user["id"], additional_claims=claims),
         "token_type": "Bearer",
@@ -107,9 +120,15 @@ def refresh():
 @bp.post("/logout")
 @jwt_required()
 def logout():
-    token = get_jwt()
-    rpc_pool(current_app).call("accounts", "revoke_token", token["jti"], token["exp"])
+    # The whole session: kept until its refresh token would have expired.
+    session_ends = time.time() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()
+    rpc_pool(current_app).call("accounts", "revoke_token", _session_id(), session_ends)
     return "", 204
+
+
+def _session_id():
+    token = get_jwt()
+    return token.get("sid") or token["jti"]
 
 
 @bp.get("/me")
@@ -122,6 +141,3 @@ def me():
 def current_user_id():
     return get_jwt_identity()
 
-
-def is_admin():
-    return "admin" in (get_jwt().get("roles") or [])

@@ -29,7 +29,11 @@ def init_app(app):
     @app.errorhandler(HTTPException)
     def http_error(exc):
         code = HTTP_CODES.get(exc.code, "BAD_REQUEST" if exc.code < 500 else "INTERNAL_ERROR")
-        return error_response(code, exc.description or exc.name, status=exc.code)
+        body, status = error_response(code, exc.description or exc.name, status=exc.code)
+        for name, value in exc.get_headers():
+            if name != "Content-Type":  # e.g. Allow on a 405
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(Exception)
     def unexpected(exc):

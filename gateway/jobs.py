@@ -1,6 +1,5 @@
 """The job API (SPEC, "Jobs"): upload, follow, download, cancel, convert."""
-import io
-import os
+import tempfile
 import time
 import uuid
 import zipfile
@@ -20,6 +19,7 @@ from services.jobs.states import JOB_FINAL, JOB_STATUSES
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 
 POLL_INTERVAL_S = 0.1
+ARCHIVE_IN_MEMORY_BYTES = 8 * 2**20  # larger archives spill to a temporary file
 
 
 def _rpc(method, *args, **kwargs):
@@ -39,10 +39,13 @@ def _submit():
     try:
         for index, (_name, data, _fmt) in enumerate(files):
             store.write(store.input_path(job_id, index), data)
+        # Past half our RPC timeout the service refuses rather than creates
+        # the job, so a job never exists whose inputs we removed on a timeout.
+        deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2
         return _rpc("create_job", job_id, current_user_id(), options,
                     [{"filename": name, "format": fmt, "bytes": len(data)}
                      for name, data, fmt in files],
-                    callback_url=callback_url)
+                    callback_url=callback_url, deadline=deadline)
     except BaseException:
         store.delete_job(job_id)  # not accepted: nothing stays behind
         raise
@@ -73,12 +76,21 @@ def list_jobs():
     if status and status not in JOB_STATUSES:
         raise ConvertixError("status must be one of " + ", ".join(JOB_STATUSES),
                              code="BAD_REQUEST", details={"field": "status"})
-    limit = request.args.get("limit", "20")
-    if not limit.isdigit() or not 1 <= int(limit) <= 100:
-        raise ConvertixError("limit must be an integer from 1 to 100",
-                             code="BAD_REQUEST", details={"field": "limit"})
-    return jsonify(_rpc("list_jobs", current_user_id(), status=status, limit=int(limit),
+    limit = _int_arg("limit", 20, 1, 100)
+    return jsonify(_rpc("list_jobs", current_user_id(), status=status, limit=limit,
                         cursor=request.args.get("cursor") or None))
+
+
+def _int_arg(name, default, lo, hi):
+    raw = request.args.get(name)
+    try:
+        value = default if raw is None else int(raw, 10)
+    except ValueError:
+        value = None
+    if value is None or not lo <= value <= hi:
+        raise ConvertixError(f"{name} must be an integer from {lo} to {hi}",
+                             code="BAD_REQUEST", details={"field": name})
+    return value
 
 
 @bp.get("/jobs/<job_id>")
@@ -98,7 +110,7 @@ def delete_job(job_id):
 @jwt_required()
 def result(job_id, index):
     (found,) = _rpc("result_files", job_id, current_user_id(), index=index)
-    return _send_result(found)
+    return _send_result(job_id, found)
 
 
 @bp.get("/jobs/<job_id>/archive")
@@ -107,12 +119,12 @@ def archive(job_id):
     doc = _rpc("get_job", job_id, current_user_id())
     if doc["status"] not in JOB_FINAL:
         raise NotReady(f"the job is {doc['status']}", details={"status": doc["status"]})
-    buffer = io.BytesIO()
+    buffer = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_IN_MEMORY_BYTES)
     # Images are compressed already: store, don't deflate.
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive_file:
         for found in _rpc("result_files", job_id, current_user_id()):
             name = f"{found['index']}-{_download_name(found)}"
-            archive_file.write(_checked_path(found["path"]), arcname=name)
+            archive_file.write(_result_path(job_id, found), arcname=name)
     buffer.seek(0)
     return send_file(buffer, mimetype="application/zip", as_attachment=True,
                      download_name=f"convertix-{job_id}.zip")
@@ -136,7 +148,7 @@ def convert():
     if task["status"] == "failed":
         raise error(task["error"]["code"], task["error"]["message"], job_id=doc["id"])
     (found,) = _rpc("result_files", doc["id"], current_user_id(), index=0)
-    response = _send_result(found)
+    response = _send_result(doc["id"], found)
     response.headers["X-Convertix-Job"] = doc["id"]
     return response
 
@@ -145,15 +157,13 @@ def _download_name(found):
     return result_filename(found["filename"], found["index"], extension(found["format"]))
 
 
-def _checked_path(path):
-    """The path the jobs service gave, if it lies inside our storage folder."""
-    root = storage().root + os.sep
-    real = os.path.realpath(path or "")
-    if not real.startswith(root) or not os.path.isfile(real):
+def _result_path(job_id, found):
+    path = storage().output_path(job_id, found["index"], extension(found["format"]))
+    if not storage().exists(path):
         raise NotFound("the result file is missing")
-    return real
+    return path
 
 
-def _send_result(found):
-    return send_file(_checked_path(found["path"]), mimetype=mime_type(found["format"]),
+def _send_result(job_id, found):
+    return send_file(_result_path(job_id, found), mimetype=mime_type(found["format"]),
                      as_attachment=True, download_name=_download_name(found))

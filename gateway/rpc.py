@@ -14,7 +14,7 @@ import queue
 import socket
 
 from kombu.exceptions import OperationalError
-from nameko.exceptions import RpcTimeout, UnknownService
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from convertix import remote  # noqa: F401  (errors cross RPC intact)
@@ -27,6 +27,9 @@ EXTENSION = "convertix.rpc"
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.
 BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
                   socket.error, OSError)
+# Errors raised inside a service that mean its database is not there: 503 too.
+REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
+                                   "DisconnectionError", "TimeoutError"})
 
 
 class RpcPool:
@@ -56,6 +59,11 @@ class RpcPool:
             healthy = False
             raise ConvertixError(f"a backend service is unavailable ({type(exc).__name__})",
                                  code="BACKEND_UNAVAILABLE") from exc
+        except RemoteError as exc:
+            if exc.exc_type in REMOTE_BACKEND_ERRORS:
+                raise ConvertixError(f"a backend is unavailable ({exc.exc_type})",
+                                     code="BACKEND_UNAVAILABLE") from exc
+            raise
         finally:
             self._checkin(proxy, healthy)
 

@@ -11,6 +11,8 @@ FROM_CONFIG = {
     "RPC_TIMEOUT_S": (GATEWAY_KEY, "rpc_timeout_s", 10),
     "RPC_POOL_SIZE": (GATEWAY_KEY, "rpc_pool_size", 8),
     "SYNC_CONVERT_TIMEOUT_S": (GATEWAY_KEY, "sync_convert_timeout_s", 10),
+    "AUTH_RATE_LIMIT": (GATEWAY_KEY, "auth_rate_limit", "10 per minute"),
+    "RATE_LIMIT_STORAGE": (GATEWAY_KEY, "rate_limit_storage", "memory://"),
     "MAX_FILES": (LIMITS_KEY, "max_files", 50),
     "MAX_FILE_BYTES": (LIMITS_KEY, "max_file_bytes", 50 * 2**20),
     "MAX_CONTENT_LENGTH": (LIMITS_KEY, "max_request_bytes", 200 * 2**20),

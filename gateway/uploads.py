@@ -45,7 +45,7 @@ def parse_options(raw, output_formats):
         raise InvalidOptions("the 'options' part is required", details={"field": "options"})
     try:
         options = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
         raise InvalidOptions("options must be JSON", details={"field": "options"})
     return validate(options, output_formats)
 

@@ -2,6 +2,7 @@
 (real RabbitMQ, real database, real converter)."""
 import io
 import json
+import re
 import time
 import zipfile
 from datetime import timedelta
@@ -16,7 +17,7 @@ from gateway.settings import settings_from
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
-from tests.conftest import TEST_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
 from tests.integration.conftest import jpeg_bytes, png_bytes
 
@@ -24,11 +25,13 @@ FINAL = {"succeeded", "failed", "partial", "cancelled"}
 
 
 @pytest.fixture
-def app(runner_factory, service_config):
+def app(runner_factory, rabbit_config, db_url, storage_root):
+    """The gateway with every service behind it, on SQLite and on PostgreSQL."""
+    service_config = make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root)
     runner = runner_factory(service_config, AccountsService, JobsService, ConverterService)
     runner.start()
-    settings = settings_from({**service_config, "LIMITS": {"max_file_bytes": 200_000,
-                                                           "max_files": 10}})
+    settings = settings_from({**service_config, "LIMITS": {
+        "max_file_bytes": 200_000, "max_files": 3, "max_request_bytes": 1_000_000}})
     app = create_app({**settings, "TESTING": True, "JWT_SECRET_KEY": TEST_JWT_SECRET,
                       "SYNC_CONVERT_TIMEOUT_S": 20})
     yield app
@@ -43,6 +46,12 @@ def http(app):
 def register_and_login(http, username="alice", password="correct horse"):
     assert http.post("/api/v1/auth/register",
                      json={"username": username, "password": password}).status_code == 201
+    answer = http.post("/api/v1/auth/login", json={"username": username, "password": password})
+    assert answer.status_code == 200
+    return answer.get_json()
+
+
+def register_login_again(http, username="alice", password="correct horse"):
     answer = http.post("/api/v1/auth/login", json={"username": username, "password": password})
     assert answer.status_code == 200
     return answer.get_json()
@@ -88,6 +97,15 @@ def test_register_login_me_refresh_logout(http):
                      headers=bearer(tokens["access_token"])).status_code == 204
     assert_error(http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])),
                  401, "TOKEN_REVOKED")
+    # the session is over: its refresh token, and what it refreshed, too
+    assert_error(http.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"])),
+                 401, "TOKEN_REVOKED")
+    assert_error(http.get("/api/v1/auth/me",
+                          headers=bearer(refreshed.get_json()["access_token"])),
+                 401, "TOKEN_REVOKED")
+    # another login is a new session
+    assert http.get("/api/v1/auth/me", headers=bearer(
+        register_login_again(http)["access_token"])).status_code == 200
 
 
 def test_register_refusals(http):
@@ -187,6 +205,15 @@ def test_uploads_refused_up_front(http):
     bad_json = http.post("/api/v1/jobs", headers=bearer(token), content_type="multipart/form-data",
                          data={"options": "{", "file": [(io.BytesIO(png), "a.png")]})
     assert_error(bad_json, 422, "INVALID_OPTIONS")
+    nested = http.post("/api/v1/jobs", headers=bearer(token), content_type="multipart/form-data",
+                       data={"options": "[" * 100_000, "file": [(io.BytesIO(png), "a.png")]})
+    assert_error(nested, 422, "INVALID_OPTIONS")
+    assert_error(upload(http, token, [(f"{i}.png", png) for i in range(4)], {"format": "png"}),
+                 400, "BAD_REQUEST")  # more than max_files
+    too_big = upload(http, token, [(f"{i}.png", png + b"\0" * 190_000) for i in range(6)],
+                     {"format": "png"})  # each file fits, the request does not
+    assert_error(too_big, 413, "FILE_TOO_LARGE")
+    assert http.get("/api/v1/jobs", headers=bearer(token)).get_json()["items"] == []
 
 
 def test_another_users_job_is_not_found(http):
@@ -205,17 +232,41 @@ def test_another_users_job_is_not_found(http):
     assert_error(http.get("/api/v1/jobs/nope", headers=bearer(alice)), 404, "NOT_FOUND")
 
 
-def test_sync_convert_answers_with_the_bytes(http):
+def test_sync_convert_answers_with_the_bytes(app, http):
     token = register_and_login(http)["access_token"]
     answer = upload(http, token, [("a.png", png_bytes((50, 50)))],
                     {"format": "webp", "width": 10}, path="/api/v1/convert")
     assert answer.status_code == 200 and answer.mimetype == "image/webp"
+    job = http.get(f"/api/v1/jobs/{answer.headers['X-Convertix-Job']}", headers=bearer(token))
+    assert job.get_json()["status"] == "succeeded"
     with Image.open(io.BytesIO(answer.data)) as image:
         assert image.size == (10, 10)
 
     broken = upload(http, token, [("b.png", png_bytes()[:60])], {"format": "webp"},
                     path="/api/v1/convert")
     assert_error(broken, 422, "CORRUPT_IMAGE")
+
+    app.config["SYNC_CONVERT_TIMEOUT_S"] = 0  # not done at once: 202 and the job
+    slow = upload(http, token, [("c.png", png_bytes())], {"format": "png"}, path="/api/v1/convert")
+    assert slow.status_code == 202 and slow.headers["Location"].endswith(slow.get_json()["id"])
+
+
+def test_download_name_is_safe(http):
+    token = register_and_login(http)["access_token"]
+    job_id = upload(http, token, [('../../evil"\r\nX-Bad: 1.png', png_bytes())],
+                    {"format": "png"}).get_json()["id"]
+    doc = wait_job(http, token, job_id)
+    result = http.get(doc["tasks"][0]["output"]["url"], headers=bearer(token))
+    assert result.status_code == 200 and "X-Bad" not in result.headers
+    assert re.fullmatch(r"attachment; filename=[A-Za-z0-9._-]+\.png",
+                        result.headers["Content-Disposition"])
+    assert "evil" in result.headers["Content-Disposition"]
+
+
+def test_wrong_method_is_json_405_with_allow(http):
+    answer = http.put("/api/v1/formats")
+    assert_error(answer, 405, "METHOD_NOT_ALLOWED")
+    assert "GET" in answer.headers["Allow"]
 
 
 def test_list_filters_by_status_and_validates_params(http):
@@ -227,6 +278,7 @@ def test_list_filters_by_status_and_validates_params(http):
     assert [j["id"] for j in failed["items"]] == [bad]
     assert_error(http.get("/api/v1/jobs?status=weird", headers=bearer(token)), 400, "BAD_REQUEST")
     assert_error(http.get("/api/v1/jobs?limit=0", headers=bearer(token)), 400, "BAD_REQUEST")
+    assert_error(http.get("/api/v1/jobs?limit=²", headers=bearer(token)), 400, "BAD_REQUEST")
     assert_error(http.get("/api/v1/jobs?cursor=%%%", headers=bearer(token)), 400, "BAD_REQUEST")
 
 
@@ -256,3 +308,14 @@ def test_ready_without_a_converter(runner_factory, service_config, storage_root)
     answer = app.test_client().get("/readyz")
     assert answer.status_code == 200
     assert answer.get_json()["checks"]["converter"] == "BACKEND_UNAVAILABLE"
+
+
+def test_login_is_rate_limited(app, http):
+    app.config["AUTH_RATE_LIMIT"] = "3 per minute"
+    register_and_login(http)  # register + login: 1 each
+    for _ in range(2):
+        assert http.post("/api/v1/auth/login",
+                         json={"username": "alice", "password": "wrong!!!"}).status_code == 401
+    assert_error(http.post("/api/v1/auth/login",
+                           json={"username": "alice", "password": "correct horse"}),
+                 429, "RATE_LIMITED")
