@@ -28,6 +28,7 @@ from convertix.imaging import capabilities, convert
 from convertix.options import validate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JOB_DEADLINE_S = 300
 
 # name -> (image size, options): the two cases of shared/engine-facts.md
 CASES = {
@@ -89,10 +90,13 @@ class SystemClient:
                               files=[("file", ("bench.jpg", data))])
         answer.raise_for_status()
         job_id = answer.json()["id"]
+        deadline = time.monotonic() + JOB_DEADLINE_S
         while True:  # poll the job (the events stream is a later feature)
             doc = session.get(f"{self.api}/jobs/{job_id}", headers=self.headers, timeout=30).json()
             if doc["status"] in ("succeeded", "failed", "partial", "cancelled"):
                 break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job_id} not done after {JOB_DEADLINE_S} s")
             time.sleep(0.02)
         if doc["status"] != "succeeded":
             raise RuntimeError(f"job {job_id} {doc['status']}: {doc['tasks'][0]['error']}")

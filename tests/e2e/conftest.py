@@ -37,8 +37,9 @@ class Stack:
     def __init__(self, workdir, converter=CONVERTER, env=None):
         self.workdir = workdir
         self.vhost = "convertix-e2e-" + uuid.uuid4().hex[:8]
-        requests.put(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH).raise_for_status()
-        requests.put(f"{MANAGEMENT}/permissions/{self.vhost}/guest", auth=AUTH,
+        requests.put(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH,
+                     timeout=30).raise_for_status()
+        requests.put(f"{MANAGEMENT}/permissions/{self.vhost}/guest", auth=AUTH, timeout=30,
                      json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
         self.port = free_port()
         self.env = {
@@ -131,7 +132,7 @@ class Stack:
                 pass
             except AssertionError as exc:
                 problems.append(str(exc))
-        requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH)
+        requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=30)
         assert not problems, problems  # a component that does not stop on SIGTERM is a bug
 
 
@@ -145,13 +146,13 @@ class Api:
         # from the environment override a session's setting.
         self.verify = stack.env.get("TLS_CERT") or True
         password = "password-" + username
-        answer = self.session.post(f"{self.base}/auth/register", verify=self.verify,
+        answer = self.session.post(f"{self.base}/auth/register", verify=self.verify, timeout=30,
                                    json={"username": username, "password": password})
         assert answer.status_code == 201, answer.text
         self.login(username, password)
 
     def login(self, username, password):
-        answer = self.session.post(f"{self.base}/auth/login", verify=self.verify,
+        answer = self.session.post(f"{self.base}/auth/login", verify=self.verify, timeout=30,
                                    json={"username": username, "password": password})
         assert answer.status_code == 200, answer.text
         self.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]

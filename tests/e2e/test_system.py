@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
-from tests.helpers import corpus_bytes
+from tests.helpers import corpus_bytes, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -126,7 +126,6 @@ def test_converter_killed_and_restarted_loses_no_job(tmp_path):
         assert {api.get(f"/jobs/{i}").json()["status"] for i in ids} == {"queued"}
 
         stack.start_converter()
-        from tests.helpers import wait_until
         wait_until(stack.converter_ready, timeout=60, message="the converter to start")
         wait_until(lambda: any(api.get(f"/jobs/{i}").json()["status"] == "processing"
                                for i in ids), timeout=60, message="work to start")
@@ -136,6 +135,12 @@ def test_converter_killed_and_restarted_loses_no_job(tmp_path):
 
         docs = [api.wait_final(i, timeout=180) for i in ids]
         assert {doc["status"] for doc in docs} == {"succeeded"}
+        # the tasks the killed converter held were delivered again
+        assert max(doc["tasks"][0]["attempts"] for doc in docs) >= 2
+        for doc in docs:
+            result = api.get(f"/jobs/{doc['id']}/tasks/0/result")
+            with Image.open(io.BytesIO(result.content)) as image:
+                assert image.format == "PNG" and image.size == (2000, 1500)
     finally:
         stack.stop()
 
@@ -149,7 +154,7 @@ def test_task_that_always_raises_ends_in_the_dead_letter_queue(tmp_path):
         (task,) = doc["tasks"]
         assert doc["status"] == "failed" and task["attempts"] == 3
         assert task["error"]["code"] == "INTERNAL_ERROR"
-        assert api.get(f"/jobs/{doc['id']}/tasks/0/result").json()["error"]["code"] == "NOT_READY"
+        assert api.get(f"/jobs/{doc['id']}/tasks/0/result").json()["error"]["code"] == "NOT_FOUND"
     finally:
         stack.stop()
 
