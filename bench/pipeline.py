@@ -15,7 +15,6 @@ import io
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import time

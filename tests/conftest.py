@@ -12,8 +12,6 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.helpers import wait_until  # noqa: F401  (re-exported for tests)
-
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONVERTIX_TEST_POSTGRES_URL",
     "postgresql+psycopg2://convertix:convertix@localhost:5432/postgres")

@@ -3,7 +3,7 @@
 One working mode pair keeps the operations and encoders simple; each
 encoder then converts to what its format needs (encode.py).
 """
-from PIL import Image, ImageCms
+from PIL import ImageCms
 
 # Modes that carry alpha, converted to RGBA.
 ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})

@@ -4,7 +4,6 @@ libmagic answers first; where its answer is weak (octet-stream, plain text,
 TGA, which has no magic number and swallows some ICO files) a short table of
 signatures decides. SVGZ is recognised by gunzipping a bounded prefix.
 """
-import gzip
 import zlib
 
 import magic

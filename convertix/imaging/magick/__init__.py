@@ -50,8 +50,6 @@ def read(data, coder, size_hint=None):
     `size_hint` (w, h) is passed as the render size for vector input.
     Raises whatever Wand raises; the caller maps it to a ConvertixError.
     """
-    from PIL import Image
-
     import warnings
 
     image_mod, api, exceptions = wand()
