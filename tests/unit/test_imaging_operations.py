@@ -176,3 +176,29 @@ def test_converted_metadata(opts):
     d = out.to_dict()
     assert d["input"] == {"format": "png", "width": 320, "height": 240, "frames": 1, "bytes": len(PNG)}
     assert (d["format"], d["mime"], d["width"], d["height"]) == ("webp", "image/webp", 100, 75)
+
+
+def test_progressive_jpeg(opts):
+    src = encoded(photo((64, 48)))
+    assert not decode(convert(src, opts(format="jpeg")).data).info.get("progressive")
+    assert decode(convert(src, opts(format="jpeg", progressive=True)).data).info.get("progressive")
+
+
+def test_lossless_webp_keeps_every_pixel(opts):
+    source = photo((64, 48))
+    src = encoded(source)
+    lossless = decode(convert(src, opts(format="webp", lossless=True)).data).convert("RGB")
+    lossy = decode(convert(src, opts(format="webp", quality=50)).data).convert("RGB")
+    assert lossless.tobytes() == source.tobytes()
+    assert lossy.tobytes() != source.tobytes()
+
+
+def test_auto_orient_false_keeps_the_stored_orientation(opts):
+    from tests.helpers import corpus_bytes
+
+    data = corpus_bytes("orientation/exif-orientation-examples/Landscape_6.jpg")
+    with Image.open(io.BytesIO(data)) as raw:
+        stored = raw.size
+    upright = decode(convert(data, opts(format="png")).data)
+    as_stored = decode(convert(data, opts(format="png", auto_orient=False)).data)
+    assert as_stored.size == stored and upright.size == (stored[1], stored[0])
