@@ -14,6 +14,7 @@ import concurrent.futures
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +116,7 @@ def bench_system(client, data, options, count, clients):
 
 def start_system(port):
     var = os.path.join(ROOT, "var", "bench")
+    shutil.rmtree(var, ignore_errors=True)  # a fresh database and storage each run
     env = {**os.environ, "CONVERTIX_VAR": var, "GATEWAY_PORT": str(port),
            "DATABASE_URL": f"sqlite:///{var}/convertix.db", "STORAGE_ROOT": f"{var}/storage"}
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env,
