@@ -69,12 +69,15 @@ class Stack:
         self.start_process("converter", [f"{BIN}/nameko", "run", "--config", "config.yaml",
                                          *self.converter_modules], MAX_WORKERS="2")
 
+    def start_gateway(self):
+        self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
+                                       "gateway.wsgi:app"])
+
     def start(self):
         self.start_process("services", [f"{BIN}/nameko", "run", "--config", "config.yaml",
                                         *SERVICES])
         self.start_converter()
-        self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
-                                       "gateway.wsgi:app"])
+        self.start_gateway()
         try:
             wait_until(self._ready, timeout=90, interval=0.25, message="the stack's /readyz")
         except BaseException:
@@ -169,7 +172,13 @@ class Api:
 
     def wait_final(self, job_id, timeout=120):
         def final():
-            doc = self.get(f"/jobs/{job_id}").json()
+            try:
+                answer = self.get(f"/jobs/{job_id}")
+            except requests.ConnectionError:  # the gateway is restarting
+                return None
+            if answer.status_code == 503:  # a backend is restarting
+                return None
+            doc = answer.json()
             return doc if doc["status"] in {"succeeded", "failed", "partial", "cancelled"} else None
         return wait_until(final, timeout=timeout, interval=0.2, message=f"job {job_id}")
 

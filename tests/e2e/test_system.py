@@ -202,3 +202,36 @@ def make_self_signed(folder):
                                            serialization.PrivateFormat.PKCS8,
                                            serialization.NoEncryption()))
     return cert_path, key_path
+
+
+def broker_answers():
+    done = subprocess.run(["rabbitmq-diagnostics", "-q", "check_port_connectivity"],
+                          capture_output=True, timeout=60)
+    return done.returncode == 0
+
+
+def test_jobs_survive_a_broker_restart_and_a_gateway_restart(tmp_path):
+    stack = Stack(tmp_path).start()
+    try:
+        api = Api(stack, "survivor")
+        noisy = io.BytesIO()
+        Image.effect_noise((2000, 1500), 60).convert("RGB").save(noisy, "JPEG")
+        ids = [api.upload([(f"{n}.jpg", noisy.getvalue())], {"format": "png"}).json()["id"]
+               for n in range(6)]
+
+        # RabbitMQ goes away with tasks queued and in flight, then comes back
+        subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True, timeout=120)
+        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True, timeout=120)
+        wait_until(broker_answers, timeout=60, interval=0.5, message="RabbitMQ to answer")
+
+        # and so does the gateway
+        stack.stop_process("gateway")
+        stack.start_gateway()
+
+        docs = [api.wait_final(i, timeout=240) for i in ids]
+        assert {doc["status"] for doc in docs} == {"succeeded"}
+        for doc in docs:
+            result = api.get(f"/jobs/{doc['id']}/tasks/0/result")
+            assert result.status_code == 200 and result.content[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        stack.stop()
