@@ -12,6 +12,8 @@ import re
 import shutil
 import tempfile
 
+from convertix.errors import FileTooLarge
+
 _JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -46,6 +48,33 @@ class Storage:
             _remove(tmp)
             raise
         return path
+
+    def write_stream(self, path, first, stream, limit, chunk=2**20):
+        """Write `first` then the rest of `stream`, atomically; the byte count.
+
+        Past `limit` bytes the partial file is removed and FileTooLarge raised,
+        so an upload is bounded without ever being held in memory whole.
+        """
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                total = 0
+                while first:
+                    total += len(first)
+                    if total > limit:
+                        raise FileTooLarge(f"larger than {limit} bytes",
+                                           details={"max_bytes": limit})
+                    handle.write(first)
+                    first = stream.read(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
+        return total
 
     def read(self, path):
         with open(path, "rb") as handle:

@@ -13,7 +13,7 @@ from convertix.storage import result_filename
 from gateway.auth import current_user_id
 from gateway.rpc import rpc_pool
 from gateway.storage import storage
-from gateway.uploads import accept_files, parse_callback_url, parse_options
+from gateway.uploads import check_count, parse_callback_url, parse_options, store_upload
 from services.jobs.states import JOB_FINAL, JOB_STATUSES
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
@@ -32,19 +32,20 @@ def _submit():
     config = current_app.config
     options = parse_options(request.form.get("options"), caps["output"])
     callback_url = parse_callback_url(request.form.get("callback_url"))
-    files = accept_files(request.files.getlist("file"), caps["input"],
-                         config["MAX_FILE_BYTES"], config["MAX_FILES"])
+    uploads = request.files.getlist("file")
+    check_count(uploads, config["MAX_FILES"])
     job_id = uuid.uuid4().hex
     store = storage()
     try:
-        for index, (_name, data, _fmt) in enumerate(files):
-            store.write(store.input_path(job_id, index), data)
+        files = []
+        for index, upload in enumerate(uploads):
+            fmt, size = store_upload(upload, store.input_path(job_id, index), store,
+                                     caps["input"], config["MAX_FILE_BYTES"])
+            files.append({"filename": upload.filename or "image", "format": fmt, "bytes": size})
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
         deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2
-        return _rpc("create_job", job_id, current_user_id(), options,
-                    [{"filename": name, "format": fmt, "bytes": len(data)}
-                     for name, data, fmt in files],
+        return _rpc("create_job", job_id, current_user_id(), options, files,
                     callback_url=callback_url, deadline=deadline)
     except BaseException:
         store.delete_job(job_id)  # not accepted: nothing stays behind

@@ -1,4 +1,5 @@
-"""Reading an upload: bounded, sniffed from its bytes, options validated.
+"""Reading an upload: sniffed from its first bytes, streamed to storage
+bounded, options validated.
 
 Everything here refuses up front what can be refused before a job exists:
 413 FILE_TOO_LARGE, 415 UNSUPPORTED_FORMAT, 422 INVALID_OPTIONS.
@@ -8,36 +9,38 @@ from urllib.parse import urlparse
 
 from convertix.errors import ConvertixError, FileTooLarge, InvalidOptions, UnsupportedFormat
 from convertix.imaging import sniff
+from convertix.imaging.sniff import SNIFF_BYTES
 from convertix.options import validate
 
 
-def read_bounded(upload, max_bytes):
-    data = upload.stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise FileTooLarge(f"'{upload.filename}' is larger than {max_bytes} bytes",
-                           details={"filename": upload.filename, "max_bytes": max_bytes})
-    return data
-
-
-def accept_files(uploads, input_formats, max_bytes, max_files):
-    """[(filename, data, format)] for the `file` parts, or the first refusal."""
+def check_count(uploads, max_files):
     if not uploads:
         raise ConvertixError("send at least one part named 'file'", code="BAD_REQUEST",
                              details={"field": "file"})
     if len(uploads) > max_files:
         raise ConvertixError(f"at most {max_files} files per job", code="BAD_REQUEST",
                              details={"field": "file", "max_files": max_files})
-    accepted = []
-    for upload in uploads:
-        data = read_bounded(upload, max_bytes)
-        fmt = sniff(data)
-        if fmt not in input_formats:
-            raise UnsupportedFormat(
-                f"'{upload.filename}' is not an image format this installation reads"
-                + (f" (detected: {fmt})" if fmt else ""),
-                details={"filename": upload.filename, "detected": fmt})
-        accepted.append((upload.filename or "image", data, fmt))
-    return accepted
+
+
+def store_upload(upload, path, storage, input_formats, max_bytes):
+    """Sniff an upload from its first bytes, then stream it to `path`.
+
+    Returns (format, bytes). Nothing is stored for a refused format; a file
+    over `max_bytes` is removed again (FileTooLarge).
+    """
+    head = upload.stream.read(SNIFF_BYTES)
+    fmt = sniff(head)
+    if fmt not in input_formats:
+        raise UnsupportedFormat(
+            f"'{upload.filename}' is not an image format this installation reads"
+            + (f" (detected: {fmt})" if fmt else ""),
+            details={"filename": upload.filename, "detected": fmt})
+    try:
+        size = storage.write_stream(path, head, upload.stream, max_bytes)
+    except FileTooLarge as exc:
+        raise FileTooLarge(f"'{upload.filename}' is larger than {max_bytes} bytes",
+                           details={"filename": upload.filename, "max_bytes": max_bytes}) from exc
+    return fmt, size
 
 
 def parse_options(raw, output_formats):

@@ -56,3 +56,18 @@ def test_delete_prunes_empty_job_folders_only(tmp_path):
 def test_job_id_with_a_newline_is_refused(tmp_path):
     with pytest.raises(ValueError):
         Storage(tmp_path).job_dir("0123456789abcdef0123456789abcdef\n")
+
+
+def test_write_stream_is_bounded_and_leaves_nothing_when_too_large(tmp_path):
+    import io
+
+    from convertix.errors import FileTooLarge
+
+    storage = Storage(tmp_path)
+    path = storage.input_path(JOB, 0)
+    assert storage.write_stream(path, b"head", io.BytesIO(b"x" * 10), limit=14, chunk=3) == 14
+    assert storage.read(path) == b"head" + b"x" * 10
+    with pytest.raises(FileTooLarge):
+        storage.write_stream(storage.input_path(JOB, 1), b"head", io.BytesIO(b"x" * 11),
+                             limit=14, chunk=3)
+    assert sorted(os.listdir(os.path.dirname(path))) == ["0"]  # no partial file, no temp
