@@ -7,6 +7,7 @@ name a client sends can escape the folder. Writes are atomic: a temporary
 file in the same folder, fsync, then rename, so a reader sees a whole file
 or none, also when a converter is killed half-way.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -35,18 +36,8 @@ class Storage:
         return os.path.join(self.job_dir(job_id), "output", f"{int(index)}.{extension}")
 
     def write(self, path, data):
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            _remove(tmp)
-            raise
+        with _atomic(path) as handle:
+            handle.write(data)
         return path
 
     def write_stream(self, path, first, stream, limit, chunk=2**20):
@@ -55,25 +46,14 @@ class Storage:
         Past `limit` bytes the partial file is removed and FileTooLarge raised,
         so an upload is bounded without ever being held in memory whole.
         """
-        folder = os.path.dirname(path)
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                total = 0
-                while first:
-                    total += len(first)
-                    if total > limit:
-                        raise FileTooLarge(f"larger than {limit} bytes",
-                                           details={"max_bytes": limit})
-                    handle.write(first)
-                    first = stream.read(chunk)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            _remove(tmp)
-            raise
+        total = 0
+        with _atomic(path) as handle:
+            while first:
+                total += len(first)
+                if total > limit:
+                    raise FileTooLarge(f"larger than {limit} bytes", details={"max_bytes": limit})
+                handle.write(first)
+                first = stream.read(chunk)
         return total
 
     def read(self, path):
@@ -97,6 +77,23 @@ class Storage:
             except OSError:  # not empty (or gone): stop here
                 break
             folder = os.path.dirname(folder)
+
+
+@contextlib.contextmanager
+def _atomic(path):
+    """A file handle whose content appears at `path` whole, or not at all."""
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
 
 
 def _remove(path):
