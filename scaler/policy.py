@@ -1,0 +1,157 @@
+"""The scaling decision: observations in, desired replica count and reason out.
+
+Pure: no I/O, no clock. The loop (scaler/loop.py) feeds it one `Observation`
+per poll and keeps the `State` it returns.
+
+The rules, in the order they apply:
+
+1. Load. The backlog is ready + unacknowledged messages: a task a worker
+   holds is work too (KEDA's AMQP mode counts only ready ones and so scales
+   busy workers away, kedacore/keda#5050). With a cost model the backlog is
+   the estimated CPU-seconds of that work instead of a message count.
+2. Idle. A backlog at or below `activation_backlog` asks for `min_replicas`
+   (0 allowed: no converter runs until work arrives).
+3. Otherwise it asks for ceil(backlog / target per replica), at least 1.
+4. Up at once, but by at most `scale_up_step` replicas per decision.
+5. Down only to the highest count asked for during the last
+   `scale_down_stabilization_s` (Kubernetes' HPA rule): the load must stay
+   low for the whole window before a replica goes, so a load that oscillates
+   never flaps.
+6. Clamped to [min_replicas, max_replicas].
+"""
+import math
+from dataclasses import dataclass, field, replace
+
+UP, DOWN, HOLD = "up", "down", "hold"
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_replicas: int = 0
+    max_replicas: int = 4
+    target_backlog_per_replica: float = 10.0   # messages per replica
+    target_work_s_per_replica: float = 0.0     # > 0: target estimated CPU-seconds instead
+    scale_up_step: int = 2
+    scale_down_stabilization_s: float = 60.0
+    poll_interval_s: float = 2.0
+    activation_backlog: float = 0.0
+
+    def __post_init__(self):
+        if not 0 <= self.min_replicas <= self.max_replicas:
+            raise ValueError("need 0 <= min_replicas <= max_replicas")
+        if self.target_backlog_per_replica <= 0 or self.scale_up_step < 1:
+            raise ValueError("target_backlog_per_replica > 0 and scale_up_step >= 1")
+        if self.poll_interval_s <= 0 or self.scale_down_stabilization_s < 0:
+            raise ValueError("poll_interval_s > 0 and scale_down_stabilization_s >= 0")
+
+    @classmethod
+    def from_config(cls, values):
+        names = cls.__dataclass_fields__
+        unknown = set(values) - set(names)
+        if unknown:
+            raise ValueError(f"unknown scaling settings: {sorted(unknown)}")
+        return cls(**{name: type(getattr(cls, name))(value) for name, value in values.items()})
+
+    @property
+    def by_work(self):
+        return self.target_work_s_per_replica > 0
+
+
+@dataclass(frozen=True)
+class Observation:
+    now: float            # seconds, monotonic
+    ready: int            # messages waiting in the queue
+    unacked: int          # messages held by workers
+    replicas: int         # running replicas, read back from the backend
+    consumers: int = 0    # consumers on the queue (for the reason and status only)
+    work_s: float = None  # estimated CPU-seconds of the backlog, when a cost model runs
+
+    @property
+    def backlog(self):
+        return self.ready + self.unacked
+
+
+@dataclass(frozen=True)
+class State:
+    # (time, replicas asked for) within the stabilization window, oldest first
+    recent: tuple = ()
+    desired: int = None       # the last decision's count
+    last_change: float = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    desired: int
+    direction: str
+    reason: str
+    wanted: int               # what the load alone asks for (rules 1-3)
+    state: State = field(repr=False, default=None)
+
+
+def wanted_replicas(policy, obs):
+    """Rules 1-3: the replica count the current load asks for."""
+    load, target, unit = _load(policy, obs)
+    if load <= policy.activation_backlog:
+        return policy.min_replicas
+    return max(1, math.ceil(load / target))
+
+
+def decide(policy, state, obs):
+    """One decision. Returns a Decision whose `state` the caller keeps."""
+    wanted = wanted_replicas(policy, obs)
+    window_start = obs.now - policy.scale_down_stabilization_s
+    earlier = state.recent
+    if state.desired is None:
+        # first decision (a restarted scaler): what runs counts as asked for
+        # now, so nothing is scaled down before a whole window has passed
+        earlier = ((obs.now, obs.replicas),)
+    recent = tuple((t, n) for t, n in earlier if t > window_start) + ((obs.now, wanted),)
+    # rule 5: the highest ask in the window bounds any scale-down
+    floor = max(n for _, n in recent)
+    current = obs.replicas if state.desired is None else state.desired
+
+    if wanted > current:
+        desired = min(wanted, current + policy.scale_up_step)
+    elif floor < current:
+        desired = floor
+    else:
+        desired = current
+    clamped = min(max(desired, policy.min_replicas), policy.max_replicas)
+
+    direction = UP if clamped > current else DOWN if clamped < current else HOLD
+    reason = _reason(policy, obs, current, wanted, floor, desired, clamped)
+    new_state = replace(state, recent=recent, desired=clamped,
+                        last_change=obs.now if direction != HOLD else state.last_change)
+    return Decision(clamped, direction, reason, wanted, new_state)
+
+
+def _load(policy, obs):
+    if policy.by_work and obs.work_s is not None:
+        return obs.work_s, policy.target_work_s_per_replica, "CPU-s"
+    return obs.backlog, policy.target_backlog_per_replica, "tasks"
+
+
+def _reason(policy, obs, current, wanted, floor, desired, clamped):
+    load, target, unit = _load(policy, obs)
+    seen = (f"backlog {obs.backlog} (ready {obs.ready}, unacked {obs.unacked})"
+            + (f", ~{obs.work_s:.1f} CPU-s" if obs.work_s is not None else "")
+            + f", {obs.consumers} consumers, {obs.replicas} running")
+    if load <= policy.activation_backlog:
+        ask = f"idle (load {load:g} <= activation {policy.activation_backlog:g}): " \
+              f"asks for min {policy.min_replicas}"
+    else:
+        ask = f"{load:g} {unit} / {target:g} per replica: asks for {wanted}"
+    if clamped != desired:
+        verdict = f"clamped {desired} to [{policy.min_replicas}, {policy.max_replicas}] -> {clamped}"
+    elif clamped > current:
+        step = " (limited by scale_up_step)" if clamped < wanted else ""
+        verdict = f"scale up {current} -> {clamped}{step}"
+    elif clamped < current:
+        verdict = f"scale down {current} -> {clamped}: nothing higher asked for in " \
+                  f"the last {policy.scale_down_stabilization_s:g}s"
+    elif wanted < current:
+        verdict = f"hold {current}: {floor} was asked for within the last " \
+                  f"{policy.scale_down_stabilization_s:g}s (stabilization)"
+    else:
+        verdict = f"hold {current}"
+    return f"{seen}; {ask}; {verdict}"
