@@ -4,14 +4,20 @@ Refused (UNSUPPORTED_FORMAT): entity declarations and internal DTD subsets,
 XInclude, <script>, <foreignObject>, xml-stylesheet processing instructions,
 CSS @import, and any reference (href, xlink:href, src, url(...)) that does not
 point inside the document ('#id'). A bare <!DOCTYPE svg PUBLIC ...> line with
-no internal subset is common in valid files; it is removed before rendering
-so that no renderer can fetch the external DTD it names.
+no internal subset is common in valid files and is accepted.
+
+What is rendered is the checked tree serialised again, never the input bytes:
+editing the bytes after checking the tree (a regex stripping the DOCTYPE)
+let a DOCTYPE-like string inside CDATA turn checked text into unchecked
+markup. The serialised tree has no DOCTYPE (so no renderer can fetch the DTD
+it names), no comments and no processing instructions.
 
 Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count, and
 the render size from width/height (or the viewBox) against Limits.
 """
 import re
 import zlib
+from xml.etree import ElementTree as ET
 
 from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
@@ -171,6 +177,6 @@ def sanitise(data, limits):
                             details={"width": round(w), "height": round(h)})
     if w < 1 or h < 1:
         raise CorruptImage("SVG has an empty render size")
-    # The DOCTYPE names an external DTD: drop it so no renderer tries to fetch it.
-    clean = _DOCTYPE.sub(b"", data, count=1) if doctype else data
+    # Exactly the tree that was checked, re-serialised (namespaces as ns0:, ns1:...).
+    clean = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return clean, size
