@@ -111,8 +111,8 @@ def decode_magick(data, fmt, limits, size_hint=None):
 
 
 def decode_svg(data, limits):
-    clean, _size = svg.sanitise(data, limits)  # size already checked against limits
-    im = modes.to_working(svgrender.render(clean))
+    clean, size = svg.sanitise(data, limits)  # size already checked against limits
+    im = modes.to_working(svgrender.render(clean, size))
     check_header(im.width, im.height, 1, limits)
     return Decoded([im], [100], 0, im.width, im.height, 1, {})
 

@@ -13,8 +13,13 @@ markup. The serialised tree has no DOCTYPE (so no renderer can fetch the DTD
 it names), no comments and no processing instructions.
 
 Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count, and
-the render size from width/height (or the viewBox) against Limits.
+the render size from width/height (or the viewBox) against Limits. That size
+is handed to the renderer explicitly: its own parse of width/height is more
+lenient than ours ('6_0000', '+60000' and the like), and must not decide how
+large a surface it allocates. A width/height/viewBox that is not a finite
+CSS length is CORRUPT_IMAGE.
 """
+import math
 import re
 import zlib
 from xml.etree import ElementTree as ET
@@ -40,7 +45,11 @@ _DOCTYPE = re.compile(rb"<!DOCTYPE\b[^>\[]*(\[)?[^>]*>", re.IGNORECASE)
 _STYLESHEET_PI = re.compile(rb"<\?xml-stylesheet\b", re.IGNORECASE)
 _URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
 _IMPORT = re.compile(r"@import\b", re.IGNORECASE)
-_LENGTH = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([a-z]*)\s*$")
+# A CSS number: what SVG allows, and no more. Python's float() (which CairoSVG
+# uses) also takes '6_0000', 'inf' and 'nan'; those are refused here instead.
+_NUMBER = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_LENGTH = re.compile(rf"^\s*({_NUMBER})\s*([a-zA-Z%]*)\s*$")
+_NUMBER_ONLY = re.compile(rf"^{_NUMBER}$")
 
 
 def _refuse(why):
@@ -116,35 +125,63 @@ def expanded_count(root):
     return weight(root)
 
 
-def _length_px(value):
-    if value is None:
+def _unusable(name, value):
+    raise CorruptImage(f"SVG {name}={value[:40]!r} is not a usable size",
+                       details={"field": name})
+
+
+def _length_px(value, name):
+    """Pixels for a width/height; None when absent or a percentage (the viewBox decides)."""
+    if value is None or not value.strip():
         return None
     m = _LENGTH.match(value)
-    if not m or m.group(2) not in UNITS_TO_PX:
-        return None  # percentages and the like: fall back to the viewBox
-    return float(m.group(1)) * UNITS_TO_PX[m.group(2)]
+    unit = m.group(2).lower() if m else None
+    if unit == "%":
+        return None
+    if unit not in UNITS_TO_PX:
+        _unusable(name, value)
+    px = float(m.group(1)) * UNITS_TO_PX[unit]
+    if not math.isfinite(px):
+        _unusable(name, value)
+    return px
+
+
+def _viewbox(value):
+    """(width, height) of a viewBox, or None when there is none."""
+    if value is None:
+        return None
+    parts = value.replace(",", " ").split()
+    if len(parts) != 4 or not all(_NUMBER_ONLY.match(p) for p in parts):
+        _unusable("viewBox", value)
+    bw, bh = float(parts[2]), float(parts[3])
+    if not (math.isfinite(bw) and math.isfinite(bh)):
+        _unusable("viewBox", value)
+    return bw, bh
 
 
 def render_size(root):
-    """(width, height) in pixels the renderer will produce, or None if unknown."""
-    w, h = _length_px(root.get("width")), _length_px(root.get("height"))
-    box = (root.get("viewBox") or "").replace(",", " ").split()
-    if len(box) == 4:
-        try:
-            bw, bh = float(box[2]), float(box[3])
-        except ValueError:
-            bw = bh = None
-        if w is None and bw is not None:
+    """(width, height) in whole pixels the renderer is told to produce, or None if unknown.
+
+    The renderer gets this size explicitly (svgrender.py), so its own reading
+    of width/height never decides how much memory a render takes.
+    """
+    w, h = _length_px(root.get("width"), "width"), _length_px(root.get("height"), "height")
+    box = _viewbox(root.get("viewBox"))
+    if box:
+        bw, bh = box
+        if w is None:
             w = bw if h is None or not bh else h * bw / bh
-        if h is None and bh is not None:
+        if h is None:
             h = bh if not bw else w * bh / bw
     if w is None or h is None:
         return None
-    return w, h
+    if not (math.isfinite(w) and math.isfinite(h)):  # e.g. 1e300 * 1e300 / 1e-300
+        _unusable("width", str(w))
+    return round(w), round(h)
 
 
 def sanitise(data, limits):
-    """Return (clean SVG bytes, (w, h) or None); raise a ConvertixError if unsafe."""
+    """Return (clean SVG bytes, (w, h) to render it at); raise a ConvertixError if unsafe."""
     if data[:2] == b"\x1f\x8b":
         data = gunzip_bounded(data, limits.max_input_bytes)
     if _STYLESHEET_PI.search(data):
@@ -173,8 +210,8 @@ def sanitise(data, limits):
         raise CorruptImage("SVG has no usable width/height or viewBox")
     w, h = size
     if w > limits.max_width or h > limits.max_height or w * h > limits.max_pixels:
-        raise ImageTooLarge(f"SVG renders at {w:.0f}x{h:.0f}, over the limits",
-                            details={"width": round(w), "height": round(h)})
+        raise ImageTooLarge(f"SVG renders at {w}x{h}, over the limits",
+                            details={"width": w, "height": h})
     if w < 1 or h < 1:
         raise CorruptImage("SVG has an empty render size")
     # Exactly the tree that was checked, re-serialised (namespaces as ns0:, ns1:...).

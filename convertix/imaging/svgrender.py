@@ -16,8 +16,11 @@ def _refuse(url, *_args, **_kwargs):
     raise UnsupportedFormat(f"SVG references an external resource ({url[:80]})")
 
 
-def render_png(clean_svg):
-    """PNG bytes of the SVG at its own size (already checked against Limits)."""
+def render_png(clean_svg, size):
+    """PNG bytes of the SVG at `size` (w, h), the size svg.sanitise checked against
+    Limits: given explicitly, so CairoSVG's own reading of width/height (which
+    accepts more than ours) cannot choose a larger surface. A viewBox scales
+    the drawing to that size."""
     # imported here: only SVG input needs cairo
     from cairosvg.parser import Tree
     from cairosvg.surface import PNGSurface
@@ -26,7 +29,8 @@ def render_png(clean_svg):
         # svg2png() takes no url_fetcher; the Tree it builds does.
         tree = Tree(bytestring=clean_svg, url_fetcher=_refuse, unsafe=False)
         output = io.BytesIO()
-        PNGSurface(tree, output, 96).finish()
+        width, height = size
+        PNGSurface(tree, output, 96, output_width=width, output_height=height).finish()
         return output.getvalue()
     except UnsupportedFormat:
         raise
@@ -35,10 +39,10 @@ def render_png(clean_svg):
         raise CorruptImage(f"cannot render this SVG: {type(exc).__name__}: {exc}") from exc
 
 
-def render(clean_svg):
+def render(clean_svg, size):
     from PIL import Image
 
-    png = render_png(clean_svg)
+    png = render_png(clean_svg, size)
     im = Image.open(io.BytesIO(png), formats=["PNG"])
     im.load()
     return im
@@ -51,6 +55,6 @@ _PROBE = (b'<svg xmlns="http://www.w3.org/2000/svg" width="4" height="3">'
 def available():
     """True when CairoSVG (and the cairo library under it) render here."""
     try:
-        return render(_PROBE).size == (4, 3)
+        return render(_PROBE, (4, 3)).size == (4, 3)
     except Exception:
         return False

@@ -3,8 +3,9 @@ is exactly what is rendered, at exactly the size that was checked."""
 import pytest
 from defusedxml import ElementTree as SafeET
 
-from convertix.errors import UnsupportedFormat
+from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
 from convertix.imaging import Limits, convert
+from convertix.imaging import svgrender
 from convertix.imaging.svg import sanitise
 
 from .conftest import decode
@@ -52,3 +53,51 @@ def test_svg_internal_subset_is_refused():
            b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">&a;</svg>')
     with pytest.raises(UnsupportedFormat):
         sanitise(svg, Limits())
+
+
+def _svg(attrs, body=b""):
+    return b'<svg xmlns="http://www.w3.org/2000/svg" ' + attrs + b">" + body + b"</svg>"
+
+
+@pytest.mark.parametrize("attrs,size", [
+    (b'width="10mm" height="1in"', (38, 96)),
+    (b'width="100%" height="100%" viewBox="0 0 30 20"', (30, 20)),
+    (b'width="30" viewBox="0,0,60,40"', (30, 20)),
+    (b'width=" 12.4px " height="+8"', (12, 8)),
+    (b'width="2E1" height="1.5em"', (20, 24)),
+])
+def test_svg_render_size(attrs, size):
+    assert sanitise(_svg(attrs), Limits())[1] == size
+
+
+@pytest.mark.parametrize("attrs,field", [
+    (b'width="6_0000" height="10" viewBox="0 0 10 10"', "width"),
+    (b'width="10" height="ten"', "height"),
+    (b'width="1e400" height="10"', "width"),
+    (b'width="10" height="10px5"', "height"),
+    (b'viewBox="0 0 nan nan"', "viewBox"),
+    (b'viewBox="0 0 inf 10"', "viewBox"),
+    (b'height="10" viewBox="0 0 1_0 10"', "viewBox"),
+])
+def test_svg_unusable_size_is_refused(attrs, field):
+    with pytest.raises(CorruptImage) as exc:
+        sanitise(_svg(attrs), Limits())
+    assert exc.value.details == {"field": field}
+
+
+def test_svg_signed_size_is_checked_before_rendering(opts):
+    # CairoSVG reads '+200' as 200: so must the limit check, before any surface exists.
+    small = Limits(max_width=100, max_height=100, max_pixels=10_000)
+    with pytest.raises(ImageTooLarge) as exc:
+        convert(_svg(b'width="+200" height="+200" viewBox="0 0 10 10"'), opts(format="png"), small)
+    assert exc.value.details == {"width": 200, "height": 200}  # from the sanitiser, not after decoding
+
+
+def test_svg_renders_at_the_checked_size():
+    # Told 30x20, CairoSVG scales the 3x2 viewBox to it whatever width/height say.
+    svg = _svg(b'width="300" height="200" viewBox="0 0 3 2"',
+               b'<rect width="1" height="2" fill="#ff0000"/>')
+    got = svgrender.render(svg, (30, 20))
+    assert (got.mode, got.size) == ("RGBA", (30, 20))
+    assert got.getpixel((5, 10)) == (255, 0, 0, 255)
+    assert got.getpixel((25, 10))[3] == 0
