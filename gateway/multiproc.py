@@ -1,0 +1,42 @@
+"""gunicorn's side of the gateway's metrics (gateway/gunicorn_conf.py).
+
+Each gunicorn worker is its own process with its own memory, so a counter
+kept in memory would show whichever worker answered the scrape. In
+prometheus_client's multiprocess mode every worker writes its values to
+files in one folder, and `/metrics` adds them up. The mode is chosen by an
+environment variable that must be set before prometheus_client is first
+imported, so this module imports nothing of it at load: gunicorn reads its
+config (and sets the variable) before any worker loads the app.
+"""
+import os
+import shutil
+
+from convertix.config import section
+from convertix.constants import GATEWAY_KEY, METRICS_KEY, PROMETHEUS_MULTIPROC_ENV
+
+DEFAULT_MULTIPROC_DIR = "var/metrics/multiproc"
+
+
+def multiproc_dir(config):
+    """The workers' shared folder: one per gateway port, so that two gateways
+    on one host (the tests run several) never mix their values."""
+    root = section(config, METRICS_KEY).get("multiproc_dir") or DEFAULT_MULTIPROC_DIR
+    port = section(config, GATEWAY_KEY).get("port", 8080)
+    return os.path.abspath(os.path.join(root, f"gateway-{port}"))
+
+
+def use_multiprocess(directory):
+    os.environ[PROMETHEUS_MULTIPROC_ENV] = directory
+
+
+def clean(directory):
+    """At gunicorn's start: values left by a previous run must not be added in."""
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory, exist_ok=True)
+
+
+def worker_died(pid):
+    """Its counters stay (they are totals); its live gauges go."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(pid)

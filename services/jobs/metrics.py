@@ -1,0 +1,47 @@
+"""Jobs and tasks by status, counted in the database when Prometheus scrapes.
+
+Counted where the truth is, rather than kept as counters of transitions: the
+numbers stay right across restarts, redeliveries and several jobs processes
+(each reports the same numbers; aggregate with max, not sum). One small
+GROUP BY per table per scrape.
+"""
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+
+from convertix import metrics
+from services.common.database import ModelDatabase
+from services.jobs import states
+from services.jobs.models import Job, Task
+
+TASK_STATUSES = (states.QUEUED, states.PROCESSING, states.SUCCEEDED, states.FAILED,
+                 states.CANCELLED)
+
+
+class StatusCollector:
+    def __init__(self, database):
+        # The database provider, not its engine: that exists only once the
+        # provider's setup() has run, which may come after ours.
+        self.database = database
+
+    def collect(self):
+        with self.database.engine.connect() as conn:
+            jobs = dict(conn.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+            tasks = dict(conn.execute(
+                select(Task.status, func.count()).group_by(Task.status)).all())
+        yield _family(metrics.JOBS, "Jobs in the database, by status.",
+                      states.JOB_STATUSES, jobs)
+        yield _family(metrics.TASKS, "Tasks in the database, by status.", TASK_STATUSES, tasks)
+
+
+def _family(name, documentation, statuses, counts):
+    family = GaugeMetricFamily(name, documentation, labels=["status"])
+    # every known status, zero included, so that a series never vanishes
+    for status in sorted(set(statuses) | set(counts)):
+        family.add_metric([status], counts.get(status, 0))
+    return family
+
+
+def status_collector(container):
+    """The collector over the service's own database (its ModelDatabase)."""
+    return StatusCollector(
+        next(dep for dep in container.dependencies if isinstance(dep, ModelDatabase)))
