@@ -32,6 +32,9 @@ CONVERTER_KEY = "CONVERTER"      # {max_attempts, timeout_s, memory_mb, engine_w
 LIMITS_KEY = "LIMITS"            # {max_file_bytes, max_request_bytes, max_files, max_pixels, ...}
 GATEWAY_KEY = "GATEWAY"          # {rpc_timeout_s, rpc_pool_size, ...}
 AUTH_KEY = "AUTH"                # {access_token_ttl_s, refresh_token_ttl_s}
+METRICS_KEY = "METRICS"          # {host, port, targets_dir, multiproc_dir}
+# prometheus_client's multiprocess mode (the gateway's gunicorn workers)
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # Secrets never live in config.yaml: only in the environment.
 JWT_SECRET_ENV = "CONVERTIX_JWT_SECRET"

@@ -1,12 +1,12 @@
 """The HTTP gateway: `create_app()` (Flask application factory).
 
 Blueprints: auth (/api/v1/auth), jobs (/api/v1/jobs, /api/v1/convert),
-formats (/api/v1/formats), ops (/healthz, /readyz). Extensions live in
+formats (/api/v1/formats), ops (/healthz, /readyz), metrics (/metrics). Extensions live in
 `app.extensions`: the RPC proxy pools, JWT, the rate limiter and the storage folder.
 """
 from flask import Flask
 
-from gateway import auth, errors, jobs, limits, ops
+from gateway import auth, errors, jobs, limits, metrics, ops
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
@@ -21,6 +21,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     errors.init_app(app)
+    metrics.init_app(app)  # before limits: rate-limited requests are counted too
     limits.init_app(app)
     RpcPool(app)
     init_storage(app)

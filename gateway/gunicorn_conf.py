@@ -18,3 +18,34 @@ accesslog = "-"
 if _gateway.get("tls_cert") and _gateway.get("tls_key"):
     certfile = _gateway["tls_cert"]
     keyfile = _gateway["tls_key"]
+
+# --- metrics: the workers share prometheus_client's multiprocess folder
+# (gateway/multiproc.py); Prometheus finds /metrics through the target file
+# (convertix/metrics_targets.py). Set here, before any worker imports the app.
+from convertix import metrics_targets  # noqa: E402
+from gateway import multiproc  # noqa: E402
+
+_config = load_config()
+_metrics_dir = multiproc.multiproc_dir(_config)
+multiproc.use_multiprocess(_metrics_dir)
+_target = {}
+
+
+def on_starting(server):
+    multiproc.clean(_metrics_dir)
+
+
+def when_ready(server):
+    host, port = server.LISTENERS[0].getsockname()[:2]  # as bound
+    _target["path"] = metrics_targets.announce(
+        metrics_targets.targets_dir(_config), "gateway", host, port,
+        scheme="https" if _gateway.get("tls_cert") else "http")
+
+
+def child_exit(server, worker):
+    multiproc.worker_died(worker.pid)
+
+
+def on_exit(server):
+    if _target.get("path"):
+        metrics_targets.withdraw(_target["path"])

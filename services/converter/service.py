@@ -23,6 +23,7 @@ from convertix.errors import ConvertixError
 from convertix.imaging import extension
 from convertix.options import validate
 from services.common.dependencies import DeliveryAttempt, StorageProvider
+from services.common.metrics import ServiceMetrics
 from services.common.queues import consume_tasks
 from services.converter.engine import EnginePool
 
@@ -36,11 +37,14 @@ class ConverterService:
     storage = StorageProvider()
     dispatch = EventDispatcher()
     attempt = DeliveryAttempt()
+    metrics = ServiceMetrics()
 
     @consume_tasks()
     def convert_task(self, task):
         job_id, index = task["job_id"], task["index"]
         ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
+        # counted and timed; an exception below counts as outcome "error"
+        conversion = self.metrics.conversion((task.get("options") or {}).get("format"))
         self.dispatch(TASK_STARTED, ref)
         try:
             options = validate(task["options"], self.engine.output_formats())
@@ -51,12 +55,14 @@ class ConverterService:
             result = self.engine.convert(data, options)
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
+            conversion.failed(exc.code, getattr(exc, "input", None))
             self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(),
                                         "input": getattr(exc, "input", None)})
             return
         # The path follows from (job, index, format): Storage.output_path.
         self.storage.write(
             self.storage.output_path(job_id, index, extension(result.format)), result.data)
+        conversion.succeeded(result)
         self.dispatch(TASK_SUCCEEDED, {
             **ref,
             "input": result.input.to_dict(),

@@ -27,9 +27,11 @@ from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
 from services.common.database import ModelDatabase
 from services.common.dependencies import ConfigProvider, StorageProvider
+from services.common.metrics import ServiceMetrics
 from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
 from services.jobs import states
 from services.jobs.documents import job_document
+from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class JobsService:
     storage = StorageProvider()
     publish_task = TaskPublisher()
     config = ConfigProvider()
+    metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
 
     # --- RPC: the gateway's API -------------------------------------------
 
