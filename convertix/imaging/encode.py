@@ -101,17 +101,25 @@ ENCODERS = {
 
 
 def prepare(frame, fmt, background):
-    """`frame` in a mode and size the format can hold."""
+    """A new image, never `frame` itself, in a mode and size the format can hold,
+    with no metadata of its own.
+
+    Encoders read metadata from more than the keywords they are given: from
+    im.info (EXIF, XMP, comments), from the cached im.getexif() (pillow-heif)
+    and, for a TIFF source, from its IFD tags (IPTC, Photoshop, XMP). The decoder's
+    object carries all of these when no operation replaced it, so the encoder
+    always gets a plain copy with info cleared; only what _meta passes is written.
+    """
+    out = frame
     if fmt in NO_ALPHA:
-        frame = flatten(frame, background)
-    if fmt == "ico" and (frame.width > ICO_MAX or frame.height > ICO_MAX):
-        frame = frame.copy()
-        frame.thumbnail((ICO_MAX, ICO_MAX), Image.Resampling.LANCZOS)
-    if frame.info:
-        # Encoders fall back to im.info for EXIF/XMP/ICC; only what _meta passes may be written.
-        frame = frame.copy() if frame.readonly else frame
-        frame.info = {}
-    return frame
+        out = flatten(out, background)
+    if fmt == "ico" and (out.width > ICO_MAX or out.height > ICO_MAX):
+        out = out.copy()
+        out.thumbnail((ICO_MAX, ICO_MAX), Image.Resampling.LANCZOS)
+    if out is frame:
+        out = frame.copy()  # a plain Image: no TIFF tags, no cached EXIF
+    out.info = {}
+    return out
 
 
 def encode(frames, durations, loop, options, meta):
