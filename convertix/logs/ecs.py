@@ -1,0 +1,87 @@
+"""ECS JSON lines: `ecs-logging`'s formatter plus Convertix's context.
+
+Every line carries `service.name` (the Nameko service a worker runs for, else
+the process's name), `trace.id`, `user.id`, `convertix.job_id` and
+`convertix.task_index` when they are known (see `context`).
+"""
+import os
+import socket
+import sys
+
+import ecs_logging
+
+from convertix.logs import context
+
+# context field -> ECS field
+ECS_FIELDS = {
+    "trace_id": "trace.id",
+    "job_id": "convertix.job_id",
+    "task_index": "convertix.task_index",
+    "user_id": "user.id",
+}
+
+_process = {"service": None}
+
+
+def set_process_service(name):
+    _process["service"] = name
+
+
+def process_service():
+    """This process's name: set by `setup.configure`, else guessed from argv."""
+    if not _process["service"]:
+        _process["service"] = os.environ.get("CONVERTIX_SERVICE_NAME") or guess_service(sys.argv)
+    return _process["service"]
+
+
+def guess_service(argv):
+    """`nameko run ... services.jobs.service` -> "jobs"; gunicorn -> "gateway"."""
+    program = os.path.basename(argv[0]) if argv else "python"
+    if "gunicorn" in program or "flask" in program:
+        return "gateway"
+    names = [arg.split(".")[1] for arg in argv[1:]
+             if arg.startswith("services.") and arg.count(".") >= 2]
+    if names:
+        return "+".join(names)
+    return program.removesuffix(".py")
+
+
+class EcsFormatter(ecs_logging.StdlibFormatter):
+    def __init__(self, service=None, **kwargs):
+        kwargs.setdefault("exclude_fields", ["log.original"])  # the same text as `message`
+        super().__init__(**kwargs)
+        self._service = service
+        self._host = socket.gethostname()
+
+    def format_to_ecs(self, record):
+        doc = super().format_to_ecs(record)
+        fields = context.current()
+        doc["service"] = {**doc.get("service", {}),
+                          "name": fields.get("service") or self._service or process_service()}
+        doc.setdefault("host", {})["name"] = self._host
+        for key, ecs_name in ECS_FIELDS.items():
+            if key in fields and not has_field(doc, ecs_name):
+                group, name = ecs_name.split(".")
+                doc.setdefault(group, {})[name] = fields[key]
+        return doc
+
+
+def has_field(doc, dotted):
+    return get_field(doc, dotted) is not None
+
+
+def get_field(doc, dotted):
+    """A field of an ECS document, whether its name is dotted, nested, or both
+    (ecs-logging writes "log.level" flat and "log": {"logger": ...} nested)."""
+    if not isinstance(doc, dict):
+        return None
+    if dotted in doc:
+        return doc[dotted]
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if isinstance(doc.get(head), dict):
+            found = get_field(doc[head], ".".join(parts[cut:]))
+            if found is not None:
+                return found
+    return None

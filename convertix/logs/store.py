@@ -1,0 +1,127 @@
+"""The local log store: each process appends its ECS lines to its own file.
+
+`<dir>/<service>.<pid>.ndjson`, rotated once to `.ndjson.1` past
+`max_file_bytes`. One writer per file: no locks between processes, and
+rotating never races another process. Files of dead processes stay until
+the folder passes `max_total_bytes` (oldest go first) or they are older than
+`retention_days`. A line is written with one `write()` of the whole line and
+flushed, so readers see whole lines (a torn last line is skipped).
+
+`search()` reads every file, newest first; a substring test skips the lines
+that cannot match before any JSON is parsed.
+"""
+import glob
+import json
+import os
+import threading
+import time
+
+from convertix.logs.ecs import get_field
+
+SUFFIX = ".ndjson"
+
+
+class LocalStore:
+    def __init__(self, directory, name, max_file_bytes=32 * 2**20,
+                 max_total_bytes=512 * 2**20, retention_days=7):
+        self.directory = directory
+        self.name = name
+        self.max_file_bytes = int(max_file_bytes)
+        self.max_total_bytes = int(max_total_bytes)
+        self.retention_s = float(retention_days) * 86400
+        self._lock = threading.Lock()
+        self._file = None
+        self._pid = None
+
+    @property
+    def path(self):
+        return os.path.join(self.directory, f"{self.name}.{os.getpid()}{SUFFIX}")
+
+    def write(self, line):
+        data = (line + "\n").encode("utf-8", "replace")
+        with self._lock:
+            if self._pid != os.getpid():  # first write, or a forked child
+                self._open()
+            self._file.write(data)
+            self._file.flush()
+            if self._file.tell() > self.max_file_bytes:
+                self._rotate()
+
+    def close(self):
+        with self._lock:
+            if self._file is not None and self._pid == os.getpid():
+                self._file.close()
+            self._file = None
+
+    def _open(self):
+        os.makedirs(self.directory, exist_ok=True)
+        self._pid = os.getpid()
+        self._file = open(self.path, "ab", buffering=0)
+        self.prune()
+
+    def _rotate(self):
+        self._file.close()
+        os.replace(self.path, self.path + ".1")
+        self._file = open(self.path, "ab", buffering=0)
+        self.prune()
+
+    def prune(self):
+        """Remove others' old files: past retention, then oldest first past the total."""
+        mine = {self.path, self.path + ".1"}
+        files = []
+        for path in log_files(self.directory):
+            try:
+                stat = os.stat(path)
+            except FileNotFoundError:
+                continue
+            files.append((stat.st_mtime, stat.st_size, path))
+        files.sort()
+        total = sum(size for _, size, _ in files)
+        now = time.time()
+        for mtime, size, path in files:
+            if path in mine:
+                continue
+            if now - mtime > self.retention_s or total > self.max_total_bytes:
+                try:
+                    os.remove(path)
+                    total -= size
+                except FileNotFoundError:
+                    pass
+
+
+def log_files(directory):
+    return glob.glob(os.path.join(glob.escape(directory), "*" + SUFFIX)) + glob.glob(
+        os.path.join(glob.escape(directory), "*" + SUFFIX + ".1"))
+
+
+def search(directory, query):
+    """ECS documents of the local store that match `query` (a search.LogQuery), newest first."""
+    needles = [_json_fragment(value) for value in query.exact_values()]
+    # Non-ASCII is escaped in the lines (\uXXXX): only ASCII words prefilter.
+    words = [word.lower() for word in query.words() if word.isascii()]
+    found = []
+    for path in log_files(directory):
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:  # rotated or pruned meanwhile
+            continue
+        with handle:
+            for number, raw in enumerate(handle):
+                line = raw.decode("utf-8", "replace")
+                if any(needle not in line for needle in needles):
+                    continue
+                if words and not all(word in line.lower() for word in words):
+                    continue
+                try:
+                    doc = json.loads(line)
+                except ValueError:  # a line being written
+                    continue
+                if query.matches(doc):
+                    found.append((get_field(doc, "@timestamp") or "", path, number, doc))
+    found.sort(key=lambda item: item[:3], reverse=True)
+    return [doc for *_, doc in found[:query.limit]]
+
+
+def _json_fragment(value):
+    """How a value appears inside an ECS line (a JSON string, or a number)."""
+    return json.dumps(value) if isinstance(value, str) else str(value)
