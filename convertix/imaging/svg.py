@@ -12,7 +12,8 @@ let a DOCTYPE-like string inside CDATA turn checked text into unchecked
 markup. The serialised tree has no DOCTYPE (so no renderer can fetch the DTD
 it names), no comments and no processing instructions.
 
-Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count, and
+Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count (also
+once references are expanded and without cycles, see svgrefs.py), and
 the render size from width/height (or the viewBox) against Limits. That size
 is handed to the renderer explicitly: its own parse of width/height is more
 lenient than ours ('6_0000', '+60000' and the like), and must not decide how
@@ -28,6 +29,8 @@ from defusedxml import ElementTree as SafeET
 from defusedxml.common import DefusedXmlException
 
 from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
+
+from .svgrefs import expanded_count
 
 # A document with more elements than this is a rendering bomb, not an image.
 MAX_ELEMENTS = 50_000
@@ -90,39 +93,6 @@ def _check_element(el):
         _check_css(value, f"attribute {_local(attr)}")
     if name == "style" and el.text:
         _check_css(el.text, "<style>")
-
-
-def _href(el):
-    for attr, value in el.attrib.items():
-        if _local(attr) == "href" and value.startswith("#"):
-            return value[1:]
-    return None
-
-
-def expanded_count(root):
-    """Elements rendered once <use> references are expanded (a <use> chain of
-    depth d and fan-out f draws f**d copies); a reference cycle counts as infinite."""
-    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
-    memo, active = {}, set()
-
-    def weight(el):
-        key = id(el)
-        if key in memo:
-            return memo[key]
-        if key in active:
-            return float("inf")
-        active.add(key)
-        total = 1
-        for child in el:
-            total += weight(child)
-        target = by_id.get(_href(el)) if _local(el.tag) == "use" else None
-        if target is not None:
-            total += weight(target)
-        active.discard(key)
-        memo[key] = total
-        return total
-
-    return weight(root)
 
 
 def _unusable(name, value):
@@ -204,7 +174,9 @@ def sanitise(data, limits):
             raise ImageTooLarge(f"SVG has more than {MAX_ELEMENTS} elements")
         _check_element(el)
     if expanded_count(root) > MAX_ELEMENTS:
-        raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through <use>")
+        raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through its references "
+                            "(use, pattern, marker, filter, mask...) or has a reference cycle",
+                            details={"limit": MAX_ELEMENTS})
     size = render_size(root)
     if size is None:
         raise CorruptImage("SVG has no usable width/height or viewBox")

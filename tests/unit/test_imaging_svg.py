@@ -101,3 +101,80 @@ def test_svg_renders_at_the_checked_size():
     assert (got.mode, got.size) == ("RGBA", (30, 20))
     assert got.getpixel((5, 10)) == (255, 0, 0, 255)
     assert got.getpixel((25, 10))[3] == 0
+
+
+def _pattern_bomb(how, depth=6, fan_out=10):
+    """Patterns p0..p{depth}: each draws `fan_out` rects filled with the next one
+    (fan_out**depth tiles), the reference written `how`."""
+    style = b""
+    parts = []
+    for level in range(depth):
+        ref = b"url(#p%d)" % (level + 1)
+        paint = {
+            "attribute": b'fill="%s"' % ref,
+            "style": b'style="stroke:red; fill: %s"' % ref,
+            "sheet": b'class="l%d"' % level,
+            "inherited": b"",
+        }[how]
+        rects = b"".join(b'<rect x="%d" width="2" height="2" %s/>' % (i, paint) for i in range(fan_out))
+        if how == "inherited":
+            rects = b'<g fill="%s">%s</g>' % (ref, rects)
+        if how == "sheet":
+            style += b".l%d { fill: %s }\n" % (level, ref)
+        parts.append(b'<pattern id="p%d" width="20" height="20" patternUnits="userSpaceOnUse">%s</pattern>'
+                     % (level, rects))
+    parts.append(b'<pattern id="p%d" width="1" height="1"><rect width="1" height="1"/></pattern>' % depth)
+    body = b"<style>" + style + b"</style><defs>" + b"".join(parts) + b'</defs><rect width="20" height="20" fill="url(#p0)"/>'
+    return _svg(b'width="20" height="20"', body)
+
+
+@pytest.mark.parametrize("how", ["attribute", "style", "sheet", "inherited"])
+def test_svg_nested_patterns_are_refused(how):
+    with pytest.raises(ImageTooLarge) as exc:
+        sanitise(_pattern_bomb(how), Limits())
+    assert exc.value.code == "IMAGE_TOO_LARGE"
+
+
+@pytest.mark.parametrize("body", [
+    # a pattern whose tile is filled with itself
+    b'<pattern id="p" width="2" height="2"><rect width="2" height="2" fill="url(#p) red"/></pattern>'
+    b'<rect width="5" height="5" fill="url(#p)"/>',
+    # a marker drawn on its own path
+    b'<marker id="m"><path d="M0 0 L1 1" marker-start="url(#m)"/></marker>'
+    b'<path d="M0 0 L5 5" marker-end="url(#m)"/>',
+    # a filter drawing (feImage) the group that uses it
+    b'<filter id="f"><feImage href="#g"/></filter><g id="g" filter="url(#f)"><rect width="5" height="5"/></g>',
+    # a mask masked by itself
+    b'<mask id="k" mask="url(#k)"><rect width="5" height="5"/></mask><rect width="5" height="5" mask="url(#k)"/>',
+    # gradients inheriting from each other
+    b'<linearGradient id="a" href="#b"/><linearGradient id="b" href="#a"/>'
+    b'<rect width="5" height="5" fill="url(#a)"/>',
+], ids=["pattern", "marker", "filter", "mask", "gradient-href"])
+def test_svg_reference_cycles_are_refused(body):
+    with pytest.raises(ImageTooLarge):
+        sanitise(_svg(b'width="5" height="5"', body), Limits())
+
+
+def test_svg_markers_count_per_vertex():
+    # 300 vertices, each with a marker holding 300 vertices of markers: 90 000 draws.
+    points = b" ".join(b"%d,%d" % (i % 7, i % 5) for i in range(300))
+    body = (b'<marker id="inner"><rect width="1" height="1"/></marker>'
+            b'<marker id="outer"><polyline points="%s" marker-mid="url(#inner)"/></marker>'
+            b'<polyline points="%s" marker-mid="url(#outer)"/>' % (points, points))
+    with pytest.raises(ImageTooLarge):
+        sanitise(_svg(b'width="5" height="5"', body), Limits())
+
+
+def test_svg_ordinary_references_are_accepted(opts):
+    # One pattern under 200 rects, one gradient through a sheet under 2000 more: no bomb.
+    rects = b"".join(b'<rect x="%d" width="1" height="1" fill="url(#p)"/>' % (i % 20) for i in range(200))
+    dots = b"".join(b'<rect class="g" x="%d" y="10" width="1" height="1"/>' % (i % 20) for i in range(2000))
+    body = (b'<style>.g { fill: url(#grad) }</style>'
+            b'<defs><pattern id="p" width="2" height="2" patternUnits="userSpaceOnUse">'
+            b'<rect width="1" height="1" fill="#ff0000"/></pattern>'
+            b'<linearGradient id="grad"><stop offset="0" stop-color="#00f"/><stop offset="1" stop-color="#0f0"/>'
+            b'</linearGradient></defs>' + rects + dots)
+    svg = _svg(b'width="20" height="20"', body)
+    assert sanitise(svg, Limits())[1] == (20, 20)
+    got = decode(convert(svg, opts(format="png")).data)
+    assert (got.mode, got.size) == ("RGBA", (20, 20))

@@ -1,0 +1,140 @@
+"""How many elements an SVG draws once its internal references are expanded.
+
+A reference draws its target again at every use: <use href>, a pattern tile
+for each fill/stroke url(#p), a marker at every vertex, a filter, mask or
+clip-path per element, and the href template chain of a pattern or gradient.
+Nested references multiply (depth d, fan-out f: f**d), and a cycle never
+ends; CairoSVG then works until the conversion times out. The count here is
+an upper bound, cheap to compute, so the sanitiser can refuse such files at
+once. It reads references where CairoSVG does: attributes, the style
+attribute, and <style> sheets (matched with cssselect2, as CairoSVG does),
+and follows inheritance: fill, stroke and markers set on a group apply to
+every element under it.
+"""
+import re
+
+# url(#id) in a property value.
+_URL_REF = re.compile(r"url\(\s*['\"]?\s*#([^'\")\s]+)", re.IGNORECASE)
+# Properties a child inherits from its parent (the others apply to one element).
+INHERITED = frozenset({"fill", "stroke", "marker", "marker-start", "marker-mid", "marker-end"})
+# Properties whose target is drawn once per vertex of the shape.
+PER_VERTEX = frozenset({"marker", "marker-mid"})
+_NUMBER = re.compile(r"[0-9]+\.?[0-9]*|\.[0-9]+")
+# Elements whose href CairoSVG follows (instancing, templates, images, text paths).
+# Others (<a href="#...">) are links, drawn as a group without their target.
+HREF_FOLLOWED = frozenset({"use", "pattern", "linearGradient", "radialGradient", "filter",
+                           "feImage", "image", "textPath", "tref"})
+
+
+def _local(name):
+    return name.rsplit("}", 1)[-1] if isinstance(name, str) else ""
+
+
+def _vertices(el):
+    """At most this many vertices: each needs a number, or is a closepath."""
+    shape = (el.get("d") or "") + " " + (el.get("points") or "")
+    return len(_NUMBER.findall(shape)) + shape.count("z") + shape.count("Z") + 1
+
+
+def _declarations(el):
+    """(property, value) from the attributes, including the style attribute."""
+    for attr, value in el.attrib.items():
+        name = _local(attr)
+        if name == "style":
+            for declaration in value.split(";"):
+                prop, _, v = declaration.partition(":")
+                yield prop.strip().lower(), v
+        else:
+            yield name, value
+
+
+def _sheet_declarations(root):
+    """element -> [(property, value)] that <style> sheets give it (only those with url(#))."""
+    sheets = [el.text for el in root.iter()
+              if _local(el.tag) == "style" and el.text and _URL_REF.search(el.text)]
+    if not sheets:
+        return {}
+    # imported here: only documents with such sheets need them (CairoSVG's own dependencies)
+    import cssselect2
+    import tinycss2
+
+    matcher = cssselect2.Matcher()
+    for text in sheets:
+        for rule in tinycss2.parse_stylesheet(text, skip_comments=True, skip_whitespace=True):
+            if rule.type != "qualified-rule":
+                continue
+            found = [(d.lower_name, tinycss2.serialize(d.value))
+                     for d in tinycss2.parse_declaration_list(rule.content)
+                     if d.type == "declaration" and _URL_REF.search(tinycss2.serialize(d.value))]
+            if not found:
+                continue
+            try:
+                selectors = cssselect2.compile_selector_list(rule.prelude)
+            except cssselect2.SelectorError:
+                continue  # CairoSVG cannot apply it either
+            for selector in selectors:
+                matcher.add_selector(selector, found)
+    given = {}
+    for wrapper in cssselect2.ElementWrapper.from_xml_root(root).iter_subtree():
+        for match in matcher.match(wrapper):
+            given.setdefault(wrapper.etree_element, []).extend(match[-1])
+    return given
+
+
+def _href(el):
+    if _local(el.tag) not in HREF_FOLLOWED:
+        return None
+    for attr, value in el.attrib.items():
+        if _local(attr) == "href" and value.strip().startswith("#"):
+            return value.strip()[1:]
+    return None
+
+
+def _references(root):
+    """element -> [(target id, times drawn)], own and inherited, from one walk down the tree."""
+    sheets = _sheet_declarations(root)
+    refs = {}
+
+    def walk(el, inherited):
+        own = {}
+        for prop, value in list(_declarations(el)) + sheets.get(el, []):
+            targets = _URL_REF.findall(value)
+            if targets:
+                own[prop] = targets
+            elif prop in INHERITED and value.strip():
+                own[prop] = []  # e.g. fill="red": overrides an inherited url(#)
+        effective = {**inherited, **own}
+        refs[el] = [(target, _vertices(el) if prop in PER_VERTEX else 1)
+                    for prop, targets in effective.items() for target in targets]
+        passed_on = {p: t for p, t in effective.items() if p in INHERITED}
+        for child in el:
+            walk(child, passed_on)
+
+    walk(root, {})
+    return refs
+
+
+def expanded_count(root):
+    """An upper bound on the elements drawn once references are expanded; inf for a cycle."""
+    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+    refs = _references(root)
+    memo, active = {}, set()
+
+    def weight(el):
+        if el in memo:
+            return memo[el]
+        if el in active:
+            return float("inf")
+        active.add(el)
+        drawn = sum(times * weight(by_id[t]) for t, times in refs[el] if t in by_id)
+        total = 1 + drawn + sum(weight(child) for child in el)
+        target = by_id.get(_href(el))
+        if target is not None:
+            # A <use> instance also inherits this element's fill/stroke/markers:
+            # at worst each of the target's elements draws them again.
+            total += weight(target) * (1 + drawn)
+        active.discard(el)
+        memo[el] = total
+        return total
+
+    return weight(root)
