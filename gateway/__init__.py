@@ -7,6 +7,7 @@ formats (/api/v1/formats), ops (/healthz, /readyz), metrics (/metrics). Extensio
 from flask import Flask
 
 from gateway import auth, errors, jobs, limits, metrics, ops
+from gateway import admin, requestlog
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
@@ -21,6 +22,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
 
     errors.init_app(app)
+    requestlog.init_app(app)  # first: every later hook and line has the trace id
     metrics.init_app(app)  # before limits: rate-limited requests are counted too
     limits.init_app(app)
     RpcPool(app)
@@ -31,6 +33,7 @@ def create_app(test_config=None):
     app.register_blueprint(auth.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(ops.bp)
+    app.register_blueprint(admin.bp)
 
     from gateway import cli
     cli.init_app(app)

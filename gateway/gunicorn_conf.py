@@ -14,7 +14,7 @@ workers = int(_gateway.get("workers", 2))
 threads = int(_gateway.get("threads", 8))
 timeout = 60
 graceful_timeout = 30
-accesslog = "-"
+accesslog = None  # the gateway logs each request itself, as ECS JSON (gateway/requestlog.py)
 if _gateway.get("tls_cert") and _gateway.get("tls_key"):
     certfile = _gateway["tls_cert"]
     keyfile = _gateway["tls_key"]

@@ -1,4 +1,5 @@
 """The job API (SPEC, "Jobs"): upload, follow, download, cancel, convert."""
+import logging
 import tempfile
 import time
 import uuid
@@ -11,12 +12,14 @@ from convertix.errors import ConvertixError, NotFound, NotReady, error
 from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
 from gateway.auth import current_user_id
+from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.storage import storage
 from gateway.uploads import check_count, parse_callback_url, parse_options, store_upload
 from services.jobs.states import JOB_FINAL, JOB_STATUSES
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.1
 ARCHIVE_IN_MEMORY_BYTES = 8 * 2**20  # larger archives spill to a temporary file
@@ -35,6 +38,7 @@ def _submit():
     uploads = request.files.getlist("file")
     check_count(uploads, config["MAX_FILES"])
     job_id = uuid.uuid4().hex
+    bind_job(job_id)  # this request's later lines, and the services', carry it
     store = storage()
     try:
         files = []
@@ -45,8 +49,10 @@ def _submit():
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
         deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2
-        return _rpc("create_job", job_id, current_user_id(), options, files,
-                    callback_url=callback_url, deadline=deadline)
+        doc = _rpc("create_job", job_id, current_user_id(), options, files,
+                   callback_url=callback_url, deadline=deadline)
+        log.info("job %s accepted: %d files, to %s", job_id, len(files), options.get("format"))
+        return doc
     except BaseException:
         store.delete_job(job_id)  # not accepted: nothing stays behind
         raise

@@ -19,6 +19,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from convertix import remote  # noqa: F401  (errors cross RPC intact)
 from convertix.errors import ConvertixError
+from convertix.logs import context as log_context
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class RpcPool:
     def client(self):
         """A started cluster proxy for this request: `with pool.client() as rpc:`."""
         proxy = self._checkout()
+        proxy.set_context(log_context.to_nameko())  # this request's trace, user and job
         healthy = True
         try:
             yield proxy.proxy
@@ -100,6 +102,13 @@ class _StartedProxy:
     def __init__(self, config, timeout):
         self._cluster = ClusterRpcProxy(config, timeout=timeout)
         self.proxy = self._cluster.start()
+
+    def set_context(self, data):
+        """The context data the next calls send (nameko 2.14 keeps it on the proxy's
+        worker context, which lives as long as the proxy: the pool reuses proxies)."""
+        sent = self._cluster._worker_ctx.data
+        sent.clear()
+        sent.update(data)
 
     def close(self):
         try:

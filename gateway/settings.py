@@ -2,6 +2,7 @@
 import os
 
 from convertix.config import load_config, section
+from convertix.constants import LOGS_KEY
 from convertix.constants import (
     AMQP_URI_KEY, AUTH_KEY, GATEWAY_KEY, JWT_SECRET_ENV, LIMITS_KEY, STORAGE_KEY,
 )
@@ -26,6 +27,7 @@ def settings_from(config):
     values = {"AMQP_URI": config[AMQP_URI_KEY]}
     for flask_key, (sect, key, default) in FROM_CONFIG.items():
         values[flask_key] = section(config, sect).get(key, default)
+    values["LOGS"] = section(config, LOGS_KEY)  # the admin log search reads it
     return values
 
 

@@ -19,6 +19,7 @@ from convertix.errors import InvalidCredentials, NotFound, UsernameTaken
 from services.accounts import passwords
 from services.accounts.models import Base, RevokedToken, User
 from services.common.database import ModelDatabase
+from services.common.logcontext import LogContext
 from services.common.metrics import ServiceMetrics
 
 ROLES = ("admin",)
@@ -28,6 +29,7 @@ class AccountsService:
     name = ACCOUNTS_SERVICE
 
     db = ModelDatabase(Base)
+    log_context = LogContext()
     metrics = ServiceMetrics()
 
     @rpc

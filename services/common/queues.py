@@ -19,6 +19,7 @@ from convertix.constants import (
     CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, CONVERTER_KEY,
     DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
 )
+from convertix.logs import context as log_context
 
 DEFAULT_MAX_ATTEMPTS = 3
 
@@ -81,10 +82,16 @@ class TaskPublisher(Publisher):
         super().setup()
 
     def get_dependency(self, worker_ctx):
-        publish = super().get_dependency(worker_ctx)
-
         def publish_task(payload):
-            publish(payload, routing_key=CONVERT_ROUTING_KEY)
+            # Headers made at publish time, not at injection: they carry the
+            # worker's context data as it is now (trace and user id, and what
+            # the worker bound since), plus this task's job id and index.
+            headers = self.get_message_headers(worker_ctx)
+            task_fields = {"job_id": payload.get("job_id"), "task_index": payload.get("index")}
+            headers.update({self._get_header_name(key): value
+                            for key, value in log_context.to_nameko(task_fields).items()})
+            self.publisher.publish(payload, extra_headers=headers,
+                                   routing_key=CONVERT_ROUTING_KEY)
 
         return publish_task
 

@@ -23,6 +23,7 @@ from convertix.errors import ConvertixError
 from convertix.imaging import extension
 from convertix.options import validate
 from services.common.dependencies import DeliveryAttempt, StorageProvider
+from services.common.logcontext import LogContext
 from services.common.metrics import ServiceMetrics
 from services.common.queues import consume_tasks
 from services.converter.engine import EnginePool
@@ -37,12 +38,15 @@ class ConverterService:
     storage = StorageProvider()
     dispatch = EventDispatcher()
     attempt = DeliveryAttempt()
+    log_context = LogContext()
     metrics = ServiceMetrics()
 
     @consume_tasks()
     def convert_task(self, task):
         job_id, index = task["job_id"], task["index"]
         ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
+        self.log_context.bind(job_id=job_id, task_index=index)
+        log.info("converting task %s/%s (attempt %s)", job_id, index, self.attempt)
         # counted and timed; an exception below counts as outcome "error"
         conversion = self.metrics.conversion((task.get("options") or {}).get("format"))
         self.dispatch(TASK_STARTED, ref)
@@ -63,6 +67,8 @@ class ConverterService:
         self.storage.write(
             self.storage.output_path(job_id, index, extension(result.format)), result.data)
         conversion.succeeded(result)
+        log.info("task %s/%s converted to %s %dx%d, %d bytes", job_id, index, result.format,
+                 result.width, result.height, len(result.data))
         self.dispatch(TASK_SUCCEEDED, {
             **ref,
             "input": result.input.to_dict(),

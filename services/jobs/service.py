@@ -27,6 +27,7 @@ from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
 from services.common.database import ModelDatabase
 from services.common.dependencies import ConfigProvider, StorageProvider
+from services.common.logcontext import LogContext
 from services.common.metrics import ServiceMetrics
 from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
 from services.jobs import states
@@ -50,6 +51,7 @@ class JobsService:
     storage = StorageProvider()
     publish_task = TaskPublisher()
     config = ConfigProvider()
+    log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
 
     # --- RPC: the gateway's API -------------------------------------------
@@ -63,6 +65,7 @@ class JobsService:
         (and removed the inputs), so the job is refused rather than created.
         """
         uuid.UUID(hex=job_id)
+        self.log_context.bind(job_id=job_id, user_id=user_id)
         if deadline is not None and time.time() > deadline:
             raise ConvertixError("the request expired before it was handled",
                                  code="BACKEND_UNAVAILABLE")
@@ -94,6 +97,7 @@ class JobsService:
         for task in job.tasks:
             task.published = True
         session.commit()
+        log.info("job %s queued: %d tasks", job_id, len(files))
         return job_document(job)
 
     @rpc
@@ -231,6 +235,7 @@ class JobsService:
         status is None when the job or task does not exist.
         """
         job_id, index = payload.get("job_id"), payload.get("index")
+        self.log_context.bind(job_id=job_id, task_index=index)
         session = self.db.session
         now = utcnow()
         if not self._lock_job(job_id, now):
@@ -259,6 +264,8 @@ class JobsService:
         job = session.get(Job, job_id)
         job.status = states.job_status(t.status for t in job.tasks)
         session.commit()
+        log.info("task %s/%s %s (attempt %d); job %s", job_id, index, new, task.attempts,
+                 job.status)
         return True, new
 
 

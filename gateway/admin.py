@@ -1,0 +1,40 @@
+"""Admin-only endpoints (SPEC, "Operations endpoints"): JWT claim `roles` has "admin".
+
+`GET /api/v1/admin/logs?q=&service=&level=&job_id=&trace_id=&limit=`: log
+search, from Elasticsearch when `LOGS.elasticsearch_url` is set, else from
+the local store; the same answer either way (convertix/logs/search.py).
+"""
+import functools
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_jwt_extended import get_jwt, jwt_required
+
+from convertix.errors import ConvertixError
+from convertix.logs import search as log_search
+from convertix.logs.setup import LogSettings
+
+bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
+
+ADMIN_ROLE = "admin"
+
+
+def require_admin(view):
+    """A valid access token (else 401), whose `roles` claim has "admin" (else 403)."""
+    @functools.wraps(view)
+    @jwt_required()
+    def wrapper(*args, **kwargs):
+        if ADMIN_ROLE not in (get_jwt().get("roles") or []):
+            raise ConvertixError("this needs the admin role", code="FORBIDDEN")
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def log_settings():
+    return LogSettings.from_section(current_app.config.get("LOGS"))
+
+
+@bp.get("/logs")
+@require_admin
+def logs():
+    query = log_search.LogQuery.from_args(request.args)
+    return jsonify(log_search.search(log_settings(), query))
