@@ -22,17 +22,29 @@ WEAK_MIMES = frozenset({
     "application/gzip", "application/x-gzip",
 })
 
-# (offset, prefix, format), first match wins. ICO before TGA: libmagic calls
-# some icons TGA, and Pillow then fails reading them as TGA.
+
+
+def _icon_directory(head):
+    """An ICO/CUR directory: at least one entry, a zero reserved byte in the
+    first, and image data after the directory. An uncompressed truecolour TGA
+    also starts 00 00 02 00 (no ID, no colour map, type 2), but its colour
+    map fields, where the icon count would be, are zero."""
+    count = int.from_bytes(head[4:6], "little")
+    offset = int.from_bytes(head[18:22], "little")
+    return count >= 1 and len(head) >= 22 and head[9] == 0 and offset >= 6 + 16 * count
+
+
+# (offset, prefix, extra check or None, format), first match wins. ICO before
+# TGA: libmagic calls some icons TGA, and Pillow then fails reading them as TGA.
 SIGNATURES = (
-    (0, b"\x00\x00\x01\x00", "ico"),
-    (0, b"\x00\x00\x02\x00", "cur"),
-    (0, b"DDS ", "dds"),
-    (0, b"\x01\xda", "sgi"),
-    (0, b"\x59\xa6\x6a\x95", "sunras"),
-    (0, b"qoif", "qoi"),
-    (0, b"#define ", "xbm"),
-    (0, b"/* XPM */", "xpm"),
+    (0, b"\x00\x00\x01\x00", _icon_directory, "ico"),
+    (0, b"\x00\x00\x02\x00", _icon_directory, "cur"),
+    (0, b"DDS ", None, "dds"),
+    (0, b"\x01\xda", None, "sgi"),
+    (0, b"\x59\xa6\x6a\x95", None, "sunras"),
+    (0, b"qoif", None, "qoi"),
+    (0, b"#define ", None, "xbm"),
+    (0, b"/* XPM */", None, "xpm"),
 )
 
 
@@ -51,8 +63,8 @@ def gunzip_prefix(data, limit=GUNZIP_PEEK):
 
 
 def _from_signatures(head):
-    for offset, prefix, name in SIGNATURES:
-        if head[offset:offset + len(prefix)] == prefix:
+    for offset, prefix, check, name in SIGNATURES:
+        if head[offset:offset + len(prefix)] == prefix and (check is None or check(head)):
             return name
     if _looks_like_svg(head):
         return "svg"

@@ -2,6 +2,7 @@
 import gzip
 
 import pytest
+from PIL import Image
 
 from convertix.errors import UnsupportedFormat
 from convertix.imaging import capabilities, convert, extension, mime_type, sniff
@@ -83,3 +84,21 @@ def test_svg_named_nothing_renders_only_as_svg(opts):
     out = convert(svg, opts(format="png"))
     got = decode(out.data).convert("RGBA")
     assert got.size == (20, 10) and got.getpixel((5, 5))[:3] == (255, 0, 0)
+
+
+@pytest.mark.parametrize("rle", [False, True], ids=["raw", "rle"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_sniff_and_convert_tga(opts, mode, rle):
+    # Uncompressed truecolour TGA starts 00 00 02 00, like a CUR file.
+    source = photo((32, 24), "RGBA" if mode == "RGBA" else "RGB").convert(mode)
+    data = encoded(source, "TGA", rle=rle)
+    assert sniff(data) == "tga"
+    got = decode(convert(data, opts(format="png")).data)
+    assert (got.mode, got.size) == ("RGBA" if mode == "RGBA" else "RGB", (32, 24))
+    assert got.tobytes() == source.convert(got.mode).tobytes()
+
+
+def test_sniff_icon_and_cursor():
+    ico = encoded(Image.new("RGBA", (32, 32), (255, 0, 0, 128)), "ICO", sizes=[(16, 16), (32, 32)])
+    assert sniff(ico) == "ico"
+    assert sniff(ico[:2] + b"\x02" + ico[3:]) == "cur"  # the same directory, type 2
