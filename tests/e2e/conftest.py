@@ -52,6 +52,7 @@ class Stack:
             "CONVERSION_TIMEOUT_S": "30",
             "CONVERTER_MEMORY_MB": "1024",
             "PYTHONUNBUFFERED": "1",
+            "LOG_DIR": str(workdir / "log"),  # the local log store (ndjson per process)
             **(env or {}),
         }
         self.scheme = "https" if self.env.get("TLS_CERT") else "http"
