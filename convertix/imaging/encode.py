@@ -2,8 +2,9 @@
 
 Alpha is flattened onto `background` for formats without it (JPEG, BMP, PDF).
 ICO: the image is shrunk (aspect kept) to fit 256x256, one icon entry.
-Metadata: the ICC profile is always kept (CMYK input was converted to sRGB
-first, see modes.py); EXIF only with strip_metadata=false, with its
+Metadata: the ICC profile is kept when it describes the written channels
+(CMYK input was converted to sRGB first, see modes.py; grayscale drops an RGB
+profile); EXIF only with strip_metadata=false, with its
 orientation already reset to 1; XMP is never written (it can carry a stale
 orientation and location data).
 """
@@ -33,6 +34,16 @@ def flatten(im, background):
     base.paste(im, mask=im.getchannel("A"))
     base.info = dict(im.info)
     return base
+
+
+# ICC header colour space (bytes 16-19) -> the modes it describes. A profile
+# for other channels (an RGB profile on a grayscale=true L image) is invalid
+# and dropped: readers then assume sRGB, or plain grey.
+ICC_SPACE_MODES = {b"RGB ": frozenset({"RGB", "RGBA"}), b"GRAY": frozenset({"L", "LA"})}
+
+
+def _icc_fits(icc, mode):
+    return mode in ICC_SPACE_MODES.get(bytes(icc[16:20]), ())
 
 
 def _meta(options, meta, *, exif=True, icc=True):
@@ -128,6 +139,8 @@ def encode(frames, durations, loop, options, meta):
     if fmt not in ANIMATED:
         frames = frames[:1]
     frames = [prepare(f, fmt, options["background"]) for f in frames]
+    if meta.get("icc_profile") and not _icc_fits(meta["icc_profile"], frames[0].mode):
+        meta = {k: v for k, v in meta.items() if k != "icc_profile"}
     anim = _animation(frames, durations[:len(frames)], loop)
     pil_format, kwargs = ENCODERS[fmt](frames, options, meta, anim)
     out = io.BytesIO()

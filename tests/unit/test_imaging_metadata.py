@@ -89,3 +89,27 @@ def test_keep_metadata_writes_exif_but_never_xmp(opts, fmt):
     assert not any(got.info.get(k) for k in ("xmp", "XML:com.adobe.xmp"))
     if fmt == "tiff":
         assert TIFF_XMP not in got.tag_v2
+
+
+# A profile whose header says GRAY: the encoder reads only the colour space field.
+GRAY_ICC = ICC[:16] + b"GRAY" + ICC[20:]
+# Output format -> the mode written for grayscale=true from an RGB, and an RGBA, source.
+GRAY_MODES = {"jpeg": ("L", "L"), "png": ("L", "LA"), "tiff": ("L", "LA"), "heic": ("L", "RGBA"),
+              "webp": ("RGB", "RGBA")}
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["rgb", "rgba"])
+@pytest.mark.parametrize("fmt", sorted(GRAY_MODES))
+def test_grayscale_drops_an_rgb_profile(opts, fmt, alpha):
+    src = encoded(photo((64, 48), "RGBA" if alpha else "RGB"), "PNG", icc_profile=ICC)
+    got = _read(convert(src, opts(format=fmt, grayscale=True)).data)
+    assert (got.mode, got.size) == (GRAY_MODES[fmt][alpha], (64, 48))
+    assert "icc_profile" not in got.info
+
+
+@pytest.mark.parametrize("grayscale,mode,icc", [(True, "L", GRAY_ICC), (False, "RGB", None)])
+def test_gray_profile_only_on_gray_output(opts, grayscale, mode, icc):
+    src = encoded(photo((64, 48)).convert("L"), "PNG", icc_profile=GRAY_ICC)
+    got = _read(convert(src, opts(format="png", grayscale=grayscale)).data)
+    assert (got.mode, got.size) == (mode, (64, 48))
+    assert got.info.get("icc_profile") == icc
