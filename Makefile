@@ -23,15 +23,18 @@ stop:
 	bash scripts/stop.sh
 
 ## The whole suite: pure functions, services and gateway on real RabbitMQ
-## and databases, and the system started as processes.
+## and databases, the system started as processes, and converters as a
+## Docker Swarm service (scripts/start-docker.sh starts the engine and the
+## swarm, and fails the run if it cannot).
 test: setup
 	bash scripts/start-backends.sh --postgres
+	bash scripts/start-docker.sh
 	$(NAMEKO) test tests -p no:cacheprovider -ra $(PYTEST_ARGS)
 
-## Without the end-to-end layer (faster while developing).
+## Without the end-to-end and swarm layers (faster while developing).
 test-fast: setup
 	bash scripts/start-backends.sh --postgres
-	$(NAMEKO) test tests -p no:cacheprovider -m "not e2e" $(PYTEST_ARGS)
+	$(NAMEKO) test tests -p no:cacheprovider -m "not e2e and not swarm" $(PYTEST_ARGS)
 
 ## Give a user the admin role: make admin NAME=alice
 admin: setup
