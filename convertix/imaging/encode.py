@@ -76,13 +76,23 @@ def _webp(frames, options, meta, anim):
 
 
 def _avif(frames, options, meta, anim):
+    # Near-lossless only: Pillow's AVIF encoder always converts RGB to YUV
+    # with the BT.601 matrix (no identity matrix), so 4:4:4 at quality 100 is
+    # as close as it gets (each channel within a few levels).
     lossless = options["lossless"]
     return "AVIF", {"quality": 100 if lossless else options["quality"], "speed": AVIF_SPEED,
                     "subsampling": "4:4:4" if lossless else "4:2:0", **_meta(options, meta)}
 
 
+# pillow-heif: quality=-1 is x265's lossless mode, but the RGB -> YCbCr 4:2:0
+# conversion before it still loses; 4:4:4 with the identity matrix (RGB
+# stored as GBR planes) makes the whole path lossless.
+HEIC_LOSSLESS = {"quality": -1, "chroma": 444, "matrix_coefficients": 0}
+
+
 def _heic(frames, options, meta, anim):
-    return "HEIF", {"quality": -1 if options["lossless"] else options["quality"], **_meta(options, meta)}
+    quality = HEIC_LOSSLESS if options["lossless"] else {"quality": options["quality"]}
+    return "HEIF", {**quality, **_meta(options, meta)}
 
 
 def _gif(frames, options, meta, anim):

@@ -202,3 +202,22 @@ def test_auto_orient_false_keeps_the_stored_orientation(opts):
     upright = decode(convert(data, opts(format="png")).data)
     as_stored = decode(convert(data, opts(format="png", auto_orient=False)).data)
     assert as_stored.size == stored and upright.size == (stored[1], stored[0])
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_lossless_heic_keeps_every_pixel(opts, mode):
+    source = photo((64, 48), mode)
+    got = decode(convert(encoded(source), opts(format="heic", lossless=True)).data)
+    assert (got.mode, got.size) == (mode, (64, 48))
+    assert got.tobytes() == source.tobytes()
+    lossy = decode(convert(encoded(source), opts(format="heic", quality=90)).data)
+    assert lossy.tobytes() != source.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_lossless_avif_is_near_lossless(opts, mode):
+    # Pillow's AVIF encoder has no identity matrix: within 3 levels, not exact (encode.py).
+    source = photo((64, 48), mode)
+    got = decode(convert(encoded(source), opts(format="avif", lossless=True)).data)
+    assert (got.mode, got.size) == (mode, (64, 48))
+    assert max(high for _low, high in ImageChops.difference(got, source).getextrema()) <= 3
