@@ -14,7 +14,8 @@ background thread (a greenlet under eventlet) does the rest:
    lines arrive in the order they were logged.
 
 Each line is sent as `create` (the only op a data stream takes) with an `_id`
-made of this process's instance id and the line's sequence number, so a line
+made of its spool's name (unique per process: host, pid and a random part)
+and the line's sequence number, so a line
 sent twice (a reply lost after Elasticsearch stored it) is answered 409 and
 counts as stored. Per-item 429s and 5xx are retried; other per-item errors
 (a mapping conflict, say) can never succeed, so those lines are kept in the
@@ -29,10 +30,8 @@ import itertools
 import json
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 
 from convertix.logs.spool import Spool
 
@@ -85,7 +84,6 @@ class Shipper:
             if self._pid == os.getpid():
                 return
             self._pid = os.getpid()
-            self._instance = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             self._seq = itertools.count(1)
             self._buffer = collections.deque()
             self._inflight = []
@@ -125,7 +123,7 @@ class Shipper:
         spool, segment = self._next_segment()
         if segment is not None:
             entries = Spool.read(segment)
-            pending = self._send(entries)
+            pending = self._send(entries, spool.id)
             spool.replace(segment, pending)
             if spool is not self._spool:
                 spool.remove_if_empty()
@@ -135,7 +133,7 @@ class Shipper:
                 return None
             count = min(len(self._buffer), self.batch_size)
             self._inflight = [self._buffer.popleft() for _ in range(count)]
-        pending = self._send(self._inflight)
+        pending = self._send(self._inflight, self._spool.id)
         if pending:
             self._spool_write(pending)
         self._inflight = []
@@ -155,7 +153,7 @@ class Shipper:
                 self._adopted.remove(spool)
         return self._spool, self._spool.oldest()
 
-    def _send(self, entries):
+    def _send(self, entries, origin):
         """Bulk-create `entries`; retry per-item 429/5xx a few times. What is left unsent."""
         pending = list(entries)
         for attempt in range(self.settings.item_retries + 1):
@@ -163,13 +161,13 @@ class Shipper:
                 break
             if attempt:
                 time.sleep(self.settings.min_backoff_s * 2 ** (attempt - 1))
-            left = self._bulk(pending)
+            left = self._bulk(pending, origin)
             if left is None:  # the request as a whole failed: all of it is pending
                 return pending
             pending = left
         return pending
 
-    def _bulk(self, entries):
+    def _bulk(self, entries, origin):
         """One `_bulk` request: the entries to retry, or None if it failed as a whole."""
         from elastic_transport import TransportError
         from elasticsearch import ApiError
@@ -177,7 +175,7 @@ class Shipper:
         operations = []
         for seq, line in entries:
             operations.append(json.dumps({"create": {"_index": self.settings.data_stream,
-                                                     "_id": f"{self._instance}-{seq}"}}))
+                                                     "_id": f"{origin}-{seq}"}}))
             operations.append(line)
         try:
             answer = self._client().bulk(operations=operations)

@@ -1,6 +1,6 @@
 """The disk spool: what could not be shipped yet, in order.
 
-Each process owns one folder, `<spool_dir>/<name>-<pid>-<random>/`, and holds
+Each process owns one folder, `<spool_dir>/<name>-<host>-<pid>-<random>/`, and holds
 an exclusive `flock` on its `lock` file while it lives. A segment is a file
 of (sequence number, ECS line) pairs, written to a temporary name and renamed,
 so a reader never sees half of one; its name is its first sequence number, so
@@ -14,6 +14,7 @@ import fcntl
 import json
 import os
 import shutil
+import socket
 import uuid
 
 SEGMENT_SUFFIX = ".seg"
@@ -27,7 +28,8 @@ class Spool:
 
     @classmethod
     def create(cls, root, name):
-        path = os.path.join(root, f"{name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        host = socket.gethostname().replace(os.sep, "_")
+        path = os.path.join(root, f"{name}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         os.makedirs(path, exist_ok=True)
         handle = open(os.path.join(path, LOCK), "a")
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -56,6 +58,11 @@ class Spool:
                 continue
             adopted.append(cls(path, handle))
         return adopted
+
+    @property
+    def id(self):
+        """Unique to the process that made it: with a sequence number, a line's `_id`."""
+        return os.path.basename(self.path)
 
     def segments(self):
         try:

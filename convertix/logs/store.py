@@ -103,6 +103,7 @@ def search(directory, query):
     for path in log_files(directory):
         try:
             handle = open(path, "rb")
+            written = os.fstat(handle.fileno()).st_mtime  # ties: the later file's lines
         except FileNotFoundError:  # rotated or pruned meanwhile
             continue
         with handle:
@@ -117,7 +118,7 @@ def search(directory, query):
                 except ValueError:  # a line being written
                     continue
                 if query.matches(doc):
-                    found.append((get_field(doc, "@timestamp") or "", path, number, doc))
+                    found.append((get_field(doc, "@timestamp") or "", written, number, doc))
     found.sort(key=lambda item: item[:3], reverse=True)
     return [doc for *_, doc in found[:query.limit]]
 

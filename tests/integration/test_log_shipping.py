@@ -190,3 +190,20 @@ def test_logging_does_not_wait_for_a_hanging_or_absent_elasticsearch(shipping, f
         assert p50 < base_p50 * 5 + 0.0005
         assert worst < 0.5
         assert total < 5
+
+
+def test_lines_spooled_by_a_process_that_died_are_shipped_by_the_next(shipping, fake, tmp_path):
+    from convertix.logs.spool import Spool
+
+    spool_root = str(tmp_path / "log" / "spool")
+    dead = Spool.create(spool_root, "converter")
+    dead.write([(n, json.dumps({"@timestamp": "2026-01-01T00:00:00.000Z", "log.level": "info",
+                                "message": f"left behind {n}"})) for n in range(1, 6)])
+    dead.close()  # its process is gone; the lock with it
+
+    logger, handler = shipping()
+    logger.info("the next process")
+    wait_until(lambda: len(messages(fake)) == 6, timeout=15, message="6 lines")
+    assert messages(fake)[:5] == [f"left behind {n}" for n in range(1, 6)]
+    assert handler.shipper.flush(timeout=10)
+    assert not os.path.exists(dead.path)
