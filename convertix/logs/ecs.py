@@ -35,14 +35,22 @@ def process_service():
 
 
 def guess_service(argv):
-    """`nameko run ... services.jobs.service` -> "jobs"; gunicorn -> "gateway"."""
+    """`nameko run ... services.jobs.service` -> "jobs", `scaler.service` -> "scaler";
+    gunicorn -> "gateway"; `python -m scaler` -> "scaler"."""
     program = os.path.basename(argv[0]) if argv else "python"
     if "gunicorn" in program or "flask" in program:
         return "gateway"
-    names = [arg.split(".")[1] for arg in argv[1:]
-             if arg.startswith("services.") and arg.count(".") >= 2]
+    names = []
+    for arg in argv[1:]:
+        parts = arg.split(":")[0].split(".")
+        if arg.startswith("-") or len(parts) < 2 or parts[-1] in ("yaml", "yml", "py"):
+            continue
+        names.append(parts[1] if parts[0] == "services" else parts[-2]
+                     if parts[-1] == "service" else parts[-1])
     if names:
         return "+".join(names)
+    if program == "__main__.py":  # python -m package
+        return os.path.basename(os.path.dirname(argv[0]))
     return program.removesuffix(".py")
 
 

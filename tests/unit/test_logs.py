@@ -78,6 +78,9 @@ def test_service_names_guessed_from_the_command_line():
                           "services.accounts.service", "services.jobs.service"]) == "accounts+jobs"
     assert guess_service(["/v/bin/nameko", "run", "services.converter.service"]) == "converter"
     assert guess_service(["/v/bin/gunicorn", "-c", "x", "gateway.wsgi:app"]) == "gateway"
+    assert guess_service(["/v/bin/nameko", "run", "--config", "config.yaml",
+                          "scaler.service"]) == "scaler"
+    assert guess_service(["/w/scaler/__main__.py", "--once"]) == "scaler"
 
 
 def test_log_query_is_validated():
