@@ -58,12 +58,24 @@ def _read_exactly(fd, n, deadline):
     return b"".join(chunks)
 
 
-def read_frame(f, deadline=None):
-    """(header dict, payload bytes); `deadline` is a time.monotonic() value or None."""
+class FrameInvalid(ValueError):
+    """A frame over the size the reader allows, or whose header is not a JSON object."""
+
+
+def read_frame(f, deadline=None, max_payload=MAX_PAYLOAD):
+    """(header dict, payload bytes); `deadline` is a time.monotonic() value or None.
+
+    Both lengths are checked before anything is read or allocated: the other
+    side is a sandboxed child, not to be trusted with our memory.
+    """
     fd = _fd(f)
     json_len, payload_len = PREFIX.unpack(_read_exactly(fd, PREFIX.size, deadline))
     if json_len > MAX_HEADER:
-        raise ValueError(f"frame header of {json_len} bytes is too large")
+        raise FrameInvalid(f"frame header of {json_len} bytes is too large")
+    if payload_len > max_payload:
+        raise FrameInvalid(f"frame payload of {payload_len} bytes is over the {max_payload}-byte bound")
     header = json.loads(_read_exactly(fd, json_len, deadline).decode("utf-8"))
+    if not isinstance(header, dict):
+        raise FrameInvalid(f"frame header is a JSON {type(header).__name__}, not an object")
     payload = _read_exactly(fd, payload_len, deadline) if payload_len else b""
     return header, payload

@@ -11,10 +11,9 @@ import subprocess
 import sys
 import time
 
-from convertix.errors import ConversionTimeout, error
+from convertix.errors import ConversionTimeout
 
-from . import protocol
-from .convert import Converted, InputInfo
+from . import protocol, reply
 from .limits import Limits
 
 READY_TIMEOUT_S = 60
@@ -54,7 +53,7 @@ class Sandbox:
             env=env, close_fds=True, bufsize=0)
         try:
             header, _ = protocol.read_frame(self._proc.stdout.fileno(),
-                                            time.monotonic() + READY_TIMEOUT_S)
+                                            time.monotonic() + READY_TIMEOUT_S, max_payload=0)
         except (protocol.FrameEOF, protocol.FrameTimeout, ValueError) as exc:
             self._kill()
             raise RuntimeError(f"converter worker did not start: {exc}") from exc
@@ -108,17 +107,18 @@ class Sandbox:
         try:
             protocol.write_frame(self._proc.stdin.fileno(),
                                  {"options": options, "limits": limits.to_dict()}, data)
-            header, payload = protocol.read_frame(self._proc.stdout.fileno(), deadline)
+            header, payload = protocol.read_frame(self._proc.stdout.fileno(), deadline,
+                                                  reply.max_payload(limits, self.memory_mb))
+            # Raises the child's ConvertixError, or MalformedReply for a reply that does not fit.
+            return reply.parse(header, payload, data, options, limits)
         except protocol.FrameTimeout:
             self._kill()
             raise ConversionTimeout(f"conversion took longer than {timeout_s} s",
                                     details={"timeout_s": timeout_s})
+        except (protocol.FrameInvalid, reply.MalformedReply) as exc:
+            # Alive but not to be believed (nor is the rest of its pipe): replace it.
+            rc = self._kill()
+            raise SandboxCrashed(f"converter worker sent an invalid reply and was killed: {exc}", rc) from exc
         except (protocol.FrameEOF, BrokenPipeError, ValueError) as exc:
             rc = self._kill()
             raise SandboxCrashed(f"converter worker died (exit status {rc}): {exc}", rc) from exc
-        if not header.get("ok"):
-            raise error(header.get("code", "INTERNAL_ERROR"), header.get("message", ""),
-                        **(header.get("details") or {}))
-        info = header["input"]
-        return Converted(payload, header["format"], header["mime"], header["width"],
-                         header["height"], header["frames"], InputInfo(**info))
