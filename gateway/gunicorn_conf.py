@@ -20,10 +20,10 @@ if _gateway.get("tls_cert") and _gateway.get("tls_key"):
     keyfile = _gateway["tls_key"]
 
 # --- metrics: the workers share prometheus_client's multiprocess folder
-# (gateway/multiproc.py); Prometheus finds /metrics through the target file
-# (convertix/metrics_targets.py). Set here, before any worker imports the app.
-from convertix import metrics_targets  # noqa: E402
-from gateway import multiproc  # noqa: E402
+# (convertix/metrics_multiproc.py); Prometheus finds /metrics through the
+# target file (convertix/metrics_targets.py). Set here, before anything
+# imports prometheus_client: not the `gateway` package, whose app does.
+from convertix import metrics_multiproc as multiproc, metrics_targets  # noqa: E402
 
 _config = load_config()
 _metrics_dir = multiproc.multiproc_dir(_config)
@@ -32,7 +32,7 @@ _target = {}
 
 
 def on_starting(server):
-    multiproc.clean(_metrics_dir)
+    multiproc.start(_metrics_dir)
 
 
 def when_ready(server):

@@ -4,7 +4,7 @@ counted by route and status and timed.
 The route label is the URL rule (`/api/v1/jobs/<job_id>`), never the raw
 path, so the number of series stays bounded whatever clients send.
 
-Under gunicorn, each worker is its own process: gateway/multiproc.py puts
+Under gunicorn, each worker is its own process: convertix/metrics_multiproc.py puts
 them in prometheus_client's multiprocess mode, and whichever worker answers
 `/metrics` adds up every worker's values (`convertix.metrics.exposition`).
 """

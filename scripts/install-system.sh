@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Convertix needs, if any is missing.
 # RabbitMQ (broker), PostgreSQL (optional database, used by the tests),
-# ImageMagick's library (Wand), libmagic (sniffing).
+# ImageMagick's library (Wand), libmagic (sniffing), Prometheus (its server
+# and promtool: the metrics tests run both against deploy/).
 set -euo pipefail
 
-PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2)
+PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2 prometheus)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -53,6 +53,11 @@ class Stack:
             "CONVERTER_MEMORY_MB": "1024",
             "PYTHONUNBUFFERED": "1",
             "LOG_DIR": str(workdir / "log"),  # the local log store (ndjson per process)
+            # metrics: each process serves on a free port and announces it
+            # here; the gateway's workers share their own folder
+            "METRICS_PORT": "0",
+            "METRICS_TARGETS_DIR": str(workdir / "metrics" / "targets"),
+            "METRICS_MULTIPROC_DIR": str(workdir / "metrics" / "multiproc"),
             **(env or {}),
         }
         self.scheme = "https" if self.env.get("TLS_CERT") else "http"

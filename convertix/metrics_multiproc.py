@@ -1,12 +1,14 @@
-"""gunicorn's side of the gateway's metrics (gateway/gunicorn_conf.py).
+"""prometheus_client's multiprocess mode for the gateway's gunicorn workers
+(used by gateway/gunicorn_conf.py).
 
 Each gunicorn worker is its own process with its own memory, so a counter
 kept in memory would show whichever worker answered the scrape. In
 prometheus_client's multiprocess mode every worker writes its values to
 files in one folder, and `/metrics` adds them up. The mode is chosen by an
 environment variable that must be set before prometheus_client is first
-imported, so this module imports nothing of it at load: gunicorn reads its
-config (and sets the variable) before any worker loads the app.
+imported, in the master too, since workers fork from it with what it has
+imported. So this module imports nothing of it (nor the `gateway` package,
+whose app imports it), and gunicorn's config sets the variable first.
 """
 import os
 import shutil
@@ -29,8 +31,17 @@ def use_multiprocess(directory):
     os.environ[PROMETHEUS_MULTIPROC_ENV] = directory
 
 
-def clean(directory):
-    """At gunicorn's start: values left by a previous run must not be added in."""
+def start(directory):
+    """At gunicorn's start, in the master, before any worker forks."""
+    from prometheus_client import values
+
+    if values.ValueClass is values.MutexValue:
+        # Workers would count in their own memory, and /metrics (which reads
+        # the folder) would show none of it.
+        raise RuntimeError(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: "
+            "set it first in gateway/gunicorn_conf.py")
+    # Values left by a previous run must not be added in.
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
 
