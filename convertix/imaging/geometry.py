@@ -11,6 +11,7 @@ enlarge=false never scales up: `inside`/`outside` keep the original size,
 pads to exactly width x height around the unscaled image, and `cover` crops
 to at most the box without scaling up (so the output can be smaller than it).
 """
+import math
 from dataclasses import dataclass
 
 
@@ -71,3 +72,25 @@ def output_size(p):
     if p.crop:
         return p.crop[2] - p.crop[0], p.crop[3] - p.crop[1]
     return p.resize
+
+
+def rotated_size(w, h, degrees):
+    """The size of a w x h image rotated `degrees` clockwise with expand=True,
+    computed as Pillow's Image.rotate does (same rounding), before any pixel
+    is allocated, so that the result can be checked against the limits first."""
+    angle = -degrees % 360.0  # Pillow rotates counter-clockwise
+    if angle in (0, 180):
+        return w, h
+    if angle in (90, 270):
+        return h, w
+    a = -math.radians(angle)
+    cos, sin = round(math.cos(a), 15), round(math.sin(a), 15)
+    cx, cy = w / 2, h / 2
+    # Pillow's reverse affine matrix about the centre; its translation is part
+    # of the corners' coordinates, and so of the ceil/floor below.
+    tx = cos * -cx + sin * -cy + cx
+    ty = -sin * -cx + cos * -cy + cy
+    xs = [cos * x + sin * y + tx for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
+    ys = [-sin * x + cos * y + ty for x, y in ((0, 0), (w, 0), (w, h), (0, h))]
+    return (math.ceil(max(xs)) - math.floor(min(xs)),
+            math.ceil(max(ys)) - math.floor(min(ys)))

@@ -86,13 +86,18 @@ def plan(size, options):
 def apply(im, options, max_output_pixels):
     """All operations on one frame."""
     im = crop(im, options.get("crop"))
-    im = rotate(im, options.get("rotate") or 0, options["background"])
-    im = mirror(im, options.get("flip"), options.get("flop"))
-    p = plan(im.size, options)
+    degrees = options.get("rotate") or 0
+    # Every size from here on is known before a pixel is allocated: the rotated
+    # bounding box (an odd angle makes the image larger), the resize and the output.
+    rotated = geometry.rotated_size(im.width, im.height, degrees)
+    p = plan(rotated, options)
     w, h = geometry.output_size(p)
-    if w * h > max_output_pixels or p.resize[0] * p.resize[1] > max_output_pixels:
-        raise ImageTooLarge(f"output of {w}x{h} is over the {max_output_pixels}-pixel limit",
-                            details={"width": w, "height": h})
+    for size in (rotated, p.resize, (w, h)):
+        if size[0] * size[1] > max_output_pixels:
+            raise ImageTooLarge(f"output of {size[0]}x{size[1]} is over the {max_output_pixels}-pixel limit",
+                                details={"width": size[0], "height": size[1]})
+    im = rotate(im, degrees, options["background"])
+    im = mirror(im, options.get("flip"), options.get("flop"))
     im = resize(im, p, options["background"])
     if options.get("grayscale"):
         im = grayscale(im)

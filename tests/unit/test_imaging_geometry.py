@@ -1,5 +1,6 @@
 """Resize arithmetic (geometry.plan): exact output sizes per fit and enlarge."""
 import pytest
+from PIL import Image
 
 from convertix.imaging import geometry
 
@@ -36,3 +37,9 @@ def test_output_size(size, width, height, fit, enlarge, expected):
 
 def test_no_box_keeps_size():
     assert geometry.output_size(geometry.plan(10, 20)) == (10, 20)
+
+
+@pytest.mark.parametrize("size", [(320, 240), (1, 1), (7, 3), (1000, 1), (333, 777)])
+@pytest.mark.parametrize("degrees", [1, 30, 45, 89.5, 90, 135, 180, 181, 270, 300, 359, -45, 12.345])
+def test_rotated_size_is_pillows(size, degrees):
+    assert geometry.rotated_size(*size, degrees) == Image.new("L", size).rotate(-degrees, expand=True).size

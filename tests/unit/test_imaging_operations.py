@@ -221,3 +221,14 @@ def test_lossless_avif_is_near_lossless(opts, mode):
     got = decode(convert(encoded(source), opts(format="avif", lossless=True)).data)
     assert (got.mode, got.size) == (mode, (64, 48))
     assert max(high for _low, high in ImageChops.difference(got, source).getextrema()) <= 3
+
+
+def test_rotated_size_checked_before_rotating(opts, monkeypatch):
+    # 320x240 at 45 degrees is 396x396 (156 816 pixels) before the resize to 100x100.
+    def no_allocation(*args, **kwargs):
+        raise AssertionError("rotated before the size check")
+
+    monkeypatch.setattr(Image.Image, "rotate", no_allocation)
+    with pytest.raises(ImageTooLarge) as exc:
+        convert(PNG, opts(format="png", rotate=45, width=100), Limits(max_output_pixels=150_000))
+    assert exc.value.details == {"width": 396, "height": 396}
