@@ -51,3 +51,9 @@ ELASTICSEARCH_API_KEY_ENV = "ELASTICSEARCH_API_KEY"
 
 # Result download path, shown in each task's `output.url`.
 RESULT_URL = "/api/v1/jobs/{job_id}/tasks/{index}/result"
+
+# --- the scaler (scaler/) ---
+SCALER_SERVICE = "scaler"
+SCALER_KEY = "SCALER"            # {backend, min_replicas, max_replicas, ..., local: {}, swarm: {}}
+# RabbitMQ's management API (queue stats: unacknowledged messages)
+MANAGEMENT_URL_KEY = "RABBITMQ_MANAGEMENT_URL"

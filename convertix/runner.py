@@ -1,0 +1,47 @@
+"""`python -m convertix.runner --config config.yaml <services>`: `nameko run`
+with one race closed.
+
+Nameko 2.14's `run` installs its SIGTERM handler before it starts the
+services, so a SIGTERM during start-up (seconds for the converter, which
+starts its sandbox processes) runs `stop()` alongside the unfinished
+`start()`: the consumer that start-up then creates is never stopped and the
+process hangs. The scaler sends exactly that signal when it drains a replica
+it has just started. Here `stop()` first waits for `start()` to finish, then
+stops gracefully as usual. Everything else is nameko's own CLI.
+"""
+import eventlet
+
+eventlet.monkey_patch()  # before kombu and friends are imported, as `nameko run` does
+
+import sys  # noqa: E402
+
+from eventlet.event import Event  # noqa: E402
+from nameko.cli import run as nameko_run  # noqa: E402
+from nameko.cli.main import main as nameko_main  # noqa: E402
+from nameko.runners import ServiceRunner  # noqa: E402
+
+
+class StartThenStopRunner(ServiceRunner):
+    def __init__(self, config):
+        super().__init__(config)
+        self._started = Event()
+
+    def start(self):
+        try:
+            super().start()
+        finally:
+            self._started.send()
+
+    def stop(self):
+        self._started.wait()
+        super().stop()
+
+
+def main(argv=None):
+    nameko_run.ServiceRunner = StartThenStopRunner
+    sys.argv = ["nameko", "run", *(sys.argv[1:] if argv is None else argv)]
+    return nameko_main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""`local` backend: converter worker processes on this machine.
+
+Each replica is a `python -m convertix.runner ... services.converter.service`
+child process (`nameko run`, see convertix/runner.py).
+Scaling down sends SIGTERM to the newest replica: Nameko's graceful stop
+cancels its consumer first (it takes no new task) and exits once the tasks
+it holds are acknowledged, so nothing is lost and nothing is requeued. Until
+it has exited the replica is "draining" and does not count as running.
+
+Children get SIGTERM if the scaler itself dies (PR_SET_PDEATHSIG), so a
+killed scaler leaves no converter behind; they drain like any other.
+"""
+import ctypes
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+
+from scaler.backends.base import Backend
+
+log = logging.getLogger(__name__)
+
+PR_SET_PDEATHSIG = 1
+# convertix.runner is `nameko run` without its start-up SIGTERM race: the
+# scaler may drain a replica it has only just started.
+DEFAULT_COMMAND = "{python} -m convertix.runner --config {config} services.converter.service"
+
+
+def _die_with_parent():  # runs in the child between fork and exec
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except OSError:
+        pass  # not Linux: the scaler's close() still stops its children
+
+
+class Replica:
+    def __init__(self, number, proc, log_path):
+        self.number = number
+        self.proc = proc
+        self.log_path = log_path
+        self.started = time.time()
+        self.draining_since = None
+
+    @property
+    def alive(self):
+        return self.proc.poll() is None
+
+    def to_dict(self):
+        state = "draining" if self.draining_since else "running"
+        return {"id": f"local-{self.number}", "pid": self.proc.pid, "state": state,
+                "started": self.started, "log": self.log_path}
+
+
+class LocalBackend(Backend):
+    name = "local"
+
+    def __init__(self, argv, env=None, log_dir="var/log", stop_timeout_s=120):
+        self.argv = list(argv)
+        self.env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
+        self.log_dir = log_dir
+        self.stop_timeout_s = stop_timeout_s
+        self.replicas = []     # serving, oldest first
+        self.draining = []     # sent SIGTERM, not yet exited
+        self.started_total = 0
+
+    @classmethod
+    def from_config(cls, config, settings):
+        local = dict(settings.get("local") or {})
+        config_path = os.environ.get("CONVERTIX_CONFIG", "config.yaml")
+        command = local.get("command") or DEFAULT_COMMAND
+        argv = shlex.split(command.format(config=config_path, python=sys.executable))
+        env = {"MAX_WORKERS": local.get("worker_max_workers", 2)}
+        return cls(argv, env=env, log_dir=local.get("log_dir") or "var/log",
+                   stop_timeout_s=float(local.get("stop_timeout_s", 120)))
+
+    def running(self):
+        self._reap()
+        return len(self.replicas)
+
+    def scale(self, replicas):
+        self._reap()
+        while len(self.replicas) < replicas:
+            self._start()
+        while len(self.replicas) > replicas:
+            self._drain(self.replicas.pop())  # the newest goes first
+
+    def describe(self):
+        self._reap()
+        return {"backend": self.name, "command": self.argv,
+                "replicas": [r.to_dict() for r in self.replicas + self.draining]}
+
+    def close(self):
+        """Drain every replica and wait for them (SIGKILL past stop_timeout_s)."""
+        for replica in self.replicas:
+            self._drain(replica)
+        self.replicas = []
+        deadline = time.monotonic() + self.stop_timeout_s
+        for replica in self.draining:
+            try:
+                replica.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("replica %s ignored SIGTERM; killing it", replica.number)
+                replica.proc.kill()
+                replica.proc.wait()
+        self.draining = []
+
+    # --- internals ---
+
+    def _start(self):
+        self.started_total += 1
+        number = self.started_total
+        os.makedirs(self.log_dir, exist_ok=True)
+        log_path = os.path.join(self.log_dir, f"converter-{number}.log")
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen(self.argv, env=self.env, stdout=out,
+                                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.replicas.append(Replica(number, proc, log_path))
+        log.info("started converter replica %s (pid %s)", number, proc.pid)
+
+    def _drain(self, replica):
+        replica.draining_since = time.time()
+        if replica.alive:
+            replica.proc.send_signal(signal.SIGTERM)
+        self.draining.append(replica)
+        log.info("draining converter replica %s (pid %s)", replica.number, replica.proc.pid)
+
+    def _reap(self):
+        for replica in [r for r in self.replicas if not r.alive]:
+            # died on its own: RabbitMQ redelivers what it held; scale() replaces it
+            log.warning("converter replica %s exited with %s", replica.number,
+                        replica.proc.returncode)
+            self.replicas.remove(replica)
+        for replica in [r for r in self.draining if not r.alive]:
+            log.info("converter replica %s drained and exited (%s)", replica.number,
+                     replica.proc.returncode)
+            self.draining.remove(replica)

@@ -1,0 +1,48 @@
+"""ScalerProvider: builds the Scaler (policy, queue stats, backend) from
+config and owns its lifecycle: metrics server up at start, replicas drained
+at stop."""
+from nameko.extensions import DependencyProvider
+
+from convertix.config import section
+from convertix.constants import (
+    AMQP_URI_KEY, CONVERT_QUEUE, MANAGEMENT_URL_KEY, SCALER_KEY,
+)
+from convertix.queue_stats import QueueStatsReader
+from scaler import metrics
+from scaler.backends import make_backend
+from scaler.loop import Scaler
+from scaler.policy import Policy
+
+NOT_POLICY = ("backend", "metrics_port", "local", "swarm")
+
+
+def policy_from(settings):
+    return Policy.from_config({k: v for k, v in settings.items() if k not in NOT_POLICY})
+
+
+class ScalerProvider(DependencyProvider):
+
+    def setup(self):
+        config = self.container.config
+        settings = section(config, SCALER_KEY)
+        self.reader = QueueStatsReader(config[AMQP_URI_KEY], config.get(MANAGEMENT_URL_KEY))
+        self.scaler = Scaler(
+            policy_from(settings),
+            read_stats=lambda: self.reader.read(CONVERT_QUEUE),
+            backend=make_backend(config, settings))
+        self.metrics_port = settings.get("metrics_port")
+
+    def start(self):
+        self.metrics_server = metrics.serve(self.metrics_port)
+
+    def stop(self):
+        self.scaler.close()
+        self.reader.close()
+        if self.metrics_server:
+            self.metrics_server[0].shutdown()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return self.scaler
