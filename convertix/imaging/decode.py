@@ -102,12 +102,16 @@ def decode_pillow(data, fmt, options, limits, draft_target=None):
 
 
 def decode_magick(data, fmt, limits, size_hint=None):
+    coder = MAGICK_CODERS[fmt]
     try:
-        im = magick.read(data, MAGICK_CODERS[fmt], size_hint)
+        # Header first, as for Pillow: ImageMagick decodes every page on read.
+        width, height, n_frames = magick.ping(data, coder)
+        check_header(width, height, n_frames, limits)
+        im = magick.read(data, coder, size_hint)
     except magick.MagickUnavailable as exc:
         raise UnsupportedFormat(f"{fmt} needs ImageMagick, which is not available here") from exc
     check_header(im.width, im.height, 1, limits)
-    return Decoded([im], [100], 0, im.width, im.height, 1, {})
+    return Decoded([im], [100], 0, im.width, im.height, n_frames, {})
 
 
 def decode_svg(data, limits):

@@ -44,6 +44,21 @@ def wand():
     return _wand
 
 
+def ping(data, coder):
+    """(width, height, frames) from the header alone: no pixel is decoded, so
+    the caller can check them against Limits before read() allocates anything.
+    Raises what Wand raises, or ValueError if the coder reports another format."""
+    import warnings
+
+    image_mod, _api, exceptions = wand()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", exceptions.WandWarning)
+        with image_mod.Image.ping(blob=data, format=coder.lower()) as img:
+            if img.format.upper() not in _READ_AS.get(coder, {coder}):
+                raise ValueError(f"ImageMagick pinged it as {img.format}, not {coder}")
+            return img.width, img.height, max(1, len(img.sequence))
+
+
 def read(data, coder, size_hint=None):
     """Decode `data` with ImageMagick coder `coder` into an RGBA Pillow image.
 
