@@ -17,7 +17,7 @@ trap 'rm -rf "$root"' EXIT
 mkdir -p "$root/bin" "$root/tmp" "$root/etc" "$root/run/secrets"
 chmod 1777 "$root/tmp"
 cp "$busybox" "$root/bin/busybox"
-for tool in sh env sleep cat; do ln -sf busybox "$root/bin/$tool"; done
+for tool in sh env sed sleep cat; do ln -sf busybox "$root/bin/$tool"; done
 # The host's /usr is mounted into the containers: where the host has merged
 # /usr (Debian 12: /lib -> usr/lib), so does the image, so that the dynamic
 # loader and `ldconfig -p` (ctypes.util.find_library: Wand, libmagic) work.
