@@ -246,3 +246,12 @@ def _diagnose(client, name):
             logs = ""
         lines.append(logs)
     return "\n".join(lines)
+
+
+def test_the_compose_file_is_a_valid_compose_file(docker_client):
+    """deploy/docker-compose.yml cannot run here (no image); Docker's own
+    loader checks it against the compose schema and resolves it."""
+    out = docker("stack", "config", "-c", os.path.join(ROOT, "deploy", "docker-compose.yml"))
+    config = yaml.safe_load(out)
+    assert {"gateway", "services", "converters", "rabbitmq", "postgres"} <= set(config["services"])
+    assert config["services"]["converters"]["stop_grace_period"] == "1m30s"
