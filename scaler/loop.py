@@ -8,6 +8,7 @@ import logging
 import time
 
 from scaler import metrics
+from scaler.cost import CostModel
 from scaler.policy import HOLD, Observation, State, decide
 
 log = logging.getLogger(__name__)
@@ -15,13 +16,13 @@ HISTORY = 50
 
 
 class Scaler:
-    def __init__(self, policy, read_stats, backend, estimate_work=None, clock=time.monotonic):
-        """read_stats() -> convertix.queue_stats.QueueStats;
-        estimate_work() -> estimated CPU-seconds of the unfinished tasks, or None."""
+    def __init__(self, policy, read_stats, backend, cost=None, clock=time.monotonic):
+        """read_stats() -> convertix.queue_stats.QueueStats; cost: a CostModel
+        that prices the unfinished tasks when the policy targets CPU-seconds."""
         self.policy = policy
         self.read_stats = read_stats
         self.backend = backend
-        self.estimate_work = estimate_work
+        self.cost = cost or CostModel()
         self.clock = clock
         self.state = State()
         self.last = None                  # (observation, decision, stats source)
@@ -29,10 +30,12 @@ class Scaler:
         self.changes = 0
         self.last_error = None
 
-    def tick(self):
+    def tick(self, pending=None):
+        """pending: the unfinished tasks as scaler.cost.PendingGroup's, or None
+        (counting messages only)."""
         try:
             stats = self.read_stats()
-            work_s = self.estimate_work() if self.estimate_work and self.policy.by_work else None
+            work_s = self.cost.estimate(pending) if pending is not None else None
             obs = Observation(now=self.clock(), ready=stats.ready, unacked=stats.unacked,
                               replicas=self.backend.running(), consumers=stats.consumers,
                               work_s=work_s)
@@ -72,6 +75,7 @@ class Scaler:
         """JSON-able state: for RPC `scaler.status()` and the admin stats."""
         out = {"policy": vars(self.policy).copy(), "changes": self.changes,
                "last_error": self.last_error, "backend": self.backend.describe(),
+               "cost_model": self.cost.to_dict(),
                "decisions": list(self.history)}
         if self.last:
             obs, decision, source = self.last

@@ -9,14 +9,22 @@ running as it is.
 """
 import logging
 
-from nameko.rpc import rpc
+import eventlet
+from nameko.events import event_handler
+from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
 from convertix.config import section
-from convertix.constants import SCALER_KEY, SCALER_SERVICE
+from convertix.constants import (
+    CONVERTER_SERVICE, JOBS_SERVICE, SCALER_KEY, SCALER_SERVICE, TASK_SUCCEEDED,
+)
+from scaler.cost import PendingGroup
 from scaler.provider import ScalerProvider
 
 log = logging.getLogger(__name__)
+# The jobs service prices the backlog; if it does not answer in time the
+# scaler decides on message counts alone rather than stalling.
+PENDING_WORK_TIMEOUT_S = 3
 
 
 class PollTimer(Timer):
@@ -33,11 +41,29 @@ class ScalerService:
     name = SCALER_SERVICE
 
     scaler = ScalerProvider()
+    jobs = RpcProxy(JOBS_SERVICE)
 
     @PollTimer.decorator()
     def poll(self):
-        self.scaler.tick()
+        self.scaler.tick(pending=self._pending_work())
 
     @rpc
     def status(self):
         return self.scaler.status()
+
+    @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED)
+    def learn(self, payload):
+        """Each finished conversion teaches the cost model its price."""
+        output = payload.get("output") or {}
+        self.scaler.cost.observe(output.get("format"), (payload.get("input") or {}).get("bytes")
+                                 or 0, payload.get("duration_s"))
+
+    def _pending_work(self):
+        if not self.scaler.policy.by_work:
+            return None
+        try:
+            with eventlet.Timeout(PENDING_WORK_TIMEOUT_S):
+                return [PendingGroup.from_dict(g) for g in self.jobs.pending_work()]
+        except (eventlet.Timeout, Exception) as exc:  # noqa: B014 (Timeout is a BaseException)
+            log.warning("scaler: no estimate of the backlog's work (%s); counting tasks", exc)
+            return None

@@ -72,7 +72,8 @@ class LocalBackend(Backend):
         config_path = os.environ.get("CONVERTIX_CONFIG", "config.yaml")
         command = local.get("command") or DEFAULT_COMMAND
         argv = shlex.split(command.format(config=config_path, python=sys.executable))
-        env = {"MAX_WORKERS": local.get("worker_max_workers", 2)}
+        # replicas read the same config.yaml; `env` overrides its ${VARs} for them
+        env = {**(local.get("env") or {}), "MAX_WORKERS": local.get("worker_max_workers", 2)}
         return cls(argv, env=env, log_dir=local.get("log_dir") or "var/log",
                    stop_timeout_s=float(local.get("stop_timeout_s", 120)))
 

@@ -30,7 +30,7 @@ from services.common.dependencies import ConfigProvider, StorageProvider
 from services.common.logcontext import LogContext
 from services.common.metrics import ServiceMetrics
 from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
-from services.jobs import states
+from services.jobs import states, stats
 from services.jobs.documents import job_document
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
@@ -161,6 +161,16 @@ class JobsService:
     def ping(self):
         self.db.session.execute(text("SELECT 1"))
         return True
+
+    @rpc
+    def stats(self):
+        """Jobs and tasks by status (for /api/v1/admin/stats)."""
+        return stats.status_counts(self.db.session)
+
+    @rpc
+    def pending_work(self):
+        """Unfinished tasks by output format with their input bytes (for the scaler)."""
+        return stats.pending_work(self.db.session)
 
     # --- events from the converter ----------------------------------------
 

@@ -1,0 +1,39 @@
+"""ScalerService's entrypoints with worker_factory's mocked dependencies."""
+import eventlet
+from nameko.testing.services import worker_factory
+
+from scaler.cost import PendingGroup
+from scaler.policy import Policy
+from scaler.service import ScalerService
+
+
+def test_poll_prices_the_backlog_when_the_policy_targets_work():
+    service = worker_factory(ScalerService)
+    service.scaler.policy = Policy(target_work_s_per_replica=20)
+    service.jobs.pending_work.return_value = [
+        {"output_format": "avif", "count": 2, "input_bytes": 4096}]
+    service.poll()
+    service.scaler.tick.assert_called_once_with(pending=[PendingGroup("avif", 2, 4096)])
+
+
+def test_poll_counts_messages_only_by_default():
+    service = worker_factory(ScalerService)
+    service.scaler.policy = Policy()
+    service.poll()
+    service.scaler.tick.assert_called_once_with(pending=None)
+    service.jobs.pending_work.assert_not_called()
+
+
+def test_poll_falls_back_to_counts_when_jobs_does_not_answer(monkeypatch):
+    monkeypatch.setattr("scaler.service.PENDING_WORK_TIMEOUT_S", 0.05)
+    service = worker_factory(ScalerService)
+    service.scaler.policy = Policy(target_work_s_per_replica=20)
+    service.jobs.pending_work.side_effect = lambda: eventlet.sleep(1)
+    service.poll()
+    service.scaler.tick.assert_called_once_with(pending=None)
+
+
+def test_learn_feeds_the_cost_model():
+    service = worker_factory(ScalerService)
+    service.learn({"input": {"bytes": 2048}, "output": {"format": "webp"}, "duration_s": 0.5})
+    service.scaler.cost.observe.assert_called_once_with("webp", 2048, 0.5)
