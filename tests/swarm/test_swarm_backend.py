@@ -1,6 +1,7 @@
 """The swarm backend against a real Docker engine in Swarm mode: converters
 as a Swarm service, replicas read back from Docker, scaled through the SDK."""
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -80,6 +81,52 @@ def test_scale_up_keeps_the_running_tasks_and_reads_replicas_back(stack, docker_
     # the replicas work: a job converts on them
     converters_consume(stack, 3)
     job_id = stack.create_job([small_png(n) for n in range(6)], {"format": "webp"})
+    doc = wait_until(lambda: _final(stack.job(job_id)), timeout=60, interval=0.3,
+                     message="the job on the swarm converters")
+    assert doc["status"] == "succeeded"
+    assert backend.running_task_ids() == after
+
+
+def test_scale_down_is_graceful_and_loses_nothing(stack, docker_client):
+    """Two replicas each hold a 6 s conversion; the scale-down to one sends
+    SIGTERM to one of them, which finishes its task and exits 0 well before
+    the grace period. Every task succeeds once (no redelivery)."""
+    name = stack.create_converter_service(
+        replicas=2, module="tests.swarm.slow_converter:SlowConverter", CONVERT_DELAY_S=6)
+    backend = SwarmBackend(name, docker_client)
+    wait_running(backend, 2, stack=stack)
+    converters_consume(stack, 2)
+    two = backend.running_task_ids()
+
+    job_id = stack.create_job([small_png(n) for n in range(4)], {"format": "png"})
+    # both replicas hold a task (one worker each)
+    wait_until(lambda: _count(stack.job(job_id), "processing") == 2, timeout=30,
+               interval=0.2, message="two tasks in flight")
+
+    containers = {t["ID"]: t["Status"]["ContainerStatus"]["ContainerID"]
+                  for t in docker_client.api.tasks(filters={"service": name})
+                  if t["ID"] in two}
+    since = int(time.time()) - 1
+    backend.scale(1)
+    # the replica told to stop no longer counts at once
+    wait_until(lambda: backend.running() == 1, timeout=10, interval=0.2,
+               message="one running replica")
+    (kept,) = backend.running_task_ids()
+    (stopped,) = set(two) - {kept}
+
+    # Swarm deletes a removed slot's task (and container) soon after it
+    # stops, so the exit is read from the engine's events.
+    def died():
+        events = docker_client.events(
+            since=since, until=int(time.time()) + 1, decode=True,
+            filters={"type": "container", "event": "die", "container": containers[stopped]})
+        return list(events)
+    (event,) = wait_until(died, timeout=STOP_GRACE_S, interval=0.5,
+                          message="the stopped replica to exit")
+    # exit 0: it drained and left on its own, before the grace period ran out
+    assert event["Actor"]["Attributes"]["exitCode"] == "0", (event, stack.service_logs(name))
+    assert event["time"] - since < STOP_GRACE_S
+
     doc = wait_until(lambda: _final(stack.job(job_id)), timeout=60, interval=0.3,
                      message="the job on the swarm converters")
     assert doc["status"] == "succeeded"
