@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 NAMEKO  := $(VENV)/bin/nameko
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run stop test test-fast admin bench clean
+.PHONY: setup run stop test test-fast admin bench bench-scaling clean
 
 setup: $(STAMP)
 
@@ -44,6 +44,11 @@ admin: setup
 bench: setup
 	bash scripts/start-backends.sh
 	$(PY) -m bench.pipeline $(BENCH_ARGS)
+
+## Burst and steady load: the scaler against a fixed worker (see bench/scaling.py).
+bench-scaling: setup
+	bash scripts/start-backends.sh
+	$(PY) -m bench.scaling $(BENCH_ARGS)
 
 clean:
 	rm -rf var

@@ -7,7 +7,7 @@ starts its sandbox processes) runs `stop()` alongside the unfinished
 `start()`: the consumer that start-up then creates is never stopped and the
 process hangs. The scaler sends exactly that signal when it drains a replica
 it has just started. Here `stop()` first waits for `start()` to finish, then
-stops gracefully as usual. Everything else is nameko's own CLI.
+stops gracefully as usual, and a second SIGTERM does not stop it twice. Everything else is nameko's own CLI.
 """
 import eventlet
 
@@ -25,6 +25,7 @@ class StartThenStopRunner(ServiceRunner):
     def __init__(self, config):
         super().__init__(config)
         self._started = Event()
+        self._stopping = False
 
     def start(self):
         try:
@@ -33,6 +34,12 @@ class StartThenStopRunner(ServiceRunner):
             self._started.send()
 
     def stop(self):
+        # Once only: a replica may get SIGTERM twice (from `make stop` to its
+        # process group, and from the scaler draining it); nameko's stop is
+        # not re-entrant.
+        if self._stopping:
+            return
+        self._stopping = True
         self._started.wait()
         super().stop()
 

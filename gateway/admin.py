@@ -1,5 +1,8 @@
 """Admin-only endpoints (SPEC, "Operations endpoints"): JWT claim `roles` has "admin".
 
+`GET /api/v1/admin/stats`: queue depth and consumers, workers (the scaler's
+view), jobs and tasks by status (gateway/stats.py).
+
 `GET /api/v1/admin/logs?q=&service=&level=&job_id=&trace_id=&limit=`: log
 search, from Elasticsearch when `LOGS.elasticsearch_url` is set, else from
 the local store; the same answer either way (convertix/logs/search.py).
@@ -12,6 +15,9 @@ from flask_jwt_extended import get_jwt, jwt_required
 from convertix.errors import ConvertixError
 from convertix.logs import search as log_search
 from convertix.logs.setup import LogSettings
+from gateway import stats as admin_stats
+from gateway.ops import READINESS_POOL
+from gateway.rpc import rpc_pool
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 
@@ -38,3 +44,12 @@ def log_settings():
 def logs():
     query = log_search.LogQuery.from_args(request.args)
     return jsonify(log_search.search(log_settings(), query))
+
+
+@bp.get("/stats")
+@require_admin
+def stats():
+    pool = rpc_pool(current_app, READINESS_POOL)  # short timeout: a part may be down
+    return jsonify(admin_stats.gather(
+        current_app.config["AMQP_URI"], current_app.config.get("RABBITMQ_MANAGEMENT_URL"),
+        pool.call))

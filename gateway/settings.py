@@ -4,7 +4,8 @@ import os
 from convertix.config import load_config, section
 from convertix.constants import LOGS_KEY
 from convertix.constants import (
-    AMQP_URI_KEY, AUTH_KEY, GATEWAY_KEY, JWT_SECRET_ENV, LIMITS_KEY, STORAGE_KEY,
+    AMQP_URI_KEY, AUTH_KEY, GATEWAY_KEY, JWT_SECRET_ENV, LIMITS_KEY, MANAGEMENT_URL_KEY,
+    STORAGE_KEY,
 )
 
 # Flask key -> (config.yaml section, key, default)
@@ -28,6 +29,7 @@ def settings_from(config):
     for flask_key, (sect, key, default) in FROM_CONFIG.items():
         values[flask_key] = section(config, sect).get(key, default)
     values["LOGS"] = section(config, LOGS_KEY)  # the admin log search reads it
+    values["RABBITMQ_MANAGEMENT_URL"] = config.get(MANAGEMENT_URL_KEY)  # admin stats
     return values
 
 

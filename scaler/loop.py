@@ -66,8 +66,7 @@ class Scaler:
             log.info("scaler: %s", decision.reason, extra={"scaler": entry})
         else:
             log.debug("scaler: %s", decision.reason)
-        if decision.direction != HOLD or not self.history or \
-                self.history[-1]["reason"] != decision.reason:
+        if decision.direction != HOLD:  # the changes, for status(); holds are in `reason`
             self.history.append(entry)
         self.last = (obs, decision, source)
 

@@ -141,11 +141,15 @@ def _reason(policy, obs, current, wanted, floor, desired, clamped):
               f"asks for min {policy.min_replicas}"
     else:
         ask = f"{load:g} {unit} / {target:g} per replica: asks for {wanted}"
-    if clamped != desired:
-        verdict = f"clamped {desired} to [{policy.min_replicas}, {policy.max_replicas}] -> {clamped}"
-    elif clamped > current:
-        step = " (limited by scale_up_step)" if clamped < wanted else ""
-        verdict = f"scale up {current} -> {clamped}{step}"
+    clamp = (f" (clamped {desired} to [{policy.min_replicas}, {policy.max_replicas}])"
+             if clamped != desired else "")
+    if clamped > current:
+        step = " (limited by scale_up_step)" if desired < wanted else ""
+        verdict = f"scale up {current} -> {clamped}{step}{clamp}"
+    elif clamp and clamped < current:
+        verdict = f"scale down {current} -> {clamped}{clamp}"
+    elif clamp:
+        verdict = f"hold {current}{clamp}"
     elif clamped < current:
         verdict = f"scale down {current} -> {clamped}: nothing higher asked for in " \
                   f"the last {policy.scale_down_stabilization_s:g}s"

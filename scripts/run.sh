@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the whole system on this machine: RabbitMQ (installed with apt-get
-# if no broker answers), the accounts+jobs services, the converter and the
-# gateway under gunicorn; waits until /readyz says ready and prints the URL.
+# if no broker answers), the accounts+jobs services, the scaler (which starts
+# the converter replicas) and the gateway under gunicorn; waits until /readyz says ready and prints the URL.
 # Ctrl-C (or `make stop` from another shell) stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,9 +32,12 @@ start() {  # start NAME COMMAND...: in the background, its own process group, lo
 stop_all() { bash scripts/stop.sh; }
 trap 'stop_all; exit 0' INT TERM
 
-start services nameko run --config config.yaml services.accounts.service services.jobs.service
-MAX_WORKERS="${CONVERTER_WORKERS:-2}" start converter \
-  nameko run --config config.yaml services.converter.service
+# convertix.runner is `nameko run` without its start-up SIGTERM race.
+start services python -m convertix.runner --config config.yaml \
+  services.accounts.service services.jobs.service
+# The scaler starts and stops the converter replicas (SCALER in config.yaml:
+# between SCALER_MIN_REPLICAS and SCALER_MAX_REPLICAS, following the queue).
+start scaler python -m convertix.runner --config config.yaml scaler.service
 start gateway gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app
 
 port="$(.venv/bin/python -c 'from convertix.config import load_config; print(load_config()["GATEWAY"]["port"])')"

@@ -12,7 +12,7 @@ so the consumer and publisher below build the queue in `setup()`.
 from kombu import Exchange, Queue
 from kombu.common import maybe_declare
 from nameko.amqp import get_connection
-from nameko.messaging import Consumer, Publisher
+from nameko.messaging import Consumer, Publisher, QueueConsumer
 
 from convertix.config import section
 from convertix.constants import (
@@ -56,8 +56,49 @@ def declare_all(config):
             maybe_declare(entity, channel)
 
 
+class DrainingQueueConsumer(QueueConsumer):
+    """Nameko 2.14's QueueConsumer, but a graceful stop keeps the connection
+    open until the messages in flight are acknowledged.
+
+    Nameko's own closes its connection as soon as the last consumer is
+    cancelled, which happens when the entrypoints stop, before the running
+    workers finish: RabbitMQ then requeues every task in flight, another
+    replica converts it again, and the late ack goes nowhere. Here the
+    consumer is still cancelled at once (no new task arrives), and the
+    connection closes only once nothing is in flight. Every message ends in
+    ack_message or requeue_message, so the count cannot drift.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.in_flight = 0
+
+    def handle_message(self, provider, body, message):
+        self.in_flight += 1
+        super().handle_message(provider, body, message)
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        finally:
+            self.in_flight -= 1
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        finally:
+            self.in_flight -= 1
+
+    def on_iteration(self):
+        self._cancel_consumers_if_requested()
+        if not self._consumers and self.in_flight <= 0:
+            self.should_stop = True
+
+
 class TaskConsumer(Consumer):
     """`@consume` on the conversion queue, built from config at setup."""
+
+    queue_consumer = DrainingQueueConsumer()
 
     def __init__(self, requeue_on_error=True, **kwargs):
         super().__init__(None, requeue_on_error=requeue_on_error, **kwargs)

@@ -23,6 +23,7 @@ def scaling_config(rabbit_config, sqlite_url, storage_root, tmp_path):
             "worker_max_workers": 2, "log_dir": str(tmp_path / "logs"), "stop_timeout_s": 60,
             "env": {"AMQP_URI": rabbit_config["AMQP_URI"], "STORAGE_ROOT": str(storage_root),
                     "LOG_DIR": str(tmp_path / "logs"), "CONVERSION_TIMEOUT_S": "30",
+                    "METRICS_TARGETS_DIR": str(tmp_path / "targets"),
                     "CONVERTER_MEMORY_MB": "1024", "DATABASE_URL": sqlite_url},
         },
     }

@@ -1,0 +1,76 @@
+"""The system as `make run` starts it: the scaler runs the converter
+replicas. An admin sees queues, workers and jobs at /api/v1/admin/stats, the
+scaler answers `scaler.status()` and serves its Prometheus metrics."""
+import pytest
+import requests
+
+from tests.e2e.conftest import BIN, Api, Stack, free_port
+from tests.e2e.test_logs import make_admin
+from tests.helpers import corpus_bytes, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+class ScaledStack(Stack):
+    """The converter replicas are the scaler's (local backend), not ours."""
+
+    def start_converter(self):
+        self.metrics_port = free_port()
+        self.start_process("scaler", [f"{BIN}/python", "-m", "convertix.runner", "--config",
+                                      "config.yaml", "scaler.service"],
+                           SCALER_MIN_REPLICAS="1", SCALER_MAX_REPLICAS="2",
+                           SCALER_POLL_S="0.5", SCALER_DOWN_WINDOW_S="5",
+                           SCALER_METRICS_PORT=str(self.metrics_port),
+                           LOG_DIR=str(self.workdir / "logs"))
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory):
+    running = ScaledStack(tmp_path_factory.mktemp("scaled")).start()
+    yield running
+    running.stop()  # asserts that the scaler (and so its replicas) stopped on SIGTERM
+
+
+def test_admin_stats_show_queues_workers_and_jobs(scaled):
+    user = Api(scaled, "statsuser")
+    answer = user.upload([("coffee.png", corpus_bytes("photos/skimage/coffee.png"))],
+                         {"format": "webp", "width": 64})
+    assert answer.status_code == 202, answer.text
+    assert user.wait_final(answer.json()["id"])["status"] == "succeeded"
+
+    assert user.get("/admin/stats").status_code == 403
+    admin = Api(scaled, "statsadmin")
+    make_admin(scaled, "statsadmin")
+    admin.login("statsadmin", "password-statsadmin")
+
+    def stats_with_unacked():
+        answer = admin.get("/admin/stats")
+        assert answer.status_code == 200, answer.text
+        stats = answer.json()
+        # the management API has no figures for a queue it has not sampled yet
+        return stats if stats["queues"]["convertix.convert"]["source"] == "amqp+management" \
+            else None
+    stats = wait_until(stats_with_unacked, timeout=30, interval=1, message="management stats")
+    queue = stats["queues"]["convertix.convert"]
+    assert queue["consumers"] == 1 and queue["backlog"] == 0
+    assert stats["queues"]["convertix.convert.dead-letter"]["ready"] == 0
+    workers = stats["workers"]
+    assert workers["backend"] == "local" and workers["running"] == 1 and workers["desired"] == 1
+    assert [r["state"] for r in workers["replicas"]] == ["running"]
+    assert "asks for min 1" in workers["reason"]
+    assert stats["jobs"]["jobs"]["succeeded"] == 1 and stats["jobs"]["tasks"]["succeeded"] == 1
+
+
+def test_scaler_serves_its_metrics(scaled):
+    url = f"http://127.0.0.1:{scaled.metrics_port}/metrics"
+
+    def desired_one():
+        try:
+            text = requests.get(url, timeout=5).text
+        except requests.ConnectionError:
+            return False
+        return "convertix_scaler_desired_replicas 1.0" in text and text
+    text = wait_until(desired_one, timeout=30, interval=0.5, message="the scaler's metrics")
+    assert "convertix_scaler_actual_replicas 1.0" in text
+    assert 'convertix_scaler_backlog_tasks{kind="ready"} 0.0' in text
+    assert 'convertix_scaler_decisions_total{direction="up"} 1.0' in text
