@@ -13,10 +13,12 @@ WORKER_FIELDS = ("running", "desired", "reason", "last_error")
 
 def gather(amqp_uri, management_url, call):
     """call(service, method) -> result: an RPC with a short timeout."""
+    counts = _part(lambda: call(JOBS_SERVICE, "stats"))
     return {
         "queues": _queues(amqp_uri, management_url),
         "workers": _part(lambda: _workers(call(SCALER_SERVICE, "status"))),
-        **_part(lambda: call(JOBS_SERVICE, "stats"), key="jobs"),
+        "jobs": counts.get("jobs", counts),     # by status (or the error)
+        "tasks": counts.get("tasks", counts),
     }
 
 
@@ -36,11 +38,11 @@ def _workers(status):
             "replicas": backend.get("replicas") or backend.get("tasks") or []}
 
 
-def _part(read, key=None):
+def _part(read):
     try:
         return read()
     except ConvertixError as exc:
         error = {"error": {"code": exc.code, "message": exc.message}}
     except Exception as exc:  # broker down, queue not declared yet, remote error
         error = {"error": {"code": "UNAVAILABLE", "message": f"{type(exc).__name__}: {exc}"}}
-    return {key: error} if key else error
+    return error

@@ -58,7 +58,7 @@ def test_admin_stats_show_queues_workers_and_jobs(scaled):
     assert workers["backend"] == "local" and workers["running"] == 1 and workers["desired"] == 1
     assert [r["state"] for r in workers["replicas"]] == ["running"]
     assert "asks for min 1" in workers["reason"]
-    assert stats["jobs"]["jobs"]["succeeded"] == 1 and stats["jobs"]["tasks"]["succeeded"] == 1
+    assert stats["jobs"]["succeeded"] == 1 and stats["tasks"]["succeeded"] == 1
 
 
 def test_scaler_serves_its_metrics(scaled):
