@@ -137,7 +137,8 @@ class SwarmStack(Stack):
         name = unique_name("converter")
         self.client.services.create(
             IMAGE, name=name,
-            command=[f"{BIN}/nameko", "run", "--config", "config.yaml", module],
+            # convertix.runner: `nameko run` without its start-up SIGTERM race
+            command=[f"{BIN}/python", "-m", "convertix.runner", "--config", "config.yaml", module],
             labels={RUN_LABEL: RUN_ID}, container_labels={RUN_LABEL: RUN_ID},
             env=container_env(self, MAX_WORKERS=max_workers, **env),
             workdir=ROOT, mounts=code_mounts(self.storage.root), networks=["host"],
@@ -223,3 +224,33 @@ def converters_consume(stack, count, timeout=90):
             return found == count
     wait_until(consumers, timeout=timeout, interval=0.5,
                message=f"{count} consumers on the conversion queue")
+
+
+class EventTap:
+    """Counts the converter's task events (what the jobs service receives
+    too), per (job_id, index), on a queue of its own bound before the work."""
+
+    def __init__(self, amqp_uri, events=("task_started", "task_succeeded")):
+        from kombu import Connection, Exchange, Queue
+
+        self.conn = Connection(amqp_uri)
+        exchange = Exchange("converter.events", type="topic", durable=True)
+        self.queue = Queue(f"{PREFIX}-tap-{uuid.uuid4().hex[:6]}", exchange=exchange,
+                           routing_key=events[0], exclusive=True, auto_delete=True)
+        self.bound = self.queue(self.conn.default_channel)
+        self.bound.declare()
+        for event in events[1:]:
+            self.bound.bind_to(exchange=exchange, routing_key=event)
+
+    def counts(self):
+        import collections
+        import json
+
+        counts = collections.Counter()
+        while (message := self.bound.get(no_ack=True)) is not None:
+            body = json.loads(message.body)
+            counts[(message.delivery_info["routing_key"], body["job_id"], body["index"])] += 1
+        return counts
+
+    def close(self):
+        self.conn.close()

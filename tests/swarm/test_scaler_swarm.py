@@ -10,7 +10,7 @@ from PIL import Image
 from scaler.backends.swarm import SwarmBackend
 from tests.e2e.conftest import BIN
 from tests.helpers import wait_until
-from tests.swarm.conftest import SwarmStack, converters_consume, wait_running
+from tests.swarm.conftest import EventTap, SwarmStack, converters_consume, wait_running
 
 pytestmark = pytest.mark.swarm
 
@@ -48,6 +48,7 @@ def test_300_tasks_scale_min_to_max_and_back_with_nothing_lost(tmp_path, docker_
         wait_until(lambda: _status(stack), timeout=60, interval=0.5,
                    message="the scaler to answer")
 
+        tap = EventTap(stack.env["AMQP_URI"])
         per_job = TASKS // JOBS
         job_ids = [stack.create_job([png(j * per_job + n) for n in range(per_job)],
                                     {"format": "png"}) for j in range(JOBS)]
@@ -68,6 +69,9 @@ def test_300_tasks_scale_min_to_max_and_back_with_nothing_lost(tmp_path, docker_
         assert len(tasks) == TASKS
         assert {t["status"] for t in tasks} == {"succeeded"}
         assert {t["attempts"] for t in tasks} == {1}
+        counts = tap.counts()
+        tap.close()
+        assert set(counts.values()) == {1} and len(counts) == 2 * TASKS, counts
         outputs = list((tmp_path / "storage").glob("jobs/*/output/*.png"))
         assert len(outputs) == TASKS
 

@@ -216,8 +216,6 @@ def _removed(secret):
 
 
 def _rpc(vhost, service, method):
-    from nameko.standalone.rpc import ClusterRpcProxy
-
     config = {"AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}"}
     return wait_until(lambda: _try_rpc(config, service, method), timeout=60, interval=1,
                       message=f"{service}.{method}()")
