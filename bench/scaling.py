@@ -36,14 +36,14 @@ from scaler.backends.local import LocalBackend  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MANAGEMENT = "http://guest:guest@localhost:15672"
 FINAL = {"succeeded", "failed", "partial", "cancelled"}
-OPTIONS = {"format": "webp", "width": 400, "height": 400, "quality": 80}
 
 
 class System:
     """A jobs service on a fresh vhost; converters are added by the scenario."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, workers, width):
         self.workdir = workdir
+        self.options = {"format": "webp", "width": width, "height": width, "quality": 80}
         self.vhost = "convertix-bench-" + uuid.uuid4().hex[:8]
         requests.put(f"{MANAGEMENT}/api/vhosts/{self.vhost}", timeout=30).raise_for_status()
         requests.put(f"{MANAGEMENT}/api/permissions/{self.vhost}/guest", timeout=30,
@@ -52,7 +52,8 @@ class System:
         self.env = {**os.environ, "AMQP_URI": self.amqp_uri,
                     "DATABASE_URL": f"sqlite:///{workdir}/convertix.db",
                     "STORAGE_ROOT": f"{workdir}/storage", "LOG_DIR": f"{workdir}/logs",
-                    "CONVERTIX_JWT_SECRET": uuid.uuid4().hex * 2, "CONVERTER_WORKERS": "2",
+                    "CONVERTIX_JWT_SECRET": uuid.uuid4().hex * 2,
+                    "CONVERTER_WORKERS": str(workers),
                     "METRICS_TARGETS_DIR": f"{workdir}/targets", "LOG_LEVEL": "WARNING"}
         self.storage = Storage(self.env["STORAGE_ROOT"])
         self.procs = []
@@ -79,7 +80,7 @@ class System:
                 self.storage.write(self.storage.input_path(job_id, index), data)
             files = [{"filename": f"{i}.jpg", "format": sniff(data), "bytes": len(data)}
                      for i in range(n)]
-            self.proxy.jobs.create_job(job_id, "bench", OPTIONS, files)
+            self.proxy.jobs.create_job(job_id, "bench", self.options, files)
             ids.append(job_id)
         return ids
 
@@ -135,10 +136,11 @@ def scaler_env(args, window_s):
 
 def run_fixed(args, data):
     with tempfile.TemporaryDirectory() as workdir:
-        system = System(workdir)
+        system = System(workdir, args.workers, args.width)
         backend = LocalBackend([sys.executable, "-m", "convertix.runner", "--config",
                                 "config.yaml", "services.converter.service"],
-                               env={**system.env, "MAX_WORKERS": 2}, log_dir=f"{workdir}/logs")
+                               env={**system.env, "MAX_WORKERS": args.workers},
+                               log_dir=f"{workdir}/logs")
         try:
             backend.scale(1)
             wait(lambda: system.consumers() == 1, 120, "one replica consuming")
@@ -151,7 +153,7 @@ def run_fixed(args, data):
 
 def run_scaled(args, data):
     with tempfile.TemporaryDirectory() as workdir:
-        system = System(workdir)
+        system = System(workdir, args.workers, args.width)
         try:
             system.start("scaler", "scaler.service", **scaler_env(args, args.window))
             wait(lambda: system.consumers() == 1, 120, "the min replica consuming")
@@ -167,7 +169,7 @@ def run_scaled(args, data):
 def run_steady(args, data):
     """A constant arrival rate; scale changes after settling."""
     with tempfile.TemporaryDirectory() as workdir:
-        system = System(workdir)
+        system = System(workdir, args.workers, args.width)
         try:
             system.start("scaler", "scaler.service", **scaler_env(args, args.window))
             wait(lambda: system.consumers() == 1, 120, "the min replica consuming")
@@ -189,8 +191,11 @@ def run_steady(args, data):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", type=int, default=120, help="tasks in the burst")
-    parser.add_argument("--size", default="1600x1200", help="input image size")
+    parser.add_argument("--tasks", type=int, default=100, help="tasks in the burst")
+    parser.add_argument("--size", default="4000x3000", help="input image size")
+    parser.add_argument("--width", type=int, default=1600, help="output width (WebP)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="workers (sandboxes) per replica: 1 lets replicas add cores")
     parser.add_argument("--max-replicas", type=int, default=3)
     parser.add_argument("--window", type=float, default=30, help="scale-down window, s")
     parser.add_argument("--rate", type=float, default=2.0, help="steady arrivals per second")
@@ -204,8 +209,8 @@ def main(argv=None):
     scaled = run_scaled(args, data)
     steady = run_steady(args, data)
 
-    print(f"\nburst of {args.tasks} tasks ({args.size} JPEG -> 400px WebP), "
-          f"{os.cpu_count()} cores, 2 workers per replica\n")
+    print(f"\nburst of {args.tasks} tasks ({args.size} JPEG -> {args.width}px WebP), "
+          f"{os.cpu_count()} cores, {args.workers} worker(s) per replica\n")
     print("| scenario | drain s | burst -> first added replica consuming, s "
           "| most replicas | scale changes |")
     print("|---|---|---|---|---|")
