@@ -5,6 +5,7 @@ fresh vhost on the local broker. Databases are real: SQLite files, and a
 fresh PostgreSQL database per test (PostgreSQL is started by
 scripts/start-backends.sh, which `make test` runs).
 """
+import contextlib
 import os
 import secrets
 import uuid
@@ -19,20 +20,29 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_JWT_SECRET = secrets.token_hex(32)
 
 
+@contextlib.contextmanager
+def fresh_postgres_database(prefix="convertix_test_"):
+    """A new, empty PostgreSQL database (its URL), dropped afterwards."""
+    name = prefix + uuid.uuid4().hex[:12]
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request, tmp_path):
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/convertix.db"
         return
-    name = "convertix_test_" + uuid.uuid4().hex[:12]
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -15,15 +15,13 @@ Secrets stay Swarm secrets, created by the test under a unique prefix.
 """
 import os
 import subprocess
-import uuid
 
 import pytest
 import requests
 import yaml
 from PIL import Image
-from sqlalchemy import create_engine, text
 
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_JWT_SECRET
+from tests.conftest import TEST_JWT_SECRET, fresh_postgres_database
 from tests.e2e.conftest import AUTH, BIN, MANAGEMENT, ROOT, Api, free_port
 from tests.helpers import corpus_bytes, wait_until
 from tests.swarm.conftest import IMAGE, PREFIX, RUN_ID, RUN_LABEL, host_paths
@@ -74,14 +72,8 @@ def local_variant(stack, storage, port):
 
 @pytest.fixture
 def postgres_db():
-    name = "convertix_stack_" + uuid.uuid4().hex[:10]
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("convertix_stack_") as url:
+        yield url
 
 
 @pytest.fixture
