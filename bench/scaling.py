@@ -16,6 +16,7 @@ import eventlet
 eventlet.monkey_patch()  # nameko's standalone RPC proxy needs a green world
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -151,42 +152,43 @@ def run_fixed(args, data):
     return {"drain_s": drain, "first_added_s": None, "max_replicas": 1, "changes": 0}
 
 
-def run_scaled(args, data):
+@contextlib.contextmanager
+def scaled_system(args):
+    """A System whose converters the real scaler runs, its min replica consuming."""
     with tempfile.TemporaryDirectory() as workdir:
         system = System(workdir, args.workers, args.width)
         try:
             system.start("scaler", "scaler.service", **scaler_env(args, args.window))
             wait(lambda: system.consumers() == 1, 120, "the min replica consuming")
-            drain, first_added = burst(system, data, args.tasks, 1)
-            status = system.proxy.scaler.status()
-            most = max([d["desired"] for d in status["decisions"]] or [1])
-            return {"drain_s": drain, "first_added_s": first_added, "max_replicas": most,
-                    "changes": status["changes"]}
+            yield system
         finally:
             system.close()
+
+
+def run_scaled(args, data):
+    with scaled_system(args) as system:
+        drain, first_added = burst(system, data, args.tasks, 1)
+        status = system.proxy.scaler.status()
+        most = max([d["desired"] for d in status["decisions"]] or [1])
+        return {"drain_s": drain, "first_added_s": first_added, "max_replicas": most,
+                "changes": status["changes"]}
 
 
 def run_steady(args, data):
     """A constant arrival rate; scale changes after settling."""
-    with tempfile.TemporaryDirectory() as workdir:
-        system = System(workdir, args.workers, args.width)
-        try:
-            system.start("scaler", "scaler.service", **scaler_env(args, args.window))
-            wait(lambda: system.consumers() == 1, 120, "the min replica consuming")
-            ids, start = [], time.monotonic()
-            settled_changes = None
-            interval = 1.0 / args.rate
-            while time.monotonic() - start < args.steady_s:
-                ids += system.submit(data, 1)
-                if settled_changes is None and time.monotonic() - start >= args.settle_s:
-                    settled_changes = system.proxy.scaler.status()["changes"]
-                time.sleep(max(0.0, start + len(ids) * interval - time.monotonic()))
-            status = system.proxy.scaler.status()
-            wait(lambda: not system.unfinished(ids), 300, "the steady load to finish", 1)
-            return {"tasks": len(ids), "after_settling": status["changes"] - settled_changes,
-                    "total": status["changes"], "running": status.get("running")}
-        finally:
-            system.close()
+    with scaled_system(args) as system:
+        ids, start = [], time.monotonic()
+        settled_changes = None
+        interval = 1.0 / args.rate
+        while time.monotonic() - start < args.steady_s:
+            ids += system.submit(data, 1)
+            if settled_changes is None and time.monotonic() - start >= args.settle_s:
+                settled_changes = system.proxy.scaler.status()["changes"]
+            time.sleep(max(0.0, start + len(ids) * interval - time.monotonic()))
+        status = system.proxy.scaler.status()
+        wait(lambda: not system.unfinished(ids), 300, "the steady load to finish", 1)
+        return {"tasks": len(ids), "after_settling": status["changes"] - settled_changes,
+                "total": status["changes"], "running": status.get("running")}
 
 
 def main(argv=None):
@@ -198,7 +200,7 @@ def main(argv=None):
                         help="workers (sandboxes) per replica: 1 lets replicas add cores")
     parser.add_argument("--max-replicas", type=int, default=3)
     parser.add_argument("--window", type=float, default=30, help="scale-down window, s")
-    parser.add_argument("--rate", type=float, default=2.0, help="steady arrivals per second")
+    parser.add_argument("--rate", type=float, default=1.0, help="steady arrivals per second")
     parser.add_argument("--steady-s", type=float, default=90)
     parser.add_argument("--settle-s", type=float, default=30)
     args = parser.parse_args(argv)
