@@ -20,6 +20,7 @@ from convertix.constants import (
 )
 from scaler.cost import PendingGroup
 from scaler.provider import ScalerProvider
+from services.common.logcontext import LogContext
 
 log = logging.getLogger(__name__)
 # The jobs service prices the backlog; if it does not answer in time the
@@ -42,6 +43,7 @@ class ScalerService:
 
     scaler = ScalerProvider()
     jobs = RpcProxy(JOBS_SERVICE)
+    log_context = LogContext()  # the event's job and trace, on the scaler's lines
 
     @PollTimer.decorator()
     def poll(self):
@@ -54,9 +56,13 @@ class ScalerService:
     @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED)
     def learn(self, payload):
         """Each finished conversion teaches the cost model its price."""
-        output = payload.get("output") or {}
-        self.scaler.cost.observe(output.get("format"), (payload.get("input") or {}).get("bytes")
-                                 or 0, payload.get("duration_s"))
+        self.log_context.bind(job_id=payload.get("job_id"), task_index=payload.get("index"))
+        fmt = (payload.get("output") or {}).get("format")
+        self.scaler.cost.observe(fmt, (payload.get("input") or {}).get("bytes") or 0,
+                                 payload.get("duration_s"))
+        log.info("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
+                 payload.get("job_id"), payload.get("index"), fmt, payload.get("duration_s"),
+                 fmt, self.scaler.cost.rate(fmt))
 
     def _pending_work(self):
         if not self.scaler.policy.by_work:

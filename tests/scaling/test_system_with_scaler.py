@@ -5,7 +5,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import BIN, Api, Stack, free_port
-from tests.e2e.test_logs import make_admin
+from tests.e2e.test_logs import make_admin, whole_life
 from tests.helpers import corpus_bytes, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -20,8 +20,7 @@ class ScaledStack(Stack):
                                       "config.yaml", "scaler.service"],
                            SCALER_MIN_REPLICAS="1", SCALER_MAX_REPLICAS="2",
                            SCALER_POLL_S="0.5", SCALER_DOWN_WINDOW_S="5",
-                           SCALER_METRICS_PORT=str(self.metrics_port),
-                           LOG_DIR=str(self.workdir / "logs"))
+                           SCALER_METRICS_PORT=str(self.metrics_port))
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +73,21 @@ def test_scaler_serves_its_metrics(scaled):
     assert "convertix_scaler_actual_replicas 1.0" in text
     assert 'convertix_scaler_backlog_tasks{kind="ready"} 0.0' in text
     assert 'convertix_scaler_decisions_total{direction="up"} 1.0' in text
+
+
+def test_a_jobs_whole_life_includes_the_scaler(scaled):
+    """One search by job id: gateway, jobs, converter, and the scaler, whose
+    cost model learned from the job's conversion."""
+    admin = Api(scaled, "lifeadmin")
+    make_admin(scaled, "lifeadmin")
+    admin.login("lifeadmin", "password-lifeadmin")
+    answer = admin.upload([("coffee.png", corpus_bytes("photos/skimage/coffee.png"))],
+                          {"format": "webp", "width": 64})
+    assert answer.status_code == 202, answer.text
+    job_id = answer.json()["id"]
+    assert admin.wait_final(job_id)["status"] == "succeeded"
+
+    found = whole_life(admin, job_id, needed=("gateway", "jobs", "converter", "scaler"))
+    (learned,) = [item for item in found["items"] if item["service"]["name"] == "scaler"]
+    assert f"task {job_id}/0 to webp took" in learned["message"]
+    assert learned["convertix"] == {"job_id": job_id, "task_index": 0}

@@ -37,3 +37,13 @@ def test_learn_feeds_the_cost_model():
     service = worker_factory(ScalerService)
     service.learn({"input": {"bytes": 2048}, "output": {"format": "webp"}, "duration_s": 0.5})
     service.scaler.cost.observe.assert_called_once_with("webp", 2048, 0.5)
+
+
+def test_learn_logs_with_the_jobs_context(caplog):
+    service = worker_factory(ScalerService)
+    service.scaler.cost.rate.return_value = 0.25
+    with caplog.at_level("INFO", logger="scaler.service"):
+        service.learn({"job_id": "j1", "index": 3, "input": {"bytes": 10},
+                       "output": {"format": "webp"}, "duration_s": 0.1})
+    service.log_context.bind.assert_called_once_with(job_id="j1", task_index=3)
+    assert "task j1/3 to webp took 0.1s; webp now costs 0.250 s per input MB" in caplog.text
