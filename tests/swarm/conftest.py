@@ -92,7 +92,7 @@ def container_env(stack, **extra):
     env.update({"HOME": "/tmp", "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
                 "METRICS_PORT": "0", "METRICS_TARGETS_DIR": "/tmp/metrics/targets",
                 "METRICS_MULTIPROC_DIR": "/tmp/metrics/multiproc",
-                "CONVERTIX_LOG_DIR": "/tmp/log"})
+                "LOG_DIR": "/tmp/log"})
     env.update({k: str(v) for k, v in extra.items()})
     return [f"{k}={v}" for k, v in env.items()]
 

@@ -47,7 +47,7 @@ def local_variant(stack, storage, port):
         env.update({"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": "/tmp",
                     "METRICS_PORT": "0", "METRICS_TARGETS_DIR": "/tmp/metrics/targets",
                     "METRICS_MULTIPROC_DIR": "/tmp/metrics/multiproc",
-                    "CONVERTIX_LOG_DIR": "/tmp/log", "SCALER_METRICS_PORT": "0"})
+                    "LOG_DIR": "/tmp/log", "SCALER_METRICS_PORT": "0"})
         volumes = [v for v in service.get("volumes", []) if not str(v).startswith("storage:")]
         volumes += [{"type": "bind", "source": p, "target": p, "read_only": True}
                     for p in host_paths()]
