@@ -178,3 +178,23 @@ def test_svg_ordinary_references_are_accepted(opts):
     assert sanitise(svg, Limits())[1] == (20, 20)
     got = decode(convert(svg, opts(format="png")).data)
     assert (got.mode, got.size) == ("RGBA", (20, 20))
+
+
+# A '<!DOCTYPE x>' inside a comment came first: a scan of the bytes found it,
+# saw no '[' and let the real internal subset after it through (its <!ATTLIST
+# gives every <use> an external href by default). UTF-16 hides it from any
+# scan of the bytes. The parser's own StartDoctypeDecl decides.
+HIDDEN_SUBSET = ('<!-- <!DOCTYPE x> -->'
+                 '<!DOCTYPE svg [<!ATTLIST use href CDATA "#r">]>'
+                 '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
+                 '<rect id="r" width="1" height="1"/><use/></svg>')
+
+
+@pytest.mark.parametrize("encoded", [
+    HIDDEN_SUBSET.encode("utf-8"),
+    ('<?xml version="1.0" encoding="UTF-16"?>' + HIDDEN_SUBSET).encode("utf-16"),
+], ids=["after-comment", "utf-16"])
+def test_svg_internal_subset_is_refused_whatever_comes_before(encoded):
+    with pytest.raises(UnsupportedFormat) as exc:
+        sanitise(encoded, Limits())
+    assert exc.value.details == {"reason": "DTD internal subset"}
