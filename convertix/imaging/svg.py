@@ -30,7 +30,7 @@ from defusedxml.common import DefusedXmlException, DTDForbidden
 
 from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
 
-from .svgrefs import expanded_count
+from .svgrefs import css_unescape, expanded_count
 
 # A document with more elements than this is a rendering bomb, not an image.
 MAX_ELEMENTS = 50_000
@@ -94,6 +94,9 @@ def _local(name):
 
 
 def _check_css(text, where):
+    # CSS escapes undone first (svgrefs.css_unescape): tinycss2, and so
+    # CairoSVG, reads '\75 rl(' and 'u\rl(' as 'url(', '@\69mport' as '@import'.
+    text = css_unescape(text)
     if _IMPORT.search(text):
         _refuse(f"CSS @import in {where}")
     for target in _URL.findall(text):

@@ -9,11 +9,39 @@ an upper bound, cheap to compute, so the sanitiser can refuse such files at
 once. It reads references where CairoSVG does: attributes, the style
 attribute, and <style> sheets (matched with cssselect2, as CairoSVG does),
 and follows inheritance: fill, stroke and markers set on a group apply to
-every element under it.
+every element under it. CSS escapes ('\\75 rl(#p)' is 'url(#p)' to tinycss2,
+so to CairoSVG) are undone first, see css_unescape.
 """
 import re
 
-# url(#id) in a property value.
+# A CSS escape (CSS Syntax 4.3.7): 1-6 hex digits and one optional whitespace,
+# an escaped newline (a line continuation in a string), any other character,
+# or a backslash at the very end.
+_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})(?:\r\n|[ \t\n\r\f])?|(\r\n|[\n\r\f])|(.)|$)", re.DOTALL)
+
+
+def _unescaped(m):
+    hex_digits, newline, char = m.groups()
+    if hex_digits:
+        cp = int(hex_digits, 16)
+        return "\ufffd" if cp == 0 or cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF else chr(cp)
+    if newline is not None:
+        return ""
+    return char if char is not None else "\ufffd"
+
+
+def css_unescape(text):
+    """CSS text with its escapes undone, so that regexes see what a CSS parser sees.
+
+    Unescaped rather than refused: escapes are legitimate CSS (font names,
+    selectors). Undoing them everywhere, strings and comments included, can
+    only make more text look like url( or @import, never less: the checks
+    built on this may refuse too much, never too little.
+    """
+    return _ESCAPE.sub(_unescaped, text) if "\\" in text else text
+
+
+# url(#id) in a property value (after css_unescape).
 _URL_REF = re.compile(r"url\(\s*['\"]?\s*#([^'\")\s]+)", re.IGNORECASE)
 # Properties a child inherits from its parent (the others apply to one element).
 INHERITED = frozenset({"fill", "stroke", "marker", "marker-start", "marker-mid", "marker-end"})
@@ -41,7 +69,7 @@ def _declarations(el):
     for attr, value in el.attrib.items():
         name = _local(attr)
         if name == "style":
-            for declaration in value.split(";"):
+            for declaration in css_unescape(value).split(";"):
                 prop, _, v = declaration.partition(":")
                 yield prop.strip().lower(), v
         else:
@@ -51,7 +79,7 @@ def _declarations(el):
 def _sheet_declarations(root):
     """element -> [(property, value)] that <style> sheets give it (only those with url(#))."""
     sheets = [el.text for el in root.iter()
-              if _local(el.tag) == "style" and el.text and _URL_REF.search(el.text)]
+              if _local(el.tag) == "style" and el.text and _URL_REF.search(css_unescape(el.text))]
     if not sheets:
         return {}
     # imported here: only documents with such sheets need them (CairoSVG's own dependencies)
@@ -98,7 +126,7 @@ def _references(root):
     def walk(el, inherited):
         own = {}
         for prop, value in list(_declarations(el)) + sheets.get(el, []):
-            targets = _URL_REF.findall(value)
+            targets = _URL_REF.findall(css_unescape(value))
             if targets:
                 own[prop] = targets
             elif prop in INHERITED and value.strip():

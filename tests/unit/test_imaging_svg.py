@@ -108,8 +108,10 @@ def _pattern_bomb(how, depth=6, fan_out=10):
     (fan_out**depth tiles), the reference written `how`."""
     style = b""
     parts = []
+    escaped = how.endswith("-escaped")  # 'url' written with CSS escapes, as CairoSVG's tinycss2 reads it
+    how = how.removesuffix("-escaped")
     for level in range(depth):
-        ref = b"url(#p%d)" % (level + 1)
+        ref = (b"\\75 r\\l(#p%d)" if escaped else b"url(#p%d)") % (level + 1)
         paint = {
             "attribute": b'fill="%s"' % ref,
             "style": b'style="stroke:red; fill: %s"' % ref,
@@ -128,7 +130,8 @@ def _pattern_bomb(how, depth=6, fan_out=10):
     return _svg(b'width="20" height="20"', body)
 
 
-@pytest.mark.parametrize("how", ["attribute", "style", "sheet", "inherited"])
+@pytest.mark.parametrize("how", ["attribute", "style", "sheet", "inherited",
+                                 "style-escaped", "sheet-escaped"])
 def test_svg_nested_patterns_are_refused(how):
     with pytest.raises(ImageTooLarge) as exc:
         sanitise(_pattern_bomb(how), Limits())
@@ -198,3 +201,24 @@ def test_svg_internal_subset_is_refused_whatever_comes_before(encoded):
     with pytest.raises(UnsupportedFormat) as exc:
         sanitise(encoded, Limits())
     assert exc.value.details == {"reason": "DTD internal subset"}
+
+
+# CSS escapes (CSS Syntax 4.3.7): tinycss2, and so CairoSVG, reads each of these
+# as url( or @import; a regex over the raw text did not.
+@pytest.mark.parametrize("body", [
+    b'<rect width="5" height="5" style="fill: \\75 rl(http://evil.test/a.png)"/>',
+    b'<rect width="5" height="5" style="fill: \\000075\trl(http://evil.test/a.png)"/>',
+    b'<rect width="5" height="5" style="fill: u\\rl(file:///etc/passwd)"/>',
+    b'<rect width="5" height="5" style="fill: U\\52 L(http://evil.test/a.png)"/>',
+    b'<style>rect { fill: \\75 r\\6c(http://evil.test/a.png) }</style><rect width="5" height="5"/>',
+    b'<style>@\\69mport "http://evil.test/a.css";</style>',
+], ids=["hex-space", "hex-6-tab", "char", "upper", "sheet", "import"])
+def test_svg_css_escapes_do_not_hide_references(body):
+    with pytest.raises(UnsupportedFormat):
+        sanitise(_svg(b'width="5" height="5"', body), Limits())
+
+
+def test_svg_css_escaped_internal_reference_is_accepted():
+    body = (b'<linearGradient id="g1"><stop offset="0" stop-color="#00f"/></linearGradient>'
+            b'<rect width="5" height="5" style="fill: \\75 rl(#g\\31)"/>')
+    assert sanitise(_svg(b'width="5" height="5"', body), Limits())[1] == (5, 5)
