@@ -7,7 +7,9 @@ Two sources, because each is wrong in its own way:
 - an AMQP passive declare is instant and exact, but counts only ready messages.
 So `read()` takes ready messages and consumers from a passive declare and
 unacknowledged ones from the management API; when that API is absent (the
-plugin is off) or has no figure yet, `unacked` is None and `source` says so.
+plugin is off) or has no figure yet, `unacked` is 0 and `source` is "amqp":
+the scaler then sees ready messages only, and may scale busy replicas down
+(drained, so nothing is lost, but capacity goes early). Keep the plugin on.
 Used by the scaler and the gateway's admin stats, with the queue name from
 convertix.constants.
 """

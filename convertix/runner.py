@@ -21,6 +21,9 @@ from nameko.cli.main import main as nameko_main  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 
+START_WAIT_S = 60  # how long a SIGTERM waits for start-up before killing
+
+
 class StartThenStopRunner(ServiceRunner):
     def __init__(self, config):
         super().__init__(config)
@@ -40,7 +43,11 @@ class StartThenStopRunner(ServiceRunner):
         if self._stopping:
             return
         self._stopping = True
-        self._started.wait()
+        if self._started.wait(timeout=START_WAIT_S) is None and not self._started.ready():
+            # start() is stuck (say, the broker never answers): stopping
+            # gracefully is impossible, so stop the hard way
+            self.kill()
+            return
         super().stop()
 
 

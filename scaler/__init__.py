@@ -1,6 +1,7 @@
-"""Converter autoscaling: not built yet.
+"""The auto-scaler: converter replicas follow the conversion queue.
 
-Planned (its own issue): watch the conversion queue (constants.CONVERT_QUEUE)
-and scale converter workers, as local processes or a Docker Swarm service.
-Until then `make run` starts a fixed number of converters (CONVERTER_WORKERS).
+policy.py (the pure decision), cost.py (pricing the backlog), loop.py (one
+poll), service.py + provider.py (the Nameko service, `scaler.status()`),
+metrics.py (Prometheus), backends/ (`local` processes, `swarm` service).
+See docs/DESIGN.md, "Scaling converters".
 """

@@ -47,9 +47,17 @@ class Scaler:
             log.warning("scaler: cannot observe the queue, holding: %s", self.last_error)
             return None
         decision = decide(self.policy, self.state, obs)
+        try:
+            # Every poll, even a hold: a replica that died is replaced.
+            self.backend.scale(decision.desired)
+        except Exception as exc:
+            # Docker or the OS refused: nothing changed, so keep the old state
+            # and decide again next poll.
+            self.last_error = f"scaling to {decision.desired}: {type(exc).__name__}: {exc}"
+            metrics.ERRORS.inc()
+            log.warning("scaler: %s", self.last_error)
+            return None
         self.state = decision.state
-        # Every poll, even a hold: a replica that died is replaced.
-        self.backend.scale(decision.desired)
         self.last_error = None
         self._record(obs, decision, stats.source)
         return decision

@@ -31,6 +31,7 @@ class ScalerProvider(DependencyProvider):
             read_stats=lambda: self.reader.read(CONVERT_QUEUE),
             backend=make_backend(config, settings))
         self.metrics_port = settings.get("metrics_port")
+        self.metrics_server = None
 
     def start(self):
         self.metrics_server = metrics.serve(self.metrics_port)
@@ -40,6 +41,8 @@ class ScalerProvider(DependencyProvider):
         self.reader.close()
         if self.metrics_server:
             self.metrics_server[0].shutdown()
+            self.metrics_server[0].server_close()
+            self.metrics_server = None
 
     def kill(self):
         self.stop()

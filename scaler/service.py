@@ -19,7 +19,7 @@ from convertix.constants import (
     CONVERTER_SERVICE, JOBS_SERVICE, SCALER_KEY, SCALER_SERVICE, TASK_SUCCEEDED,
 )
 from scaler.cost import PendingGroup
-from scaler.provider import ScalerProvider
+from scaler.provider import ScalerProvider, policy_from
 from services.common.logcontext import LogContext
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,8 @@ class PollTimer(Timer):
         super().__init__(interval=None, eager=True, **kwargs)
 
     def setup(self):
-        self.interval = float(section(self.container.config, SCALER_KEY)["poll_interval_s"])
+        # the Policy's own default and validation
+        self.interval = policy_from(section(self.container.config, SCALER_KEY)).poll_interval_s
 
 
 class ScalerService:

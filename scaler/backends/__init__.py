@@ -18,4 +18,4 @@ def backend_class(name):
 
 def make_backend(config, settings):
     """config: the whole config.yaml; settings: its SCALER section."""
-    return backend_class(settings["backend"]).from_config(config, settings)
+    return backend_class(settings.get("backend") or "local").from_config(config, settings)

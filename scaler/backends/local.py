@@ -9,6 +9,11 @@ it has exited the replica is "draining" and does not count as running.
 
 Children get SIGTERM if the scaler itself dies (PR_SET_PDEATHSIG), so a
 killed scaler leaves no converter behind; they drain like any other.
+
+A replica still draining after `stop_timeout_s` (a stuck conversion) is
+SIGKILLed: RabbitMQ then redelivers what it held. A replica that dies on its
+own is replaced, but after a growing pause when replicas keep dying (a bad
+environment must not fork a process every poll).
 """
 import ctypes
 import logging
@@ -24,6 +29,8 @@ from scaler.backends.base import Backend
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+RESTART_BACKOFF_S = (1, 2, 4, 8, 16, 32, 60)   # after 1, 2, 3... early deaths in a row
+HEALTHY_AFTER_S = 60                           # a replica that lived this long resets it
 # convertix.runner is `nameko run` without its start-up SIGTERM race: the
 # scaler may drain a replica it has only just started.
 DEFAULT_COMMAND = "{python} -m convertix.runner --config {config} services.converter.service"
@@ -65,6 +72,8 @@ class LocalBackend(Backend):
         self.replicas = []     # serving, oldest first
         self.draining = []     # sent SIGTERM, not yet exited
         self.started_total = 0
+        self.early_deaths = 0          # replicas in a row that died young
+        self.no_start_before = 0.0     # monotonic; the restart back-off
 
     @classmethod
     def from_config(cls, config, settings):
@@ -83,7 +92,7 @@ class LocalBackend(Backend):
 
     def scale(self, replicas):
         self._reap()
-        while len(self.replicas) < replicas:
+        while len(self.replicas) < replicas and time.monotonic() >= self.no_start_before:
             self._start()
         while len(self.replicas) > replicas:
             self._drain(self.replicas.pop())  # the newest goes first
@@ -118,11 +127,14 @@ class LocalBackend(Backend):
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(self.argv, env=self.env, stdout=out,
                                     stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
-        self.replicas.append(Replica(number, proc, log_path))
+        replica = Replica(number, proc, log_path)
+        replica.started_mono = time.monotonic()
+        self.replicas.append(replica)
         log.info("started converter replica %s (pid %s)", number, proc.pid)
 
     def _drain(self, replica):
         replica.draining_since = time.time()
+        replica.drain_deadline = time.monotonic() + self.stop_timeout_s
         if replica.alive:
             replica.proc.send_signal(signal.SIGTERM)
         self.draining.append(replica)
@@ -131,9 +143,21 @@ class LocalBackend(Backend):
     def _reap(self):
         for replica in [r for r in self.replicas if not r.alive]:
             # died on its own: RabbitMQ redelivers what it held; scale() replaces it
-            log.warning("converter replica %s exited with %s", replica.number,
-                        replica.proc.returncode)
             self.replicas.remove(replica)
+            if time.monotonic() - replica.started_mono < HEALTHY_AFTER_S:
+                self.early_deaths += 1
+            else:
+                self.early_deaths = 0
+            pause = RESTART_BACKOFF_S[min(self.early_deaths, len(RESTART_BACKOFF_S)) - 1] \
+                if self.early_deaths else 0
+            self.no_start_before = time.monotonic() + pause
+            log.warning("converter replica %s exited with %s; replacing it in %ss",
+                        replica.number, replica.proc.returncode, pause)
+        for replica in [r for r in self.draining
+                        if r.alive and time.monotonic() > r.drain_deadline]:
+            log.warning("converter replica %s still draining after %ss: killing it "
+                        "(RabbitMQ redelivers what it held)", replica.number, self.stop_timeout_s)
+            replica.proc.kill()
         for replica in [r for r in self.draining if not r.alive]:
             log.info("converter replica %s drained and exited (%s)", replica.number,
                      replica.proc.returncode)

@@ -1,0 +1,91 @@
+"""The local backend's process handling, with stand-in processes (sh)."""
+import signal
+import time
+
+import pytest
+
+from convertix.queue_stats import QueueStats
+from scaler.backends.local import LocalBackend
+from scaler.loop import Scaler
+from scaler.policy import Policy
+from tests.helpers import wait_until
+
+# finishes its "work" for 0.5 s after SIGTERM, then exits 0 (as a draining converter)
+DRAINER = ["sh", "-c", "trap 'sleep 0.5; exit 0' TERM; sleep 60 & wait"]
+STUBBORN = ["sh", "-c", "trap '' TERM; sleep 60 & wait; sleep 60"]  # ignores SIGTERM
+CRASHER = ["sh", "-c", "exit 3"]
+
+
+@pytest.fixture
+def backends(tmp_path):
+    made = []
+
+    def make(argv, **options):
+        backend = LocalBackend(argv, log_dir=str(tmp_path), **options)
+        made.append(backend)
+        return backend
+    yield make
+    for backend in made:
+        for replica in backend.replicas + backend.draining:
+            if replica.alive:
+                replica.proc.kill()
+                replica.proc.wait()
+
+
+def test_scale_down_drains_the_newest_and_counts_only_serving_replicas(backends):
+    backend = backends(DRAINER)
+    backend.scale(3)
+    oldest = backend.replicas[0]
+    time.sleep(0.2)  # let sh install its trap (a bounded pause, not a wait for an event)
+    backend.scale(1)
+    assert backend.running() == 1 and backend.replicas == [oldest]
+    states = [r["state"] for r in backend.describe()["replicas"]]
+    assert sorted(states) == ["draining", "draining", "running"]
+    going = list(backend.draining)
+    wait_until(lambda: (backend.running(), not backend.draining)[1], timeout=10)
+    assert [r.proc.returncode for r in going] == [0, 0]   # exited on their own
+    assert [r["state"] for r in backend.describe()["replicas"]] == ["running"]
+
+
+def test_a_replica_still_draining_after_the_timeout_is_killed(backends):
+    backend = backends(STUBBORN, stop_timeout_s=0.5)
+    backend.scale(1)
+    (replica,) = backend.replicas
+    time.sleep(0.2)  # let sh install its trap (a bounded pause, not a wait for an event)
+    backend.scale(0)
+    wait_until(lambda: (backend.running(), replica.proc.poll())[1] is not None, timeout=10)
+    assert replica.proc.returncode == -signal.SIGKILL
+
+
+def test_a_crashing_replica_is_replaced_after_a_growing_pause(backends):
+    backend = backends(CRASHER)
+    backend.scale(1)
+    first = backend.replicas[0]
+    first.proc.wait()
+    backend.scale(1)                       # reaps it: an early death, 1 s pause
+    assert backend.replicas == [] and backend.early_deaths == 1
+    started = time.monotonic()
+    wait_until(lambda: backend.scale(1) or backend.replicas, timeout=10)
+    assert time.monotonic() - started >= 0.9
+    backend.replicas[0].proc.wait()
+    backend.scale(1)
+    assert backend.early_deaths == 2 and backend.no_start_before - time.monotonic() > 1.5
+
+
+class Refusing:
+    def running(self):
+        return 1
+
+    def scale(self, replicas):
+        raise OSError("no more processes")
+
+    def describe(self):
+        return {}
+
+
+def test_a_refused_scale_is_recorded_and_changes_nothing():
+    stats = QueueStats("q", ready=100, unacked=0, consumers=1, source="amqp")
+    scaler = Scaler(Policy(max_replicas=4), lambda: stats, Refusing(), clock=lambda: 0.0)
+    assert scaler.tick() is None
+    assert "scaling to 3: OSError: no more processes" in scaler.last_error
+    assert scaler.state.desired is None and scaler.changes == 0
