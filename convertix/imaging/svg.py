@@ -12,8 +12,9 @@ let a DOCTYPE-like string inside CDATA turn checked text into unchecked
 markup. The serialised tree has no DOCTYPE (so no renderer can fetch the DTD
 it names), no comments and no processing instructions.
 
-Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count (also
-once references are expanded and without cycles, see svgrefs.py), and
+Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count and
+nesting depth (both also once references are expanded, and without cycles,
+see svgrefs.py), and
 the render size from width/height (or the viewBox) against Limits. That size
 is handed to the renderer explicitly: its own parse of width/height is more
 lenient than ours ('6_0000', '+60000' and the like), and must not decide how
@@ -30,7 +31,7 @@ from defusedxml.common import DefusedXmlException, DTDForbidden
 
 from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
 
-from .svgrefs import css_unescape, expanded_count
+from .svgrefs import MAX_DEPTH, css_unescape, expanded_count, too_deep
 
 # A document with more elements than this is a rendering bomb, not an image.
 MAX_ELEMENTS = 50_000
@@ -189,12 +190,19 @@ def sanitise(data, limits):
         raise CorruptImage(f"SVG is not well-formed XML: {exc}") from exc
     if _local(root.tag) != "svg":
         raise CorruptImage("SVG document has no <svg> root element")
+    # A walk with its own stack, in document order: the depth is checked before
+    # anything recursive (svgrefs, serialising, CairoSVG) sees the tree.
     count = 0
-    for el in root.iter():
+    stack = [(root, 1)]
+    while stack:
+        el, depth = stack.pop()
         count += 1
         if count > MAX_ELEMENTS:
             raise ImageTooLarge(f"SVG has more than {MAX_ELEMENTS} elements")
+        if depth > MAX_DEPTH:
+            too_deep("nests elements")
         _check_element(el)
+        stack.extend((child, depth + 1) for child in reversed(el))
     if expanded_count(root) > MAX_ELEMENTS:
         raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through its references "
                             "(use, pattern, marker, filter, mask...) or has a reference cycle",

@@ -11,8 +11,26 @@ attribute, and <style> sheets (matched with cssselect2, as CairoSVG does),
 and follows inheritance: fill, stroke and markers set on a group apply to
 every element under it. CSS escapes ('\\75 rl(#p)' is 'url(#p)' to tinycss2,
 so to CairoSVG) are undone first, see css_unescape.
+
+Depth is bounded too (MAX_DEPTH, IMAGE_TOO_LARGE): both the element nesting,
+which svg.sanitise checks before this module walks the tree, and the nesting
+once references are followed (a chain of 3000 <use>, each drawing the next).
+Either, deep enough, ended as a RecursionError here or in CairoSVG, reported
+as nothing better than a corrupt image.
 """
 import re
+
+from convertix.errors import ImageTooLarge
+
+# Deeper than this, elements nested in the document or drawn through chained
+# references, is refused: real drawings nest a few dozen levels.
+MAX_DEPTH = 256
+
+
+def too_deep(how):
+    raise ImageTooLarge(f"SVG {how} more than {MAX_DEPTH} levels deep",
+                        details={"limit": MAX_DEPTH})
+
 
 # A CSS escape (CSS Syntax 4.3.7): 1-6 hex digits and one optional whitespace,
 # an escaped newline (a line continuation in a string), any other character,
@@ -146,23 +164,34 @@ def expanded_count(root):
     """An upper bound on the elements drawn once references are expanded; inf for a cycle."""
     by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
     refs = _references(root)
-    memo, active = {}, set()
+    # memo: element -> elements drawn; heights: element -> levels drawn from it
+    # down (itself included), so that an element already counted, drawn again
+    # deeper down, is still checked against MAX_DEPTH.
+    memo, heights, active = {}, {}, set()
 
-    def weight(el):
+    def weight(el, depth):
         if el in memo:
+            if depth + heights[el] - 1 > MAX_DEPTH:
+                too_deep("draws elements through references")
             return memo[el]
         if el in active:
             return float("inf")
+        if depth > MAX_DEPTH:
+            too_deep("draws elements through references")
         active.add(el)
-        drawn = sum(times * weight(by_id[t]) for t, times in refs[el] if t in by_id)
-        total = 1 + drawn + sum(weight(child) for child in el)
+        targets = [(by_id[t], times) for t, times in refs[el] if t in by_id]
+        drawn = sum(times * weight(target, depth + 1) for target, times in targets)
+        total = 1 + drawn + sum(weight(child, depth + 1) for child in el)
+        below = [target for target, _ in targets] + list(el)
         target = by_id.get(_href(el))
         if target is not None:
             # A <use> instance also inherits this element's fill/stroke/markers:
             # at worst each of the target's elements draws them again.
-            total += weight(target) * (1 + drawn)
+            total += weight(target, depth + 1) * (1 + drawn)
+            below.append(target)
         active.discard(el)
         memo[el] = total
+        heights[el] = 1 + max((heights.get(b, 0) for b in below), default=0)
         return total
 
-    return weight(root)
+    return weight(root, 1)

@@ -7,6 +7,7 @@ from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
 from convertix.imaging import Limits, convert
 from convertix.imaging import svgrender
 from convertix.imaging.svg import sanitise
+from convertix.imaging.svgrefs import MAX_DEPTH
 
 from .conftest import decode
 
@@ -222,3 +223,37 @@ def test_svg_css_escaped_internal_reference_is_accepted():
     body = (b'<linearGradient id="g1"><stop offset="0" stop-color="#00f"/></linearGradient>'
             b'<rect width="5" height="5" style="fill: \\75 rl(#g\\31)"/>')
     assert sanitise(_svg(b'width="5" height="5"', body), Limits())[1] == (5, 5)
+
+
+def _nested(levels):
+    """<g> nested `levels` deep under the root, a red rect at the bottom."""
+    return _svg(b'width="5" height="5"',
+                b"<g>" * levels + b'<rect width="5" height="5" fill="#ff0000"/>' + b"</g>" * levels)
+
+
+def _use_chain(length, levels=0):
+    """`length` <use> in <defs>, each drawing the next, the last a red rect;
+    one <use> under `levels` nested <g> draws the chain."""
+    uses = b"".join(b'<use id="u%d" href="#u%d"/>' % (i, i + 1) for i in range(length))
+    return _svg(b'width="5" height="5"',
+                b'<defs><rect id="u%d" width="5" height="5" fill="#ff0000"/>%s</defs>' % (length, uses)
+                + b"<g>" * levels + b'<use href="#u0"/>' + b"</g>" * levels)
+
+
+@pytest.mark.parametrize("svg", [
+    _nested(1200), _nested(MAX_DEPTH), _use_chain(3000), _use_chain(MAX_DEPTH),
+    # each under the limit alone (the chain counted first, from <defs>), not together
+    _use_chain(MAX_DEPTH // 2 + 10, levels=MAX_DEPTH // 2),
+], ids=["nested-1200", "nested-over-limit", "use-chain-3000", "use-chain-over-limit", "chain-under-groups"])
+def test_svg_nesting_depth_is_refused(svg):
+    # Once a RecursionError in the reference count, reported as CORRUPT_IMAGE.
+    with pytest.raises(ImageTooLarge) as exc:
+        sanitise(svg, Limits())
+    assert exc.value.details == {"limit": MAX_DEPTH}
+    assert "levels deep" in str(exc.value)
+
+
+@pytest.mark.parametrize("svg", [_nested(MAX_DEPTH - 2), _use_chain(MAX_DEPTH - 3)], ids=["nested", "use-chain"])
+def test_svg_nesting_at_the_depth_limit_renders(svg, opts):
+    got = decode(convert(svg, opts(format="png")).data)
+    assert got.getpixel((2, 2))[:3] == (255, 0, 0)
