@@ -18,6 +18,7 @@ from services.accounts.service import AccountsService
 from services.common.metrics import ServiceMetrics
 from services.jobs.service import JobsService
 from tests.conftest import make_service_config
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -121,7 +122,10 @@ def test_a_conversion_that_raises_counts_as_error(container_factory, config):
     with ServiceRpcProxy("raising_converter", config) as proxy:
         with pytest.raises(RemoteError):
             proxy.convert()
+    # Nameko sends the RPC reply (handle_result) before the dependencies'
+    # worker_result, where the outcome is counted: wait for it
+    wait_until(lambda: value("convertix_service_calls_total", service="raising_converter",
+                             entrypoint="convert", outcome="error") == before_calls + 1,
+               timeout=10, message="the failed call to be counted")
     assert value("convertix_conversions_total", **labels) == before + 1
     assert value("convertix_conversion_duration_seconds_count", **labels) >= 1
-    assert value("convertix_service_calls_total", service="raising_converter",
-                 entrypoint="convert", outcome="error") == before_calls + 1
