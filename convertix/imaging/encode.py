@@ -99,8 +99,24 @@ def _gif(frames, options, meta, anim):
     return "GIF", {"disposal": 2, **anim} if anim else {}
 
 
+GPS_IFD = 0x8825
+
+
+def _has_gps(exif_bytes):
+    if not exif_bytes:
+        return False
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    return GPS_IFD in exif
+
+
 def _tiff(frames, options, meta, anim):
-    return "TIFF", {"compression": "tiff_adobe_deflate", **_meta(options, meta)}
+    kw = _meta(options, meta)
+    # Compressed TIFFs are written by libtiff, which refuses a nested GPS IFD
+    # ("Error setting from dictionary"); Pillow's own writer stores it, but
+    # only uncompressed. Keeping the metadata asked for wins over file size.
+    compression = "raw" if _has_gps(kw.get("exif")) else "tiff_adobe_deflate"
+    return "TIFF", {"compression": compression, **kw}
 
 
 def _bmp(frames, options, meta, anim):

@@ -74,11 +74,7 @@ def test_strip_metadata_keeps_only_icc(opts, fmt, source, operation):
 
 # libtiff cannot write an EXIF block holding a GPS IFD pointer ("Error setting
 # from dictionary"): JPEG+GPS -> TIFF with strip_metadata=false fails today.
-KEEP_OUTPUTS = [pytest.param("tiff", marks=pytest.mark.xfail(strict=True, reason="libtiff and the GPS IFD"))
-                if f == "tiff" else f for f in OUTPUTS]
-
-
-@pytest.mark.parametrize("fmt", KEEP_OUTPUTS)
+@pytest.mark.parametrize("fmt", OUTPUTS)
 def test_keep_metadata_writes_exif_but_never_xmp(opts, fmt):
     out = convert(_jpeg_source(), opts(format=fmt, strip_metadata=False))
     got = _read(out.data)
@@ -113,3 +109,11 @@ def test_gray_profile_only_on_gray_output(opts, grayscale, mode, icc):
     got = _read(convert(src, opts(format="png", grayscale=grayscale)).data)
     assert (got.mode, got.size) == (mode, (64, 48))
     assert got.info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize("strip,compression", [(False, "raw"), (True, "tiff_adobe_deflate")])
+def test_tiff_keeping_a_gps_ifd_is_written_uncompressed(opts, strip, compression):
+    # libtiff cannot write the nested GPS IFD; Pillow's own (uncompressed) writer can
+    got = _read(convert(_jpeg_source(), opts(format="tiff", strip_metadata=strip)).data)
+    assert (got.mode, got.size) == ("RGB", (64, 48))
+    assert got.info["compression"] == compression
