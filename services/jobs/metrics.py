@@ -6,12 +6,11 @@ numbers stay right across restarts, redeliveries and several jobs processes
 GROUP BY per table per scrape.
 """
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
 
 from convertix import metrics
 from services.common.database import ModelDatabase
 from services.jobs import states
-from services.jobs.models import Job, Task
+from services.jobs.stats import status_counts
 
 TASK_STATUSES = (states.QUEUED, states.PROCESSING, states.SUCCEEDED, states.FAILED,
                  states.CANCELLED)
@@ -25,9 +24,8 @@ class StatusCollector:
 
     def collect(self):
         with self.database.engine.connect() as conn:
-            jobs = dict(conn.execute(select(Job.status, func.count()).group_by(Job.status)).all())
-            tasks = dict(conn.execute(
-                select(Task.status, func.count()).group_by(Task.status)).all())
+            counts = status_counts(conn)
+        jobs, tasks = counts["jobs"], counts["tasks"]
         yield _family(metrics.JOBS, "Jobs in the database, by status.",
                       states.JOB_STATUSES, jobs)
         yield _family(metrics.TASKS, "Tasks in the database, by status.", TASK_STATUSES, tasks)
