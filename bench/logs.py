@@ -14,8 +14,8 @@ import statistics
 import tempfile
 import time
 
-from convertix.logs import context
-from convertix.logs.setup import ConvertixHandler, LogSettings
+from infra.logs import context
+from infra.logs.setup import ConvertixHandler, LogSettings
 from tests.fake_elasticsearch import FakeElasticsearch
 
 

@@ -28,9 +28,9 @@ import requests  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from bench.pipeline import photo_like  # noqa: E402
-from convertix.constants import CONVERT_QUEUE  # noqa: E402
+from convertix.contract import CONVERT_QUEUE  # noqa: E402
 from convertix.imaging import sniff  # noqa: E402
-from convertix.queue_stats import QueueStatsReader  # noqa: E402
+from infra.queue_stats import QueueStatsReader  # noqa: E402
 from convertix.storage import Storage  # noqa: E402
 from scaler.backends.local import LocalBackend  # noqa: E402
 
@@ -66,7 +66,7 @@ class System:
 
     def start(self, name, module, **env):
         log = open(f"{self.workdir}/{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "convertix.runner", "--config",
+        proc = subprocess.Popen([sys.executable, "-m", "infra.runner", "--config",
                                  "config.yaml", module], cwd=ROOT, env={**self.env, **env},
                                 stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(proc)
@@ -138,7 +138,7 @@ def scaler_env(args, window_s):
 def run_fixed(args, data):
     with tempfile.TemporaryDirectory() as workdir:
         system = System(workdir, args.workers, args.width)
-        backend = LocalBackend([sys.executable, "-m", "convertix.runner", "--config",
+        backend = LocalBackend([sys.executable, "-m", "infra.runner", "--config",
                                 "config.yaml", "services.converter.service"],
                                env={**system.env, "MAX_WORKERS": args.workers},
                                log_dir=f"{workdir}/logs")

@@ -5,6 +5,12 @@ this table; the gateway turns it into `{"error": {"code", "message", "details"}}
 and the converter into a task's `error` field.
 """
 
+try:  # registered with nameko where they are defined, so they cross RPC as themselves
+    from nameko.exceptions import deserialize_to_instance as _crosses_rpc
+except ImportError:  # the core stays usable (and importable) without nameko
+    def _crosses_rpc(cls):
+        return cls
+
 # code -> HTTP status. One table, read by the gateway's error handler.
 HTTP_STATUS = {
     "BAD_REQUEST": 400,
@@ -42,6 +48,12 @@ class ConvertixError(Exception):
 
     code = "INTERNAL_ERROR"
 
+    def __init_subclass__(cls, **kwargs):
+        # nameko rebuilds a registered class from its args on the caller's
+        # side; any other exception arrives as a RemoteError.
+        super().__init_subclass__(**kwargs)
+        _crosses_rpc(cls)
+
     def __init__(self, message, details=None, code=None):
         if code is not None:
             self.code = code
@@ -54,12 +66,11 @@ class ConvertixError(Exception):
     def __str__(self):
         return self.message
 
-    @property
-    def status(self):
-        return HTTP_STATUS.get(self.code, 500)
-
     def to_dict(self):
         return {"code": self.code, "message": self.message, "details": self.details}
+
+
+_crosses_rpc(ConvertixError)
 
 
 def error(code, message, **details):

@@ -23,7 +23,7 @@ def check_http(url):
 def check_rpc(service):
     from nameko.standalone.rpc import ClusterRpcProxy
 
-    from convertix.config import load_config
+    from infra.config import load_config
 
     with ClusterRpcProxy(load_config(), timeout=TIMEOUT_S) as proxy:
         return getattr(proxy, service).ping() is True
@@ -32,7 +32,7 @@ def check_rpc(service):
 def check_broker():
     from kombu import Connection
 
-    from convertix.config import load_config
+    from infra.config import load_config
 
     with Connection(load_config()["AMQP_URI"], connect_timeout=TIMEOUT_S) as conn:
         conn.ensure_connection(max_retries=1)

@@ -5,23 +5,22 @@ view), jobs and tasks by status (gateway/stats.py).
 
 `GET /api/v1/admin/logs?q=&service=&level=&job_id=&trace_id=&limit=`: log
 search, from Elasticsearch when `LOGS.elasticsearch_url` is set, else from
-the local store; the same answer either way (convertix/logs/search.py).
+the local store; the same answer either way (infra/logs/search.py).
 """
 import functools
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_jwt_extended import get_jwt, jwt_required
 
+from convertix.contract import ADMIN_ROLE
 from convertix.errors import ConvertixError
-from convertix.logs import search as log_search
-from convertix.logs.setup import LogSettings
+from infra.logs import search as log_search
+from infra.logs.setup import LogSettings
 from gateway import stats as admin_stats
 from gateway.ops import READINESS_POOL
 from gateway.rpc import rpc_pool
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
-
-ADMIN_ROLE = "admin"
 
 
 def require_admin(view):

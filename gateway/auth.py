@@ -19,6 +19,7 @@ from flask_jwt_extended import (
     jwt_required,
 )
 
+from convertix.contract import ACCOUNTS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
 from gateway.limits import auth_limit, limiter
@@ -57,7 +58,7 @@ def init_app(app):
 
     @jwt.token_in_blocklist_loader
     def is_revoked(_header, payload):
-        return rpc_pool(current_app).call("accounts", "is_token_revoked",
+        return rpc_pool(current_app).call(ACCOUNTS_SERVICE, "is_token_revoked",
                                           payload.get("sid") or payload["jti"])
 
 
@@ -87,7 +88,7 @@ def _expires_in(key):
 @limiter.limit(auth_limit)
 def register():
     username, password = _credentials()
-    user = rpc_pool(current_app).call("accounts", "register", username, password)
+    user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "register", username, password)
     return jsonify({"id": user["id"], "username": user["username"]}), 201
 
 
@@ -95,7 +96,7 @@ def register():
 @limiter.limit(auth_limit)
 def login():
     username, password = _credentials()
-    user = rpc_pool(current_app).call("accounts", "authenticate", username, password)
+    user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "authenticate", username, password)
     claims = {"username": user["username"], "roles": user["roles"], "sid": uuid.uuid4().hex}
     return jsonify({
         "access_token": create_access_token(identity=user["id"], additional_claims=claims),
@@ -108,7 +109,7 @@ def login():
 @bp.post("/refresh")
 @jwt_required(refresh=True)
 def refresh():
-    user = rpc_pool(current_app).call("accounts", "get_user", get_jwt_identity())
+    user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "get_user", get_jwt_identity())
     claims = {"username": user["username"], "roles": user["roles"], "sid": _session_id()}
     return jsonify({
         "access_token": create_access_token(identity=user["id"], additional_claims=claims),
@@ -122,7 +123,7 @@ def refresh():
 def logout():
     # The whole session: kept until its refresh token would have expired.
     session_ends = time.time() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()
-    rpc_pool(current_app).call("accounts", "revoke_token", _session_id(), session_ends)
+    rpc_pool(current_app).call(ACCOUNTS_SERVICE, "revoke_token", _session_id(), session_ends)
     return "", 204
 
 
@@ -134,7 +135,7 @@ def _session_id():
 @bp.get("/me")
 @jwt_required()
 def me():
-    user = rpc_pool(current_app).call("accounts", "get_user", get_jwt_identity())
+    user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "get_user", get_jwt_identity())
     return jsonify(user)
 
 

@@ -2,6 +2,7 @@
 import click
 from flask import current_app
 
+from convertix.contract import ACCOUNTS_SERVICE, ADMIN_ROLE
 from gateway.rpc import rpc_pool
 
 
@@ -10,5 +11,5 @@ def init_app(app):
     @click.argument("username")
     def make_admin(username):
         """Give USERNAME the admin role."""
-        user = rpc_pool(current_app).call("accounts", "grant_role", username, "admin")
+        user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "grant_role", username, ADMIN_ROLE)
         click.echo(f"{user['username']} now has roles: {', '.join(user['roles'])}")

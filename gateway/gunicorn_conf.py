@@ -3,8 +3,8 @@
 gthread workers: each request is a real thread holding its own RPC proxy
 from the pool (gateway/rpc.py). TLS is on when a certificate and key are set.
 """
-from convertix.config import load_config, section
-from convertix.constants import GATEWAY_KEY
+from infra.config import load_config, section
+from convertix.contract import GATEWAY_KEY
 
 _gateway = section(load_config(), GATEWAY_KEY)
 
@@ -20,10 +20,10 @@ if _gateway.get("tls_cert") and _gateway.get("tls_key"):
     keyfile = _gateway["tls_key"]
 
 # --- metrics: the workers share prometheus_client's multiprocess folder
-# (convertix/metrics_multiproc.py); Prometheus finds /metrics through the
-# target file (convertix/metrics_targets.py). Set here, before anything
+# (infra/metrics_multiproc.py); Prometheus finds /metrics through the
+# target file (infra/metrics_targets.py). Set here, before anything
 # imports prometheus_client: not the `gateway` package, whose app does.
-from convertix import metrics_multiproc as multiproc, metrics_targets  # noqa: E402
+from infra import metrics_multiproc as multiproc, metrics_targets  # noqa: E402
 
 _config = load_config()
 _metrics_dir = multiproc.multiproc_dir(_config)

@@ -8,6 +8,7 @@ import zipfile
 from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_jwt_extended import jwt_required
 
+from convertix.contract import DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE
 from convertix.errors import ConvertixError, NotFound, NotReady, error
 from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
@@ -16,7 +17,6 @@ from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.storage import storage
 from gateway.uploads import check_count, parse_callback_url, parse_options, store_upload
-from services.jobs.states import JOB_FINAL, JOB_STATUSES
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ ARCHIVE_IN_MEMORY_BYTES = 8 * 2**20  # larger archives spill to a temporary file
 
 
 def _rpc(method, *args, **kwargs):
-    return rpc_pool(current_app).call("jobs", method, *args, **kwargs)
+    return rpc_pool(current_app).call(JOBS_SERVICE, method, *args, **kwargs)
 
 
 def _submit():
@@ -83,7 +83,7 @@ def list_jobs():
     if status and status not in JOB_STATUSES:
         raise ConvertixError("status must be one of " + ", ".join(JOB_STATUSES),
                              code="BAD_REQUEST", details={"field": "status"})
-    limit = _int_arg("limit", 20, 1, 100)
+    limit = _int_arg("limit", DEFAULT_PAGE, 1, MAX_PAGE)
     return jsonify(_rpc("list_jobs", current_user_id(), status=status, limit=limit,
                         cursor=request.args.get("cursor") or None))
 

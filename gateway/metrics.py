@@ -4,15 +4,15 @@ counted by route and status and timed.
 The route label is the URL rule (`/api/v1/jobs/<job_id>`), never the raw
 path, so the number of series stays bounded whatever clients send.
 
-Under gunicorn, each worker is its own process: convertix/metrics_multiproc.py puts
+Under gunicorn, each worker is its own process: infra/metrics_multiproc.py puts
 them in prometheus_client's multiprocess mode, and whichever worker answers
-`/metrics` adds up every worker's values (`convertix.metrics.exposition`).
+`/metrics` adds up every worker's values (`infra.metrics.exposition`).
 """
 import time
 
 from flask import Blueprint, Response, g, request
 
-from convertix import metrics
+from infra import metrics
 
 bp = Blueprint("metrics", __name__)
 

@@ -1,6 +1,7 @@
 """Operations endpoints: liveness and readiness."""
 from flask import Blueprint, current_app, jsonify
 
+from convertix.contract import ACCOUNTS_SERVICE, CONVERTER_SERVICE, JOBS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.rpc import RpcPool, rpc_pool
 
@@ -19,9 +20,9 @@ def init_app(app):
 # are reported but not required: a job accepted while none runs waits in the
 # queue (and the scaler may run none when idle).
 READINESS_CHECKS = {
-    "jobs": ("jobs", "ping", True),
-    "accounts": ("accounts", "ping", True),
-    "converter": ("converter", "formats", False),
+    JOBS_SERVICE: (JOBS_SERVICE, "ping", True),
+    ACCOUNTS_SERVICE: (ACCOUNTS_SERVICE, "ping", True),
+    CONVERTER_SERVICE: (CONVERTER_SERVICE, "formats", False),
 }
 
 

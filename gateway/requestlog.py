@@ -12,7 +12,7 @@ import time
 
 from flask import g, has_request_context, request
 
-from convertix.logs import context
+from infra.logs import context
 
 log = logging.getLogger("gateway.request")
 

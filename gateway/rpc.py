@@ -17,9 +17,8 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from convertix import remote  # noqa: F401  (errors cross RPC intact)
 from convertix.errors import ConvertixError
-from convertix.logs import context as log_context
+from infra.logs import context as log_context
 
 log = logging.getLogger(__name__)
 

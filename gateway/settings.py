@@ -1,9 +1,9 @@
 """Flask settings, from the one config.yaml (and secrets from the environment)."""
 import os
 
-from convertix.config import load_config, section
-from convertix.constants import LOGS_KEY
-from convertix.constants import (
+from infra.config import load_config, section
+from convertix.contract import LOGS_KEY
+from convertix.contract import (
     AMQP_URI_KEY, AUTH_KEY, GATEWAY_KEY, JWT_SECRET_ENV, LIMITS_KEY, MANAGEMENT_URL_KEY,
     STORAGE_KEY,
 )

@@ -3,9 +3,9 @@ RabbitMQ), workers (from the scaler), jobs and tasks by status (from the
 jobs service). A part whose source does not answer says why instead of
 failing the whole answer: an operator asks exactly when something is wrong.
 """
-from convertix.constants import CONVERT_QUEUE, DEAD_LETTER_QUEUE, JOBS_SERVICE, SCALER_SERVICE
+from convertix.contract import CONVERT_QUEUE, DEAD_LETTER_QUEUE, JOBS_SERVICE, SCALER_SERVICE
 from convertix.errors import ConvertixError
-from convertix.queue_stats import QueueStatsReader
+from infra.queue_stats import QueueStatsReader
 
 # The scaler's status, reduced to what an operator reads first.
 WORKER_FIELDS = ("running", "desired", "reason", "last_error")

@@ -1,6 +1,6 @@
 """WSGI entry point for gunicorn: `gunicorn gateway.wsgi:app`."""
-from convertix.config import load_config
-from convertix.logs.setup import configure
+from infra.config import load_config
+from infra.logs.setup import configure
 from gateway import create_app
 
 configure(load_config(), service="gateway")  # ECS JSON logs, as config.yaml's LOGGING says

@@ -17,7 +17,7 @@ HISTORY = 50
 
 class Scaler:
     def __init__(self, policy, read_stats, backend, cost=None, clock=time.monotonic):
-        """read_stats() -> convertix.queue_stats.QueueStats; cost: a CostModel
+        """read_stats() -> infra.queue_stats.QueueStats; cost: a CostModel
         that prices the unfinished tasks when the policy targets CPU-seconds."""
         self.policy = policy
         self.read_stats = read_stats

@@ -3,11 +3,11 @@ config and owns its lifecycle: metrics server up at start, replicas drained
 at stop."""
 from nameko.extensions import DependencyProvider
 
-from convertix.config import section
-from convertix.constants import (
+from infra.config import section
+from convertix.contract import (
     AMQP_URI_KEY, CONVERT_QUEUE, MANAGEMENT_URL_KEY, SCALER_KEY,
 )
-from convertix.queue_stats import QueueStatsReader
+from infra.queue_stats import QueueStatsReader
 from scaler import metrics
 from scaler.backends import make_backend
 from scaler.loop import Scaler

@@ -14,13 +14,13 @@ from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
-from convertix.config import section
-from convertix.constants import (
+from infra.config import section
+from convertix.contract import (
     CONVERTER_SERVICE, JOBS_SERVICE, SCALER_KEY, SCALER_SERVICE, TASK_SUCCEEDED,
 )
 from scaler.cost import PendingGroup
 from scaler.provider import ScalerProvider, policy_from
-from services.common.logcontext import LogContext
+from infra.nameko.logcontext import LogContext
 
 log = logging.getLogger(__name__)
 # The jobs service prices the backlog; if it does not answer in time the

@@ -13,7 +13,7 @@ mkdir -p "$RUN" "$LOGS"
 broker_answers() {
   .venv/bin/python - <<'PY' 2>/dev/null
 from kombu import Connection
-from convertix.config import load_config
+from infra.config import load_config
 Connection(load_config()["AMQP_URI"], connect_timeout=2).ensure_connection(max_retries=1)
 PY
 }
@@ -32,15 +32,15 @@ start() {  # start NAME COMMAND...: in the background, its own process group, lo
 stop_all() { bash scripts/stop.sh; }
 trap 'stop_all; exit 0' INT TERM
 
-# convertix.runner is `nameko run` without its start-up SIGTERM race.
-start services python -m convertix.runner --config config.yaml \
+# infra.runner is `nameko run` without its start-up SIGTERM race.
+start services python -m infra.runner --config config.yaml \
   services.accounts.service services.jobs.service
 # The scaler starts and stops the converter replicas (SCALER in config.yaml:
 # between SCALER_MIN_REPLICAS and SCALER_MAX_REPLICAS, following the queue).
-start scaler python -m convertix.runner --config config.yaml scaler.service
+start scaler python -m infra.runner --config config.yaml scaler.service
 start gateway gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app
 
-port="$(.venv/bin/python -c 'from convertix.config import load_config; print(load_config()["GATEWAY"]["port"])')"
+port="$(.venv/bin/python -c 'from infra.config import load_config; print(load_config()["GATEWAY"]["port"])')"
 scheme=http; [ -n "${TLS_CERT:-}" ] && scheme=https
 url="$scheme://127.0.0.1:$port"
 # ready: the gateway answers, and so do the services and a converter

@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 
-from convertix.logs.ecs import get_field
+from infra.logs.ecs import get_field
 
 VERSION = "8.19.0"
 MAJOR = VERSION.split(".")[0]

@@ -1,7 +1,7 @@
 """`local` backend: converter worker processes on this machine.
 
-Each replica is a `python -m convertix.runner ... services.converter.service`
-child process (`nameko run`, see convertix/runner.py).
+Each replica is a `python -m infra.runner ... services.converter.service`
+child process (`nameko run`, see infra/runner.py).
 Scaling down sends SIGTERM to the newest replica: Nameko's graceful stop
 cancels its consumer first (it takes no new task) and exits once the tasks
 it holds are acknowledged, so nothing is lost and nothing is requeued. Until
@@ -31,9 +31,9 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 RESTART_BACKOFF_S = (1, 2, 4, 8, 16, 32, 60)   # after 1, 2, 3... early deaths in a row
 HEALTHY_AFTER_S = 60                           # a replica that lived this long resets it
-# convertix.runner is `nameko run` without its start-up SIGTERM race: the
+# infra.runner is `nameko run` without its start-up SIGTERM race: the
 # scaler may drain a replica it has only just started.
-DEFAULT_COMMAND = "{python} -m convertix.runner --config {config} services.converter.service"
+DEFAULT_COMMAND = "{python} -m infra.runner --config {config} services.converter.service"
 
 
 def _die_with_parent():  # runs in the child between fork and exec

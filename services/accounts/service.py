@@ -13,16 +13,13 @@ from nameko.rpc import rpc
 from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 
-from convertix import remote  # noqa: F401  (errors cross RPC intact)
-from convertix.constants import ACCOUNTS_SERVICE
+from convertix.contract import ACCOUNTS_SERVICE, ROLES
 from convertix.errors import InvalidCredentials, NotFound, UsernameTaken
 from services.accounts import passwords
 from services.accounts.models import Base, RevokedToken, User
-from services.common.database import ModelDatabase
-from services.common.logcontext import LogContext
-from services.common.metrics import ServiceMetrics
-
-ROLES = ("admin",)
+from infra.nameko.database import ModelDatabase
+from infra.nameko.logcontext import LogContext
+from infra.nameko.metrics import ServiceMetrics
 
 
 class AccountsService:

@@ -16,8 +16,8 @@ from eventlet import GreenPool, tpool
 from eventlet.queue import LightQueue
 from nameko.extensions import DependencyProvider
 
-from convertix.config import section
-from convertix.constants import CONVERTER_KEY, LIMITS_KEY, MAX_WORKERS_KEY
+from infra.config import section
+from convertix.contract import CONVERTER_KEY, LIMITS_KEY, MAX_WORKERS_KEY
 from convertix.errors import ConvertixError
 from convertix.imaging import Limits, capabilities
 from convertix.imaging.sandbox import Sandbox, SandboxCrashed

@@ -6,7 +6,7 @@ Outcomes:
   message is acked, as retrying cannot help;
 - anything else (a crashed sandbox, storage or broker trouble) raises: the
   message is requeued, and RabbitMQ dead-letters it after the configured
-  number of deliveries (see services/common/queues.py).
+  number of deliveries (see infra/nameko/queues.py).
 
 Delivery is at least once, so all of it is idempotent: converting twice
 writes the same file twice, and the jobs service ignores events for tasks
@@ -18,15 +18,14 @@ import time
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
-from convertix import remote  # noqa: F401  (errors cross RPC intact)
-from convertix.constants import CONVERTER_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.contract import CONVERTER_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
 from convertix.errors import ConvertixError
 from convertix.imaging import extension
 from convertix.options import validate
-from services.common.dependencies import DeliveryAttempt, StorageProvider
-from services.common.logcontext import LogContext
-from services.common.metrics import ServiceMetrics
-from services.common.queues import consume_tasks
+from infra.nameko.dependencies import DeliveryAttempt, StorageProvider
+from infra.nameko.logcontext import LogContext
+from infra.nameko.metrics import ServiceMetrics
+from infra.nameko.queues import consume_tasks
 from services.converter.engine import EnginePool
 
 log = logging.getLogger(__name__)

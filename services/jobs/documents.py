@@ -1,7 +1,7 @@
 """The job document of the SPEC, built from records. Pure."""
 import json
 
-from convertix.constants import RESULT_URL
+from convertix.contract import RESULT_URL
 
 
 def iso(moment):

@@ -7,13 +7,11 @@ GROUP BY per table per scrape.
 """
 from prometheus_client.core import GaugeMetricFamily
 
-from convertix import metrics
-from services.common.database import ModelDatabase
-from services.jobs import states
+from infra import metrics
+from infra.nameko.database import ModelDatabase
+from convertix.contract import JOB_STATUSES, TASK_STATUSES
 from services.jobs.stats import status_counts
 
-TASK_STATUSES = (states.QUEUED, states.PROCESSING, states.SUCCEEDED, states.FAILED,
-                 states.CANCELLED)
 
 
 class StatusCollector:
@@ -27,7 +25,7 @@ class StatusCollector:
             counts = status_counts(conn)
         jobs, tasks = counts["jobs"], counts["tasks"]
         yield _family(metrics.JOBS, "Jobs in the database, by status.",
-                      states.JOB_STATUSES, jobs)
+                      JOB_STATUSES, jobs)
         yield _family(metrics.TASKS, "Tasks in the database, by status.", TASK_STATUSES, tasks)
 
 

@@ -19,17 +19,16 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import and_, or_, select, text, update
 
-from convertix import remote  # noqa: F401  (errors cross RPC intact)
-from convertix.constants import (
-    CONVERTER_SERVICE, JOBS_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED,
+from convertix.contract import (
+    CONVERTER_SERVICE, DEFAULT_PAGE, MAX_PAGE, JOBS_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
-from services.common.database import ModelDatabase
-from services.common.dependencies import ConfigProvider, StorageProvider
-from services.common.logcontext import LogContext
-from services.common.metrics import ServiceMetrics
-from services.common.queues import TaskPublisher, dead_letter_queue, max_attempts
+from infra.nameko.database import ModelDatabase
+from infra.nameko.dependencies import ConfigProvider, StorageProvider
+from infra.nameko.logcontext import LogContext
+from infra.nameko.metrics import ServiceMetrics
+from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
 from services.jobs import states, stats
 from services.jobs.documents import job_document
 from services.jobs.metrics import status_collector
@@ -37,8 +36,6 @@ from services.jobs.models import Base, Job, Task, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
 # A task still unpublished this long after its job was created is re-published.
 UNPUBLISHED_GRACE_S = 30
 SWEEP_INTERVAL_S = 30

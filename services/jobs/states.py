@@ -5,12 +5,10 @@ makes the event handlers idempotent under at-least-once delivery (a
 redelivered `task_started` after `task_succeeded` is simply ignored).
 A job's status is derived from its tasks' statuses, never set by hand.
 """
-QUEUED, PROCESSING = "queued", "processing"
-SUCCEEDED, FAILED, CANCELLED, PARTIAL = "succeeded", "failed", "cancelled", "partial"
-
-TASK_FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-JOB_STATUSES = (QUEUED, PROCESSING, SUCCEEDED, FAILED, PARTIAL, CANCELLED)
-JOB_FINAL = frozenset({SUCCEEDED, FAILED, PARTIAL, CANCELLED})
+from convertix.contract import (  # noqa: F401  (re-exported: the state machine's vocabulary)
+    CANCELLED, FAILED, JOB_FINAL, JOB_STATUSES, PARTIAL, PROCESSING, QUEUED, SUCCEEDED,
+    TASK_FINAL,
+)
 
 # event -> (statuses it may move a task from, the status it moves it to)
 TASK_TRANSITIONS = {

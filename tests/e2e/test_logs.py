@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from convertix.logs.ecs import get_field
+from infra.logs.ecs import get_field
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.helpers import corpus_bytes, wait_until

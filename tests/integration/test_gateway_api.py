@@ -21,7 +21,7 @@ from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
 from tests.integration.conftest import jpeg_bytes, png_bytes
 
-FINAL = {"succeeded", "failed", "partial", "cancelled"}
+from convertix.contract import JOB_FINAL as FINAL
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ import logging
 import pytest
 from PIL import Image
 
-from convertix.logs.ecs import get_field
-from convertix.logs.search import LogQuery, search
-from convertix.logs.setup import ConvertixHandler, LogSettings
+from infra.logs.ecs import get_field
+from infra.logs.search import LogQuery, search
+from infra.logs.setup import ConvertixHandler, LogSettings
 from gateway import create_app
 from gateway.settings import settings_from
 from services.accounts.service import AccountsService
@@ -19,7 +19,7 @@ from services.jobs.service import JobsService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
 
-FINAL = {"succeeded", "failed", "partial", "cancelled"}
+from convertix.contract import JOB_FINAL as FINAL
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ import time
 
 import pytest
 
-from convertix.logs import context
-from convertix.logs.ecs import get_field
-from convertix.logs.search import LogQuery, search
-from convertix.logs.setup import ConvertixHandler, LogSettings
+from infra.logs import context
+from infra.logs.ecs import get_field
+from infra.logs.search import LogQuery, search
+from infra.logs.setup import ConvertixHandler, LogSettings
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.helpers import wait_until
 
@@ -193,7 +193,7 @@ def test_logging_does_not_wait_for_a_hanging_or_absent_elasticsearch(shipping, f
 
 
 def test_lines_spooled_by_a_process_that_died_are_shipped_by_the_next(shipping, fake, tmp_path):
-    from convertix.logs.spool import Spool
+    from infra.logs.spool import Spool
 
     spool_root = str(tmp_path / "log" / "spool")
     dead = Spool.create(spool_root, "converter")

@@ -14,9 +14,9 @@ import requests
 import yaml
 from prometheus_client import Counter, Histogram
 
-from convertix import metrics
-from convertix.config import load_config, section
-from convertix.constants import DEAD_LETTER_QUEUE, CONVERT_QUEUE, METRICS_KEY
+from infra import metrics
+from infra.config import load_config, section
+from convertix.contract import DEAD_LETTER_QUEUE, CONVERT_QUEUE, METRICS_KEY
 from tests.metrics.prometheus import DEPLOY, ROOT, SHIPPED_CONFIG, binary, shipped_config
 
 GRAFANA = os.path.join(DEPLOY, "grafana")

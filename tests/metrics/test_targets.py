@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from convertix import metrics_targets
-from convertix.constants import PROMETHEUS_MULTIPROC_ENV
+from infra import metrics_targets
+from convertix.contract import PROMETHEUS_MULTIPROC_ENV
 from tests.metrics.prometheus import ROOT
 
 
@@ -48,7 +48,7 @@ def python(code):
 
 def test_gunicorn_config_helpers_do_not_import_prometheus_client():
     # gunicorn_conf.py imports these before it sets PROMETHEUS_MULTIPROC_DIR
-    done = python("import sys; from convertix import metrics_multiproc, metrics_targets; "
+    done = python("import sys; from infra import metrics_multiproc, metrics_targets; "
                   "print('prometheus_client' in sys.modules)")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
@@ -57,7 +57,7 @@ def test_gunicorn_config_helpers_do_not_import_prometheus_client():
 @pytest.mark.parametrize("too_early", [True, False])
 def test_multiprocess_mode_refuses_a_late_environment_variable(tmp_path, too_early):
     first = "import prometheus_client; " if too_early else ""
-    done = python(first + "from convertix import metrics_multiproc as m; "
+    done = python(first + "from infra import metrics_multiproc as m; "
                   f"m.use_multiprocess({str(tmp_path / 'mp')!r}); m.start({str(tmp_path / 'mp')!r})")
     if too_early:
         assert done.returncode != 0 and "imported before" in done.stderr

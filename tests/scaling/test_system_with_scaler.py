@@ -16,7 +16,7 @@ class ScaledStack(Stack):
 
     def start_converter(self):
         self.metrics_port = free_port()
-        self.start_process("scaler", [f"{BIN}/python", "-m", "convertix.runner", "--config",
+        self.start_process("scaler", [f"{BIN}/python", "-m", "infra.runner", "--config",
                                       "config.yaml", "scaler.service"],
                            SCALER_MIN_REPLICAS="1", SCALER_MAX_REPLICAS="2",
                            SCALER_POLL_S="0.5", SCALER_DOWN_WINDOW_S="5",

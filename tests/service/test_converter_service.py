@@ -3,7 +3,7 @@ dispatcher are worker_factory's mocks; storage is a real folder."""
 import pytest
 from nameko.testing.services import worker_factory
 
-from convertix.constants import TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.contract import TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
 from convertix.errors import CorruptImage
 from convertix.imaging import Converted, InputInfo
 from convertix.storage import Storage

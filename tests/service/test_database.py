@@ -1,10 +1,10 @@
-"""services/common/database.py: a database from an older version is refused clearly."""
+"""infra/nameko/database.py: a database from an older version is refused clearly."""
 import sqlite3
 
 import pytest
 from sqlalchemy import create_engine
 
-from services.common.database import _check_columns
+from infra.nameko.database import _check_columns
 from services.jobs.models import Base
 
 

@@ -137,8 +137,8 @@ class SwarmStack(Stack):
         name = unique_name("converter")
         self.client.services.create(
             IMAGE, name=name,
-            # convertix.runner: `nameko run` without its start-up SIGTERM race
-            command=[f"{BIN}/python", "-m", "convertix.runner", "--config", "config.yaml", module],
+            # infra.runner: `nameko run` without its start-up SIGTERM race
+            command=[f"{BIN}/python", "-m", "infra.runner", "--config", "config.yaml", module],
             labels={RUN_LABEL: RUN_ID}, container_labels={RUN_LABEL: RUN_ID},
             env=container_env(self, MAX_WORKERS=max_workers, **env),
             workdir=ROOT, mounts=code_mounts(self.storage.root), networks=["host"],

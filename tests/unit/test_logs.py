@@ -7,11 +7,11 @@ import eventlet
 import pytest
 
 from convertix.errors import ConvertixError
-from convertix.logs import context
-from convertix.logs.ecs import EcsFormatter, get_field, guess_service
-from convertix.logs.search import LogQuery
-from convertix.logs.spool import Spool
-from convertix.logs.store import LocalStore, log_files, search
+from infra.logs import context
+from infra.logs.ecs import EcsFormatter, get_field, guess_service
+from infra.logs.search import LogQuery
+from infra.logs.spool import Spool
+from infra.logs.store import LocalStore, log_files, search
 
 
 def test_trace_id_comes_from_traceparent_then_x_request_id_else_is_new():

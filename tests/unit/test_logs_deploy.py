@@ -8,11 +8,11 @@ import json
 import logging
 import os
 
-from convertix.config import load_config
-from convertix.logs import context
-from convertix.logs.ecs import EcsFormatter
-from convertix.logs.search import EXACT
-from convertix.logs.setup import LogSettings
+from infra.config import load_config
+from infra.logs import context
+from infra.logs.ecs import EcsFormatter
+from infra.logs.search import EXACT
+from infra.logs.setup import LogSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from convertix.queue_stats import QueueStats
+from infra.queue_stats import QueueStats
 from scaler.backends.local import LocalBackend
 from scaler.loop import Scaler
 from scaler.policy import Policy

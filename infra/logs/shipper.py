@@ -33,7 +33,7 @@ import os
 import threading
 import time
 
-from convertix.logs.spool import Spool
+from infra.logs.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ class Shipper:
 
     def _client(self):
         if self._es is None:
-            from convertix.logs.elastic import client
+            from infra.logs.elastic import client
 
             self._es = client(self.settings)
         return self._es

@@ -13,7 +13,7 @@ import contextvars
 import re
 import uuid
 
-from convertix.constants import (
+from convertix.contract import (
     LOG_CONTEXT_JOB_ID, LOG_CONTEXT_TASK_INDEX, LOG_CONTEXT_TRACE_ID, LOG_CONTEXT_USER_ID,
 )
 

@@ -1,8 +1,8 @@
 """DependencyProviders shared by the services: each wraps a plain object."""
 from nameko.extensions import DependencyProvider
 
-from convertix.config import section
-from convertix.constants import STORAGE_KEY
+from infra.config import section
+from convertix.contract import STORAGE_KEY
 from convertix.storage import Storage
 
 

@@ -16,7 +16,7 @@ import os
 import threading
 import time
 
-from convertix.logs.ecs import get_field
+from infra.logs.ecs import get_field
 
 SUFFIX = ".ndjson"
 

@@ -10,7 +10,7 @@ import sys
 
 import ecs_logging
 
-from convertix.logs import context
+from infra.logs import context
 
 # context field -> ECS field
 ECS_FIELDS = {

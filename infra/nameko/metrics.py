@@ -4,7 +4,7 @@
 
 - it serves this process's metrics over HTTP at `METRICS.host:port` (port 0:
   a free one) and announces the address for Prometheus' file_sd
-  (convertix/metrics_targets.py). One `nameko run` process may run several
+  (infra/metrics_targets.py). One `nameko run` process may run several
   services (accounts and jobs), so the server is one per process, started by
   the first service and stopped with the last;
 - it counts and times every entrypoint call (`convertix_service_calls_total`);
@@ -25,10 +25,10 @@ from eventlet import wsgi
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY
 
-from convertix import metrics
-from convertix.config import section
-from convertix.constants import METRICS_KEY
-from convertix import metrics_targets
+from infra import metrics
+from infra.config import section
+from convertix.contract import METRICS_KEY
+from infra import metrics_targets
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ plugin is off) or has no figure yet, `unacked` is 0 and `source` is "amqp":
 the scaler then sees ready messages only, and may scale busy replicas down
 (drained, so nothing is lost, but capacity goes early). Keep the plugin on.
 Used by the scaler and the gateway's admin stats, with the queue name from
-convertix.constants.
+convertix.contract.
 """
 from dataclasses import asdict, dataclass
 from urllib.parse import quote, unquote, urlparse

@@ -10,7 +10,7 @@ in the worker's context data, so the events and messages it sends carry them.
 """
 from nameko.extensions import DependencyProvider
 
-from convertix.logs import context
+from infra.logs import context
 
 
 class _Binder:

@@ -13,8 +13,8 @@ import json
 import os
 import socket
 
-from convertix.config import section
-from convertix.constants import METRICS_KEY
+from infra.config import section
+from convertix.contract import METRICS_KEY
 
 DEFAULT_TARGETS_DIR = "var/metrics/targets"
 # What an address bound to every interface is announced as.

@@ -1,7 +1,24 @@
-"""Every name that two components must agree on, defined once.
+"""The contract: every name that two components must agree on, defined once.
 
-Queue, exchange and event names; config keys; the RPC service names.
+The gateway, the services, the scaler and the tests import these names; none
+of them spells a status, role, service, queue or event by hand.
 """
+
+# --- job and task statuses (SPEC, "Jobs"); the transitions: services/jobs/states.py ---
+QUEUED, PROCESSING = "queued", "processing"
+SUCCEEDED, FAILED, CANCELLED, PARTIAL = "succeeded", "failed", "cancelled", "partial"
+TASK_STATUSES = (QUEUED, PROCESSING, SUCCEEDED, FAILED, CANCELLED)
+TASK_FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+JOB_STATUSES = (QUEUED, PROCESSING, SUCCEEDED, FAILED, PARTIAL, CANCELLED)
+JOB_FINAL = frozenset({SUCCEEDED, FAILED, PARTIAL, CANCELLED})
+
+# --- roles (the JWT `roles` claim) ---
+ADMIN_ROLE = "admin"
+ROLES = (ADMIN_ROLE,)
+
+# --- pages of `GET /jobs` ---
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
 
 # --- RPC service names (nameko `name =`) ---
 ACCOUNTS_SERVICE = "accounts"

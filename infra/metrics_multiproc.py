@@ -13,8 +13,8 @@ whose app imports it), and gunicorn's config sets the variable first.
 import os
 import shutil
 
-from convertix.config import section
-from convertix.constants import GATEWAY_KEY, METRICS_KEY, PROMETHEUS_MULTIPROC_ENV
+from infra.config import section
+from convertix.contract import GATEWAY_KEY, METRICS_KEY, PROMETHEUS_MULTIPROC_ENV
 
 DEFAULT_MULTIPROC_DIR = "var/metrics/multiproc"
 

@@ -10,10 +10,10 @@ import logging
 import logging.config
 import os
 
-from convertix.config import section
-from convertix.constants import LOGS_KEY
-from convertix.logs import ecs
-from convertix.logs.ecs import EcsFormatter
+from infra.config import section
+from convertix.contract import LOGS_KEY
+from infra.logs import ecs
+from infra.logs.ecs import EcsFormatter
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +54,7 @@ class LogSettings:
 class ConvertixHandler(logging.Handler):
     def __init__(self, settings, name=None):
         super().__init__()
-        from convertix.logs.store import LocalStore
+        from infra.logs.store import LocalStore
 
         self.settings = settings
         self.name_ = name or ecs.process_service()
@@ -63,7 +63,7 @@ class ConvertixHandler(logging.Handler):
                                 settings.max_total_bytes, settings.retention_days)
         self.shipper = None
         if settings.elasticsearch_url:
-            from convertix.logs.shipper import Shipper
+            from infra.logs.shipper import Shipper
 
             self.shipper = Shipper(settings, self.name_)
 
@@ -72,7 +72,7 @@ class ConvertixHandler(logging.Handler):
             line = self.format(record)
             self.store.write(line)
             if self.shipper is not None:
-                from convertix.logs.shipper import in_shipper
+                from infra.logs.shipper import in_shipper
 
                 if not in_shipper():  # the client's own lines would feed back
                     self.shipper.offer(line)

@@ -1,4 +1,4 @@
-"""`python -m convertix.runner --config config.yaml <services>`: `nameko run`
+"""`python -m infra.runner --config config.yaml <services>`: `nameko run`
 with one race closed.
 
 Nameko 2.14's `run` installs its SIGTERM handler before it starts the

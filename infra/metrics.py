@@ -6,7 +6,7 @@ Under gunicorn the gateway runs prometheus_client's multiprocess mode
 (PROMETHEUS_MULTIPROC_DIR, set by gateway/gunicorn_conf.py before any worker
 imports this module): each worker writes its values to files there, and
 `/metrics` adds them up. A Nameko process is one process: its values live in
-memory and it serves them itself (services/common/metrics.py).
+memory and it serves them itself (infra/nameko/metrics.py).
 
 Labels are bounded sets: routes are Flask's URL rules (not raw paths),
 formats come from the sniffer's and encoders' fixed lists, outcomes and
@@ -14,7 +14,7 @@ error codes from convertix/errors.py.
 """
 import os
 
-from convertix.constants import PROMETHEUS_MULTIPROC_ENV
+from convertix.contract import PROMETHEUS_MULTIPROC_ENV
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 # The classic text format, which every Prometheus 2.x reads.
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4

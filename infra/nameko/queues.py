@@ -14,12 +14,12 @@ from kombu.common import maybe_declare
 from nameko.amqp import get_connection
 from nameko.messaging import Consumer, Publisher, QueueConsumer
 
-from convertix.config import section
-from convertix.constants import (
+from infra.config import section
+from convertix.contract import (
     CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, CONVERTER_KEY,
     DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
 )
-from convertix.logs import context as log_context
+from infra.logs import context as log_context
 
 DEFAULT_MAX_ATTEMPTS = 3
 

@@ -13,7 +13,7 @@ Matching:
 import dataclasses
 
 from convertix.errors import ConvertixError
-from convertix.logs.ecs import get_field
+from infra.logs.ecs import get_field
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -93,9 +93,9 @@ def answer(backend, items):
 def search(settings, query):
     """Search Elasticsearch when `settings.elasticsearch_url` is set, else the local store."""
     if settings.elasticsearch_url:
-        from convertix.logs import elastic
+        from infra.logs import elastic
 
         return answer("elasticsearch", elastic.search(settings, query))
-    from convertix.logs import store
+    from infra.logs import store
 
     return answer("local", store.search(settings.dir, query))

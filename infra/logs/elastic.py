@@ -9,7 +9,7 @@ import os
 
 from elasticsearch import Elasticsearch
 
-from convertix.constants import ELASTICSEARCH_API_KEY_ENV
+from convertix.contract import ELASTICSEARCH_API_KEY_ENV
 from convertix.errors import ConvertixError
 
 SEARCH_TIMEOUT_S = 10
