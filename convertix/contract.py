@@ -40,6 +40,14 @@ TASK_STARTED = "task_started"
 TASK_SUCCEEDED = "task_succeeded"
 TASK_FAILED = "task_failed"
 
+# --- the event the jobs service dispatches after each committed change of a
+# job or one of its tasks (nameko event of JOBS_SERVICE). Its payload:
+# {"job_id", "user_id", "seq" (grows per job), "document" (the job document),
+#  "callback_url"}. The gateway (live events, /convert) and the notifier
+# (webhooks) handle it.
+JOB_CHANGED = "job_changed"
+NOTIFIER_SERVICE = "notifier"
+
 # --- config keys (config.yaml); nameko's own keys are used as they are ---
 AMQP_URI_KEY = "AMQP_URI"
 MAX_WORKERS_KEY = "max_workers"
