@@ -14,7 +14,8 @@ it names), no comments and no processing instructions.
 
 Bounded (IMAGE_TOO_LARGE): the gunzipped size of SVGZ, the element count and
 nesting depth (both also once references are expanded, and without cycles,
-see svgrefs.py), and
+see svgrefs.py, which also refuses duplicate ids), the render work (elements
+drawn x render pixels, MAX_RENDER_WORK), and
 the render size from width/height (or the viewBox) against Limits. That size
 is handed to the renderer explicitly: its own parse of width/height is more
 lenient than ours ('6_0000', '+60000' and the like), and must not decide how
@@ -35,6 +36,12 @@ from .svgrefs import MAX_DEPTH, css_unescape, expanded_count, too_deep
 
 # A document with more elements than this is a rendering bomb, not an image.
 MAX_ELEMENTS = 50_000
+# Elements drawn (references expanded) x render pixels. CairoSVG fills
+# 0.3-0.6 ns per element-pixel when every element covers the canvas (the
+# worst case, measured on this project's 2-core machine), so this bounds a
+# render to ~15-30 s, under the conversion timeout: a file can no longer hold
+# a sandbox for the whole timeout. 1,000 elements still render at 7000x7000.
+MAX_RENDER_WORK = 50_000_000_000
 
 # CSS/SVG length units -> pixels, at the 96 dpi ImageMagick's SVG renderer uses.
 UNITS_TO_PX = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0,
@@ -203,7 +210,8 @@ def sanitise(data, limits):
             too_deep("nests elements")
         _check_element(el)
         stack.extend((child, depth + 1) for child in reversed(el))
-    if expanded_count(root) > MAX_ELEMENTS:
+    drawn = expanded_count(root)
+    if drawn > MAX_ELEMENTS:
         raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through its references "
                             "(use, pattern, marker, filter, mask...) or has a reference cycle",
                             details={"limit": MAX_ELEMENTS})
@@ -216,6 +224,11 @@ def sanitise(data, limits):
                             details={"width": w, "height": h})
     if w < 1 or h < 1:
         raise CorruptImage("SVG has an empty render size")
+    if drawn * w * h > MAX_RENDER_WORK:
+        raise ImageTooLarge(f"SVG draws up to {drawn} elements at {w}x{h}: more work than "
+                            f"{MAX_RENDER_WORK:.0e} element-pixels",
+                            details={"elements": drawn, "width": w, "height": h,
+                                     "limit": MAX_RENDER_WORK})
     # Exactly the tree that was checked, re-serialised (namespaces as ns0:, ns1:...).
     clean = ET.tostring(root, encoding="utf-8", xml_declaration=False)
     return clean, size

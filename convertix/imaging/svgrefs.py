@@ -17,10 +17,17 @@ which svg.sanitise checks before this module walks the tree, and the nesting
 once references are followed (a chain of 3000 <use>, each drawing the next).
 Either, deep enough, ended as a RecursionError here or in CairoSVG, reported
 as nothing better than a corrupt image.
+
+Ids are unique or the document is refused (UNSUPPORTED_FORMAT): CairoSVG
+resolves a <use> to the first element with the id, but its pattern, marker,
+gradient, mask and filter tables to the last one. A counter that picks
+either can be fooled by a decoy holding the same id (nested groups, each
+with an empty decoy after it, were counted as ~1,100 elements and drew
+millions). Duplicate ids are invalid SVG, and none of the corpus has any.
 """
 import re
 
-from convertix.errors import ImageTooLarge
+from convertix.errors import ImageTooLarge, UnsupportedFormat
 
 # Deeper than this, elements nested in the document or drawn through chained
 # references, is refused: real drawings nest a few dozen levels.
@@ -160,9 +167,22 @@ def _references(root):
     return refs
 
 
+def ids(root):
+    """id -> element; UNSUPPORTED_FORMAT if an id is given twice (see the module's doc)."""
+    by_id = {}
+    for el in root.iter():
+        key = el.get("id")
+        if key:
+            if key in by_id:
+                raise UnsupportedFormat(f"SVG refused: id {key[:60]!r} is given to more than one element",
+                                        details={"reason": "duplicate id"})
+            by_id[key] = el
+    return by_id
+
+
 def expanded_count(root):
     """An upper bound on the elements drawn once references are expanded; inf for a cycle."""
-    by_id = {el.get("id"): el for el in root.iter() if el.get("id")}
+    by_id = ids(root)
     refs = _references(root)
     # memo: element -> elements drawn; heights: element -> levels drawn from it
     # down (itself included), so that an element already counted, drawn again

@@ -257,3 +257,30 @@ def test_svg_nesting_depth_is_refused(svg):
 def test_svg_nesting_at_the_depth_limit_renders(svg, opts):
     got = decode(convert(svg, opts(format="png")).data)
     assert got.getpixel((2, 2))[:3] == (255, 0, 0)
+
+
+def test_svg_decoy_ids_do_not_hide_nested_uses():
+    # Issue 12, finding 2: each group's id is given again to an empty decoy.
+    # CairoSVG's <use> takes the first (40**3 rects drawn); a count keeping the
+    # last saw ~130 and let it through, to render for minutes.
+    from tests.attacks import decoy_id_svg
+    with pytest.raises(UnsupportedFormat) as exc:
+        sanitise(decoy_id_svg(), Limits())
+    assert "more than one element" in exc.value.message
+
+
+def test_svg_duplicate_id_is_refused_even_without_references():
+    body = b'<rect id="r" width="1" height="1"/><rect id="r" width="2" height="2"/>'
+    with pytest.raises(UnsupportedFormat):
+        sanitise(_svg(b'width="5" height="5"', body), Limits())
+
+
+def test_svg_render_work_is_bounded():
+    # 2,000 canvas-sized rects (under MAX_ELEMENTS) at 6000x6000: 7.2e10
+    # element-pixels, a minute of CairoSVG; the same drawing at 1000x1000 is fine.
+    from convertix.imaging.svg import MAX_RENDER_WORK
+    rects = b'<rect width="100%" height="100%" fill="#123"/>' * 2000
+    with pytest.raises(ImageTooLarge) as exc:
+        sanitise(_svg(b'width="6000" height="6000"', rects), Limits())
+    assert exc.value.details["limit"] == MAX_RENDER_WORK
+    assert sanitise(_svg(b'width="1000" height="1000"', rects), Limits())[1] == (1000, 1000)
