@@ -1,0 +1,108 @@
+"""One webhook POST (services/notifier/http.py) against a real receiver on
+loopback: signed body sent as is, the SSRF guard, no redirects, timeouts,
+and the pinned connection keeping the host name for TLS."""
+import datetime
+import ssl
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from services.notifier import http, signature
+from tests.webhook_receiver import Receiver
+
+BODY = b'{"id":"j1","status":"succeeded"}'
+
+
+def test_post_sends_the_exact_body_and_headers():
+    with Receiver() as receiver:
+        result = http.post(receiver.url(), BODY, {signature.HEADER: signature.sign("k", BODY)},
+                           timeout_s=5, allow_private=True)
+    assert result["outcome"] == http.DELIVERED and result["http_status"] == 200
+    assert result["error"] is None and result["latency_ms"] >= 0
+    (got,) = receiver.requests
+    assert got["body"] == BODY and got["path"] == "/hook"
+    assert got["headers"]["Content-Type"] == "application/json"
+    assert got["headers"]["Host"] == f"127.0.0.1:{receiver.port}"
+    assert signature.verify("k", got["body"], got["headers"][signature.HEADER])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_loopback_is_refused_unless_allowed(host):
+    with Receiver() as receiver:
+        result = http.post(receiver.url(host), BODY, {}, timeout_s=5, allow_private=False)
+    assert result["outcome"] == http.FAILED and result["http_status"] is None
+    assert "refused" in result["error"] and "loopback" in result["error"]
+    assert receiver.requests == []
+
+
+@pytest.mark.parametrize("status, outcome", [(500, http.RETRY), (429, http.RETRY),
+                                             (404, http.FAILED), (302, http.FAILED)])
+def test_answers_map_to_outcomes_and_redirects_are_not_followed(status, outcome):
+    with Receiver([status]) as receiver:
+        result = http.post(receiver.url(), BODY, {}, timeout_s=5, allow_private=True)
+    assert (result["http_status"], result["outcome"]) == (status, outcome)
+    assert len(receiver.requests) == 1  # a redirect's Location is never asked
+
+
+def test_network_error_asks_for_a_retry():
+    with Receiver() as receiver:
+        url = receiver.url()
+    result = http.post(url, BODY, {}, timeout_s=5, allow_private=True)  # nobody listens now
+    assert result["outcome"] == http.RETRY and "ConnectionError" in result["error"]
+
+
+def test_a_silent_receiver_times_out():
+    import socket
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts the connection, never answers
+        result = http.post(f"http://127.0.0.1:{silent.getsockname()[1]}/", BODY, {},
+                           timeout_s=0.5, allow_private=True)
+    assert result["outcome"] == http.RETRY
+    assert result["error"] and ("timeout" in result["error"].lower()
+                                or "timed out" in result["error"].lower())
+    assert result["latency_ms"] < 3000
+
+
+def _certificate(tmp_path, name):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_pinned_https_checks_the_certificate_against_the_host_name(tmp_path):
+    cert, key = _certificate(tmp_path, "hooks.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    with Receiver(ssl_context=context) as receiver:
+        # the name does not resolve: the connection goes to the pinned address,
+        # TLS sends the name (SNI) and checks the certificate against it
+        with requests.Session() as session:
+            session.mount("https://", http.PinnedAdapter("127.0.0.1"))
+            answer = session.post(receiver.url("hooks.example", scheme="https"), data=BODY,
+                                  headers={"Host": f"hooks.example:{receiver.port}"},
+                                  verify=cert, timeout=5)
+            assert answer.status_code == 200
+        with requests.Session() as session:  # a certificate for another name is refused
+            session.mount("https://", http.PinnedAdapter("127.0.0.1"))
+            with pytest.raises(requests.exceptions.SSLError):
+                session.post(receiver.url("other.example", scheme="https"), data=BODY,
+                             verify=cert, timeout=5)
+    assert [r["headers"]["Host"] for r in receiver.requests] == [f"hooks.example:{receiver.port}"]
