@@ -59,6 +59,8 @@ GATEWAY_KEY = "GATEWAY"          # {rpc_timeout_s, rpc_pool_size, ...}
 AUTH_KEY = "AUTH"                # {access_token_ttl_s, refresh_token_ttl_s}
 LOGS_KEY = "LOGS"                # {dir, elasticsearch_url, data_stream, buffer_size, spool_dir, ...}
 METRICS_KEY = "METRICS"          # {host, port, targets_dir, multiproc_dir}
+NOTIFIER_KEY = "NOTIFIER"        # {timeout_s, base_delay_s, factor, max_delay_s, max_attempts, jitter}
+WEBHOOK_ALLOW_PRIVATE_KEY = "WEBHOOK_ALLOW_PRIVATE"  # true: webhooks may reach private addresses
 # prometheus_client's multiprocess mode (the gateway's gunicorn workers)
 PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

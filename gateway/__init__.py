@@ -7,7 +7,7 @@ formats (/api/v1/formats), ops (/healthz, /readyz), metrics (/metrics). Extensio
 from flask import Flask
 
 from gateway import auth, errors, jobs, limits, metrics, ops
-from gateway import admin, requestlog
+from gateway import admin, deliveries, requestlog
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
@@ -34,6 +34,7 @@ def create_app(test_config=None):
     app.register_blueprint(jobs.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(deliveries.bp)
 
     from gateway import cli
     cli.init_app(app)

@@ -1,0 +1,131 @@
+"""Notifier: posts a final job's document to its callback_url, signed, retried.
+
+A switchboard: the event handler records the delivery (one per job), the
+timer picks up the deliveries that are due, and each attempt is a pure
+`http.post()` whose outcome the store records with the next attempt's time
+(`schedule.retry_delay`). Its own service and queue: a slow receiver holds a
+notifier worker, never the jobs service or a converter.
+"""
+import json
+import logging
+import random
+from datetime import timedelta
+
+import eventlet
+from nameko.events import event_handler
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+
+from convertix.contract import (
+    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_FINAL, JOBS_SERVICE, NOTIFIER_KEY, NOTIFIER_SERVICE,
+    WEBHOOK_ALLOW_PRIVATE_KEY,
+)
+from convertix.errors import NotFound
+from infra.nameko.dependencies import ConfigProvider, ConfigSection
+from infra.nameko.logcontext import LogContext
+from infra.nameko.metrics import ServiceMetrics
+from services.notifier import http, signature
+from services.notifier.dependencies import Deliveries
+from services.notifier.models import Base, utcnow
+from services.notifier.schedule import Backoff, retry_delay
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 1.0        # how often due retries are looked for
+SECRET_LOOKUP_TIMEOUT_S = 10
+DEFAULTS = {"timeout_s": 5, "batch": 50, "concurrency": 20}
+JOB_HEADER = "X-Convertix-Job"
+
+
+class NotifierService:
+    name = NOTIFIER_SERVICE
+
+    deliveries = Deliveries(Base)
+    settings = ConfigSection(NOTIFIER_KEY, DEFAULTS)
+    config = ConfigProvider()
+    accounts = RpcProxy(ACCOUNTS_SERVICE)
+    log_context = LogContext()
+    metrics = ServiceMetrics()
+
+    @event_handler(JOBS_SERVICE, JOB_CHANGED)
+    def job_changed(self, payload):
+        document, url = payload.get("document") or {}, payload.get("callback_url")
+        if document.get("status") not in JOB_FINAL or not url:
+            return
+        job_id = payload["job_id"]
+        self.log_context.bind(job_id=job_id, user_id=payload["user_id"])
+        body = json.dumps(document, separators=(",", ":"))
+        if self.deliveries.create(job_id, payload["user_id"], url, body, utcnow()):
+            log.info("webhook for job %s to %s: pending", job_id, url)
+            self._attempt([job_id])  # the first attempt at once, not at the next tick
+
+    @timer(interval=POLL_INTERVAL_S)
+    def retry_due(self):
+        due = self.deliveries.due(utcnow(), int(self.settings["batch"]))
+        if due:
+            self._attempt(due)
+
+    @rpc
+    def deliveries_of(self, job_id, user_id):
+        return self.deliveries.document(job_id, user_id)
+
+    @rpc
+    def redeliver(self, job_id, user_id):
+        self.deliveries.redeliver(job_id, user_id, utcnow())
+        self._attempt([job_id])
+        return self.deliveries.document(job_id, user_id)
+
+    # --- helpers -----------------------------------------------------------
+
+    def _attempt(self, job_ids):
+        """Claim and attempt each due delivery, several at once."""
+        lease_s = float(self.settings["timeout_s"]) + 30  # a killed attempt is retried then
+        claimed = [c for c in (self.deliveries.claim(j, utcnow(), lease_s) for j in job_ids) if c]
+        secrets = self._secrets({c["user_id"] for c in claimed})
+        pool = eventlet.GreenPool(int(self.settings["concurrency"]))
+        for delivery in claimed:
+            pool.spawn_n(self._send_logged, delivery, secrets)
+        pool.waitall()
+
+    def _secrets(self, user_ids):
+        """user id -> webhook secret; NotFound (user gone) -> None; absent: not known now."""
+        found = {}
+        for user_id in user_ids:
+            try:
+                with eventlet.Timeout(SECRET_LOOKUP_TIMEOUT_S):
+                    found[user_id] = self.accounts.get_user(user_id)["webhook_secret"]
+            except NotFound:
+                found[user_id] = None
+            except (Exception, eventlet.Timeout):
+                log.warning("webhook secret of user %s not available now", user_id, exc_info=True)
+        return found
+
+    def _send_logged(self, delivery, secrets):
+        try:
+            self._send(delivery, secrets)
+        except Exception:  # e.g. the database went away: the lease ends, it is tried again
+            log.exception("webhook for job %s: attempt not recorded", delivery["job_id"])
+
+    def _send(self, delivery, secrets):
+        job_id, user_id, now = delivery["job_id"], delivery["user_id"], utcnow()
+        if user_id not in secrets:  # accounts did not answer: later, and no attempt spent
+            self.deliveries.postpone(job_id, now + timedelta(seconds=self.backoff.base_delay_s), now)
+            return
+        if secrets[user_id] is None:
+            result = {"http_status": None, "error": "the job's owner no longer exists",
+                      "latency_ms": 0.0, "outcome": http.FAILED}
+        else:
+            body = delivery["body"].encode()
+            headers = {signature.HEADER: signature.sign(secrets[user_id], body),
+                       JOB_HEADER: job_id}
+            result = http.post(delivery["url"], body, headers, float(self.settings["timeout_s"]),
+                               bool(self.config.get(WEBHOOK_ALLOW_PRIVATE_KEY)))
+        delay = retry_delay(self.backoff, delivery["attempts"] + 1, random.random())
+        retry_at = utcnow() + timedelta(seconds=delay) if delay is not None else None
+        status = self.deliveries.record(delivery, now, result, retry_at, utcnow())
+        log.info("webhook for job %s, attempt %d: %s -> %s", job_id, delivery["attempts"] + 1,
+                 result["http_status"] or result["error"], status)
+
+    @property
+    def backoff(self):
+        return Backoff.from_config(self.settings)

@@ -1,0 +1,119 @@
+"""The deliveries table as a plain object: short transactions, one session each.
+
+Sends happen outside any transaction, and several of them at once, so every
+method opens its own session (`session_factory()`), never the worker's.
+Claiming is a conditional UPDATE (`... WHERE next_attempt_at <= now`): of two
+notifier processes (or greenthreads) that see the same due delivery, one
+claims it; the claim moves `next_attempt_at` a lease ahead, so a notifier
+killed mid-attempt leaves it to be tried again when the lease ends.
+"""
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from convertix.errors import NotFound
+from services.notifier.models import DELIVERED, FAILED, PENDING, Delivery, DeliveryAttempt
+
+FINAL_STATUS = {"delivered": DELIVERED, "failed": FAILED}  # attempt outcome -> delivery status
+
+
+def _iso(value):
+    return value.isoformat(timespec="milliseconds") + "Z" if value else None
+
+
+class DeliveryStore:
+    def __init__(self, session_factory):
+        self.session_factory = session_factory
+
+    def create(self, job_id, user_id, callback_url, body, now):
+        """Record a pending delivery, due now. False if the job has one already."""
+        with self.session_factory() as session:
+            session.add(Delivery(job_id=job_id, user_id=user_id, callback_url=callback_url,
+                                 body=body, status=PENDING, round=1, attempts=0,
+                                 next_attempt_at=now, created_at=now, updated_at=now))
+            try:
+                session.commit()
+            except IntegrityError:  # the event came twice: one delivery per job
+                session.rollback()
+                return False
+        return True
+
+    def due(self, now, limit):
+        with self.session_factory() as session:
+            return list(session.execute(
+                select(Delivery.job_id).where(Delivery.status == PENDING,
+                                              Delivery.next_attempt_at <= now)
+                .order_by(Delivery.next_attempt_at).limit(limit)).scalars())
+
+    def claim(self, job_id, now, lease_s):
+        """The delivery to attempt now (a dict), or None if it is not due or taken."""
+        with self.session_factory() as session:
+            claimed = session.execute(
+                update(Delivery)
+                .where(Delivery.job_id == job_id, Delivery.status == PENDING,
+                       Delivery.next_attempt_at <= now)
+                .values(next_attempt_at=now + timedelta(seconds=lease_s), updated_at=now))
+            if claimed.rowcount != 1:
+                session.rollback()
+                return None
+            session.commit()
+            row = session.get(Delivery, job_id)
+            return {"job_id": row.job_id, "user_id": row.user_id, "url": row.callback_url,
+                    "body": row.body, "round": row.round, "attempts": row.attempts}
+
+    def postpone(self, job_id, until, now):
+        """Give a claimed delivery back without an attempt (its owner's secret was not at hand)."""
+        with self.session_factory() as session:
+            session.execute(update(Delivery).where(Delivery.job_id == job_id,
+                                                   Delivery.status == PENDING)
+                            .values(next_attempt_at=until, updated_at=now))
+            session.commit()
+
+    def record(self, claimed, started_at, result, retry_at, now):
+        """Write the attempt, then the delivery's new state: delivered, failed,
+        or pending until `retry_at` (None: no attempt left, so failed)."""
+        number = claimed["attempts"] + 1
+        status = FINAL_STATUS.get(result["outcome"], PENDING if retry_at else FAILED)
+        with self.session_factory() as session:
+            session.add(DeliveryAttempt(
+                job_id=claimed["job_id"], round=claimed["round"], number=number, at=started_at,
+                http_status=result["http_status"], error=result["error"],
+                latency_ms=result["latency_ms"], outcome=result["outcome"]))
+            # Only the round that was claimed: a redelivery meanwhile starts afresh.
+            session.execute(
+                update(Delivery)
+                .where(Delivery.job_id == claimed["job_id"], Delivery.round == claimed["round"])
+                .values(attempts=number, status=status, updated_at=now,
+                        next_attempt_at=retry_at if status == PENDING else None))
+            session.commit()
+        return status
+
+    def redeliver(self, job_id, user_id, now):
+        """Start a new round of attempts, due now."""
+        with self.session_factory() as session:
+            row = session.get(Delivery, job_id)
+            if row is None or row.user_id != user_id:
+                raise NotFound("the job has no webhook delivery (no callback_url, or not final yet)")
+            row.round, row.attempts, row.status = row.round + 1, 0, PENDING
+            row.next_attempt_at, row.updated_at = now, now
+            session.commit()
+
+    def document(self, job_id, user_id):
+        """The delivery and every attempt, oldest first (SPEC: GET /jobs/<id>/deliveries)."""
+        with self.session_factory() as session:
+            row = session.get(Delivery, job_id)
+            if row is None or row.user_id != user_id:
+                return {"job_id": job_id, "status": None, "callback_url": None,
+                        "next_attempt_at": None, "attempts": []}
+            attempts = session.execute(
+                select(DeliveryAttempt).where(DeliveryAttempt.job_id == job_id)
+                .order_by(DeliveryAttempt.id)).scalars()
+            return {
+                "job_id": job_id, "status": row.status, "callback_url": row.callback_url,
+                "next_attempt_at": _iso(row.next_attempt_at) if row.status == PENDING else None,
+                "attempts": [{"round": a.round, "attempt": a.number, "at": _iso(a.at),
+                              "http_status": a.http_status, "error": a.error,
+                              "latency_ms": a.latency_ms, "outcome": a.outcome}
+                             for a in attempts],
+            }
