@@ -8,6 +8,7 @@ from flask import Flask
 
 from gateway import auth, errors, jobs, limits, metrics, ops
 from gateway import admin, deliveries, requestlog
+from gateway import openapi, web
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
@@ -29,11 +30,13 @@ def create_app(test_config=None):
     init_storage(app)
     auth.init_app(app)
     ops.init_app(app)
+    web.init_app(app)  # the page at / and its headers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(jobs.bp)
     app.register_blueprint(ops.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(deliveries.bp)
 
     from gateway import cli

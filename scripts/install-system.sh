@@ -2,10 +2,11 @@
 # Installs the Debian packages Convertix needs, if any is missing.
 # RabbitMQ (broker), PostgreSQL (optional database, used by the tests),
 # ImageMagick's library (Wand), libmagic (sniffing), Prometheus (its server
-# and promtool: the metrics tests run both against deploy/).
+# and promtool: the metrics tests run both against deploy/), Chromium (the
+# browser tests drive it with playwright; never `playwright install`).
 set -euo pipefail
 
-PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2 prometheus)
+PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2 prometheus chromium)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
