@@ -1,0 +1,1 @@
+"""`convertix`: the command-line client of the Convertix HTTP API (docs/SPEC.md)."""
