@@ -39,6 +39,9 @@ DEAD_LETTER_QUEUE = "convertix.convert.dead-letter"
 TASK_STARTED = "task_started"
 TASK_SUCCEEDED = "task_succeeded"
 TASK_FAILED = "task_failed"
+# {"job_id", "index", "attempt", "stage"}: a task reached a stage (in order)
+TASK_PROGRESS = "task_progress"
+STAGES = ("decode", "transform", "encode", "store")
 
 # --- the event the jobs service dispatches after each committed change of a
 # job or one of its tasks (nameko event of JOBS_SERVICE). Its payload:

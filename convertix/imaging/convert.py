@@ -64,14 +64,24 @@ def _check_input(data, limits):
     return fmt
 
 
-def convert(data, options, limits=Limits()):
-    """Convert `data` per the validated `options`; raise only ConvertixErrors."""
+def _no_report(stage):
+    pass
+
+
+def convert(data, options, limits=Limits(), on_stage=_no_report):
+    """Convert `data` per the validated `options`; raise only ConvertixErrors.
+
+    `on_stage(name)` is told when decoding is done ("transform") and when
+    the operations are done ("encode"): the task's progress.
+    """
     register()
     data = bytes(data)
     fmt = _check_input(data, limits)
     try:
         dec = decode.decode(data, fmt, options, limits, draft_target=_make_draft(data, fmt, options))
+        on_stage("transform")
         frames = [operations.apply(f, options, limits.max_output_pixels) for f in dec.frames]
+        on_stage("encode")
         out, n_out, size = encode.encode(frames, dec.durations, dec.loop, options, dec.meta)
     except ConvertixError:
         raise

@@ -17,6 +17,8 @@ from . import protocol, reply
 from .limits import Limits
 
 READY_TIMEOUT_S = 60
+# Progress frames the child may send before its reply (convert.py's on_stage).
+CHILD_STAGES = ("transform", "encode")
 
 # Environment for the child: one engine thread, few malloc arenas, so that
 # RLIMIT_AS measures image memory rather than per-thread reservations.
@@ -97,9 +99,27 @@ class Sandbox:
     def __exit__(self, *exc):
         self.close()
 
+    def _read_past_stages(self, deadline, limits, on_stage):
+        """The reply frame, after at most one frame per stage, in order."""
+        stages = list(CHILD_STAGES)
+        while True:
+            header, payload = protocol.read_frame(self._proc.stdout.fileno(), deadline,
+                                                  reply.max_payload(limits, self.memory_mb))
+            if "stage" not in header:
+                return header, payload
+            stage = header["stage"]
+            if stage not in stages or payload:
+                raise reply.MalformedReply(f"unexpected progress frame {stage!r}")
+            del stages[:stages.index(stage) + 1]
+            if on_stage is not None:
+                on_stage(stage)
+
     # -- work --------------------------------------------------------------
-    def convert(self, data, options, limits=Limits(), timeout_s=60):
-        """Convert in the worker; raise ConvertixErrors, ConversionTimeout or SandboxCrashed."""
+    def convert(self, data, options, limits=Limits(), timeout_s=60, on_stage=None):
+        """Convert in the worker; raise ConvertixErrors, ConversionTimeout or SandboxCrashed.
+
+        `on_stage(name)` hears the child's progress frames (CHILD_STAGES, in order).
+        """
         if self._proc is None or self._proc.poll() is not None:
             self.start()
         deadline = time.monotonic() + timeout_s
@@ -107,8 +127,7 @@ class Sandbox:
         try:
             protocol.write_frame(self._proc.stdin.fileno(),
                                  {"options": options, "limits": limits.to_dict()}, data)
-            header, payload = protocol.read_frame(self._proc.stdout.fileno(), deadline,
-                                                  reply.max_payload(limits, self.memory_mb))
+            header, payload = self._read_past_stages(deadline, limits, on_stage)
             # Raises the child's ConvertixError, or MalformedReply for a reply that does not fit.
             return reply.parse(header, payload, data, options, limits)
         except protocol.FrameTimeout:

@@ -61,7 +61,9 @@ def serve(inp, out):
             return 0
         try:
             options = validate(header.get("options") or {}, capabilities()["output"])
-            result = convert(payload, options, Limits.from_dict(header.get("limits")))
+            # Stage frames go before the reply; the parent reports them as progress.
+            result = convert(payload, options, Limits.from_dict(header.get("limits")),
+                             on_stage=lambda stage: protocol.write_frame(out, {"stage": stage}))
             reply = _response(result)
         except ConvertixError as exc:
             reply = _error(exc)

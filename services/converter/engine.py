@@ -34,10 +34,11 @@ class Engine:
     def __init__(self, pool):
         self._pool = pool
 
-    def convert(self, data, options):
+    def convert(self, data, options, on_stage=None):
         sandbox = self._pool.idle.get()
         try:
-            return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s)
+            return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s,
+                                   on_stage=on_stage)
         except (ConvertixError, SandboxCrashed):
             raise  # the sandbox already answered, or was already replaced
         except BaseException:

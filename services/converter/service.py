@@ -18,7 +18,9 @@ import time
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
-from convertix.contract import CONVERTER_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.contract import (
+    CONVERTER_SERVICE, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+)
 from convertix.errors import ConvertixError
 from convertix.imaging import extension
 from convertix.options import validate
@@ -49,7 +51,10 @@ class ConverterService:
         log.info("converting task %s/%s (attempt %s)", job_id, index, self.attempt)
         # counted and timed; an exception below counts as outcome "error"
         conversion = self.metrics.conversion((task.get("options") or {}).get("format"))
-        self.dispatch(TASK_STARTED, ref)
+        self.dispatch(TASK_STARTED, ref)  # the jobs service's stage "decode"
+
+        def report(stage):  # progress: transform, encode (from the sandbox), store
+            self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
         try:
             options = validate(task["options"], self.engine.output_formats())
             input_path = self.storage.input_path(job_id, index)
@@ -57,7 +62,7 @@ class ConverterService:
                 raise ConvertixError("the input file is gone (job deleted?)")
             data = self.storage.read(input_path)
             started = time.monotonic()
-            result = self.engine.convert(data, options)
+            result = self.engine.convert(data, options, on_stage=report)
             seconds = time.monotonic() - started
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
@@ -65,6 +70,7 @@ class ConverterService:
             self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(),
                                         "input": getattr(exc, "input", None)})
             return
+        report("store")
         # The path follows from (job, index, format): Storage.output_path.
         self.storage.write(
             self.storage.output_path(job_id, index, extension(result.format)), result.data)

@@ -71,8 +71,9 @@ class NotifierService:
 
     @rpc
     def redeliver(self, job_id, user_id):
+        # Due now: the next tick sends it (within POLL_INTERVAL_S), so the
+        # caller (a gateway thread) does not wait on the receiver.
         self.deliveries.redeliver(job_id, user_id, utcnow())
-        self._attempt([job_id])
         return self.deliveries.document(job_id, user_id)
 
     # --- helpers -----------------------------------------------------------
@@ -119,7 +120,7 @@ class NotifierService:
             headers = {signature.HEADER: signature.sign(secrets[user_id], body),
                        JOB_HEADER: job_id}
             result = http.post(delivery["url"], body, headers, float(self.settings["timeout_s"]),
-                               bool(self.config.get(WEBHOOK_ALLOW_PRIVATE_KEY)))
+                               _flag(self.config.get(WEBHOOK_ALLOW_PRIVATE_KEY)))
         delay = retry_delay(self.backoff, delivery["attempts"] + 1, random.random())
         retry_at = utcnow() + timedelta(seconds=delay) if delay is not None else None
         status = self.deliveries.record(delivery, now, result, retry_at, utcnow())
@@ -129,3 +130,8 @@ class NotifierService:
     @property
     def backoff(self):
         return Backoff.from_config(self.settings)
+
+
+def _flag(value):
+    """A config switch: YAML gives a bool; a string from elsewhere must say yes plainly."""
+    return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")

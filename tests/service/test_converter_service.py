@@ -3,7 +3,7 @@ dispatcher are worker_factory's mocks; storage is a real folder."""
 import pytest
 from nameko.testing.services import worker_factory
 
-from convertix.contract import TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED
+from convertix.contract import TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED
 from convertix.errors import CorruptImage
 from convertix.imaging import Converted, InputInfo
 from convertix.storage import Storage
@@ -32,8 +32,9 @@ def test_success_writes_the_output_and_reports_it(converter):
 
     converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "webp"}})
 
-    (started, first), (succeeded, second) = events(converter)
+    (started, first), (stored, third), (succeeded, second) = events(converter)
     assert (started, first) == (TASK_STARTED, {"job_id": JOB, "index": 0, "attempt": 2})
+    assert (stored, third["stage"]) == (TASK_PROGRESS, "store")  # before the write
     assert succeeded == TASK_SUCCEEDED
     assert second["output"] == {"format": "webp", "width": 3, "height": 2, "bytes": 5}
     assert converter.storage.read(converter.storage.output_path(JOB, 0, "webp")) == b"webp!"
@@ -61,3 +62,16 @@ def test_unexpected_errors_raise_so_the_message_is_requeued(converter):
     with pytest.raises(RuntimeError):
         converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     assert [name for name, _ in events(converter)] == [TASK_STARTED]
+
+
+def test_the_sandbox_stages_are_reported_as_progress(converter):
+    def convert(data, options, on_stage):
+        on_stage("transform")
+        on_stage("encode")
+        return Converted(data=b"png!", format="png", mime="image/png", width=1, height=1,
+                         frames=1, input=InputInfo(format="png", width=1, height=1, frames=1,
+                                                   bytes=11))
+    converter.engine.convert.side_effect = convert
+    converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
+    stages = [payload["stage"] for name, payload in events(converter) if name == TASK_PROGRESS]
+    assert stages == ["transform", "encode", "store"]
