@@ -30,6 +30,7 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from bench.pipeline import photo_like  # noqa: E402
 from convertix.contract import CONVERT_QUEUE  # noqa: E402
 from convertix.imaging import sniff  # noqa: E402
+from infra.config.schema import SCALER  # noqa: E402
 from infra.queue_stats import QueueStatsReader  # noqa: E402
 from convertix.storage import Storage  # noqa: E402
 from scaler.backends.local import LocalBackend  # noqa: E402
@@ -141,7 +142,8 @@ def run_fixed(args, data):
         backend = LocalBackend([sys.executable, "-m", "infra.runner", "--config",
                                 "config.yaml", "services.converter.service"],
                                env={**system.env, "MAX_WORKERS": args.workers},
-                               log_dir=f"{workdir}/logs")
+                               log_dir=f"{workdir}/logs",
+                               stop_timeout_s=SCALER.default["local"]["stop_timeout_s"])
         try:
             backend.scale(1)
             wait(lambda: system.consumers() == 1, 120, "one replica consuming")

@@ -3,19 +3,20 @@
 gthread workers: each request is a real thread holding its own RPC proxy
 from the pool (gateway/rpc.py). TLS is on when a certificate and key are set.
 """
-from infra.config import load_config, section
-from convertix.contract import GATEWAY_KEY
+from infra.config import load_checked
+from infra.config.schema import GATEWAY, read
 
-_gateway = section(load_config(), GATEWAY_KEY)
+_config = load_checked()  # a bad key stops gunicorn here, naming it
+_gateway = read(_config, GATEWAY)
 
-bind = f"{_gateway.get('host', '127.0.0.1')}:{_gateway.get('port', 8080)}"
+bind = f"{_gateway['host']}:{_gateway['port']}"
 worker_class = "gthread"
-workers = int(_gateway.get("workers", 2))
-threads = int(_gateway.get("threads", 8))
+workers = _gateway["workers"]
+threads = _gateway["threads"]
 timeout = 60
 graceful_timeout = 30
 accesslog = None  # the gateway logs each request itself, as ECS JSON (gateway/requestlog.py)
-if _gateway.get("tls_cert") and _gateway.get("tls_key"):
+if _gateway["tls_cert"] and _gateway["tls_key"]:
     certfile = _gateway["tls_cert"]
     keyfile = _gateway["tls_key"]
 
@@ -25,7 +26,6 @@ if _gateway.get("tls_cert") and _gateway.get("tls_key"):
 # imports prometheus_client: not the `gateway` package, whose app does.
 from infra import metrics_multiproc as multiproc, metrics_targets  # noqa: E402
 
-_config = load_config()
 _metrics_dir = multiproc.multiproc_dir(_config)
 multiproc.use_multiprocess(_metrics_dir)
 _target = {}
@@ -39,7 +39,7 @@ def when_ready(server):
     host, port = server.LISTENERS[0].getsockname()[:2]  # as bound
     _target["path"] = metrics_targets.announce(
         metrics_targets.targets_dir(_config), "gateway", host, port,
-        scheme="https" if _gateway.get("tls_cert") else "http")
+        scheme="https" if _gateway["tls_cert"] else "http")
 
 
 def child_exit(server, worker):

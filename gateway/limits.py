@@ -15,9 +15,8 @@ limiter = Limiter(key_func=get_remote_address)
 
 
 def init_app(app):
-    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config.get("RATE_LIMIT_STORAGE",
-                                                                  "memory://"))
-    app.config.setdefault("AUTH_RATE_LIMIT", "10 per minute")
+    # RATE_LIMIT_STORAGE and AUTH_RATE_LIMIT: gateway/settings.py, from config.yaml's GATEWAY
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE"])
     limiter.init_app(app)
     app.extensions[EXTENSION] = limiter
 

@@ -1,40 +1,48 @@
-"""Flask settings, from the one config.yaml (and secrets from the environment)."""
+"""Flask settings, from the one config.yaml (and secrets from the environment).
+
+Each value comes through infra/config/schema.py, which holds its default and
+its check; here is only which Flask key takes which config key.
+"""
 import os
 
-from infra.config import load_config, section
-from convertix.contract import LOGS_KEY
-from convertix.contract import (
-    AMQP_URI_KEY, AUTH_KEY, GATEWAY_KEY, JWT_SECRET_ENV, LIMITS_KEY, MANAGEMENT_URL_KEY,
-    STORAGE_KEY,
+from infra.config import load_checked
+from infra.config.schema import (
+    AMQP_URI_KEY, AUTH, GATEWAY, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, STORAGE,
+    read, read_value,
 )
 
-# Flask key -> (config.yaml section, key, default)
+# Flask key -> (config.yaml section, key)
 FROM_CONFIG = {
-    "RPC_TIMEOUT_S": (GATEWAY_KEY, "rpc_timeout_s", 10),
-    "RPC_POOL_SIZE": (GATEWAY_KEY, "rpc_pool_size", 8),
-    "SYNC_CONVERT_TIMEOUT_S": (GATEWAY_KEY, "sync_convert_timeout_s", 10),
-    "AUTH_RATE_LIMIT": (GATEWAY_KEY, "auth_rate_limit", "10 per minute"),
-    "RATE_LIMIT_STORAGE": (GATEWAY_KEY, "rate_limit_storage", "memory://"),
-    "MAX_FILES": (LIMITS_KEY, "max_files", 50),
-    "MAX_FILE_BYTES": (LIMITS_KEY, "max_file_bytes", 50 * 2**20),
-    "MAX_CONTENT_LENGTH": (LIMITS_KEY, "max_request_bytes", 200 * 2**20),
-    "STORAGE_ROOT": (STORAGE_KEY, "root", "var/storage"),
-    "JWT_ACCESS_TOKEN_EXPIRES": (AUTH_KEY, "access_token_ttl_s", 900),
-    "JWT_REFRESH_TOKEN_EXPIRES": (AUTH_KEY, "refresh_token_ttl_s", 30 * 24 * 3600),
+    "RPC_TIMEOUT_S": (GATEWAY, "rpc_timeout_s"),
+    "RPC_POOL_SIZE": (GATEWAY, "rpc_pool_size"),
+    "SYNC_CONVERT_TIMEOUT_S": (GATEWAY, "sync_convert_timeout_s"),
+    "AUTH_RATE_LIMIT": (GATEWAY, "auth_rate_limit"),
+    "RATE_LIMIT_STORAGE": (GATEWAY, "rate_limit_storage"),
+    "MAX_FILES": (LIMITS, "max_files"),
+    "MAX_FILE_BYTES": (LIMITS, "max_file_bytes"),
+    "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),
+    "STORAGE_ROOT": (STORAGE, "root"),
+    "JWT_ACCESS_TOKEN_EXPIRES": (AUTH, "access_token_ttl_s"),
+    "JWT_REFRESH_TOKEN_EXPIRES": (AUTH, "refresh_token_ttl_s"),
+}
+# whole values the gateway passes on as they are
+TOP_LEVEL = {
+    "AMQP_URI": AMQP_URI_KEY,
+    "RABBITMQ_MANAGEMENT_URL": MANAGEMENT_URL_KEY,  # admin stats
 }
 
 
 def settings_from(config):
-    values = {"AMQP_URI": config[AMQP_URI_KEY]}
-    for flask_key, (sect, key, default) in FROM_CONFIG.items():
-        values[flask_key] = section(config, sect).get(key, default)
-    values["LOGS"] = section(config, LOGS_KEY)  # the admin log search reads it
-    values["RABBITMQ_MANAGEMENT_URL"] = config.get(MANAGEMENT_URL_KEY)  # admin stats
+    """Flask settings from a loaded config (checked section by section)."""
+    values = {flask_key: read_value(config, key) for flask_key, key in TOP_LEVEL.items()}
+    for flask_key, (section, key) in FROM_CONFIG.items():
+        values[flask_key] = read(config, section)[key]
+    values["LOGS"] = read(config, LOGS)  # the admin log search reads it
     return values
 
 
 def load_settings(path=None):
-    settings = settings_from(load_config(path))
+    settings = settings_from(load_checked(path))
     secret = os.environ.get(JWT_SECRET_ENV)
     if secret:
         settings["JWT_SECRET_KEY"] = secret

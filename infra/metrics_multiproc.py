@@ -13,17 +13,14 @@ whose app imports it), and gunicorn's config sets the variable first.
 import os
 import shutil
 
-from infra.config import section
-from convertix.contract import GATEWAY_KEY, METRICS_KEY, PROMETHEUS_MULTIPROC_ENV
-
-DEFAULT_MULTIPROC_DIR = "var/metrics/multiproc"
+from infra.config.schema import GATEWAY, METRICS, PROMETHEUS_MULTIPROC_ENV, read
 
 
 def multiproc_dir(config):
     """The workers' shared folder: one per gateway port, so that two gateways
     on one host (the tests run several) never mix their values."""
-    root = section(config, METRICS_KEY).get("multiproc_dir") or DEFAULT_MULTIPROC_DIR
-    port = section(config, GATEWAY_KEY).get("port", 8080)
+    root = read(config, METRICS)["multiproc_dir"]
+    port = read(config, GATEWAY)["port"]
     return os.path.abspath(os.path.join(root, f"gateway-{port}"))
 
 

@@ -13,16 +13,14 @@ import json
 import os
 import socket
 
-from infra.config import section
-from convertix.contract import METRICS_KEY
+from infra.config.schema import METRICS, read
 
-DEFAULT_TARGETS_DIR = "var/metrics/targets"
 # What an address bound to every interface is announced as.
 _ANY = {"", "0.0.0.0", "::"}
 
 
 def targets_dir(config):
-    return section(config, METRICS_KEY).get("targets_dir") or DEFAULT_TARGETS_DIR
+    return read(config, METRICS)["targets_dir"]
 
 
 def _host():

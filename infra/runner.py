@@ -8,6 +8,11 @@ starts its sandbox processes) runs `stop()` alongside the unfinished
 process hangs. The scaler sends exactly that signal when it drains a replica
 it has just started. Here `stop()` first waits for `start()` to finish, then
 stops gracefully as usual, and a second SIGTERM does not stop it twice. Everything else is nameko's own CLI.
+
+Before nameko starts anything, the `--config` file is checked against the
+schema (infra/config/schema.py): an unknown key or a bad value stops the
+process at once (exit status 2) with a line naming the key, rather than a
+service failing later, or running on a value nobody meant.
 """
 import eventlet
 
@@ -19,6 +24,9 @@ from eventlet.event import Event  # noqa: E402
 from nameko.cli import run as nameko_run  # noqa: E402
 from nameko.cli.main import main as nameko_main  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
+
+from infra.config import load_checked  # noqa: E402
+from infra.config.schema import ConfigError  # noqa: E402
 
 
 START_WAIT_S = 60  # how long a SIGTERM waits for start-up before killing
@@ -51,9 +59,27 @@ class StartThenStopRunner(ServiceRunner):
         super().stop()
 
 
+def config_argument(argv):
+    """The value of `--config PATH` or `--config=PATH` (nameko run's), or None."""
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--config="):
+            return arg.partition("=")[2]
+    return None
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    path = config_argument(argv)
+    if path is not None:
+        try:
+            load_checked(path)
+        except ConfigError as exc:
+            print(f"convertix: {exc}", file=sys.stderr)
+            return 2
     nameko_run.ServiceRunner = StartThenStopRunner
-    sys.argv = ["nameko", "run", *(sys.argv[1:] if argv is None else argv)]
+    sys.argv = ["nameko", "run", *argv]
     return nameko_main()
 
 

@@ -9,7 +9,7 @@ import os
 
 from elasticsearch import Elasticsearch
 
-from convertix.contract import ELASTICSEARCH_API_KEY_ENV
+from infra.config.schema import ELASTICSEARCH_API_KEY_ENV
 from convertix.errors import ConvertixError
 
 SEARCH_TIMEOUT_S = 10

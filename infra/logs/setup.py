@@ -10,45 +10,42 @@ import logging
 import logging.config
 import os
 
-from infra.config import section
-from convertix.contract import LOGS_KEY
+from infra.config.schema import LOGGING_KEY, LOGS, read
 from infra.logs import ecs
 from infra.logs.ecs import EcsFormatter
 
 
 @dataclasses.dataclass(frozen=True)
 class LogSettings:
-    dir: str = "var/log"                   # the local store
-    elasticsearch_url: str = ""            # empty: no shipping, search the local store
-    data_stream: str = "logs-convertix-default"
-    buffer_size: int = 10000               # lines in memory before they spill to the spool
-    batch_size: int = 500                  # lines per _bulk request
-    flush_interval_s: float = 1.0
-    spool_dir: str = ""                    # empty: <dir>/spool
-    request_timeout_s: float = 10.0
-    min_backoff_s: float = 0.5
-    max_backoff_s: float = 30.0
-    item_retries: int = 3                  # per-item 429/5xx, within one send
-    adopt_interval_s: float = 60.0         # how often to look for dead processes' spools
-    max_file_bytes: int = 32 * 2**20       # local store: per process file, then rotated once
-    max_total_bytes: int = 512 * 2**20     # local store: the whole folder
-    retention_days: float = 7
+    """config.yaml's LOGS section; each field's default and meaning:
+    infra/config/schema.py (LOGS)."""
+    dir: str
+    elasticsearch_url: str
+    data_stream: str
+    buffer_size: int
+    batch_size: int
+    flush_interval_s: float
+    spool_dir: str
+    request_timeout_s: float
+    min_backoff_s: float
+    max_backoff_s: float
+    item_retries: int
+    adopt_interval_s: float
+    max_file_bytes: int
+    max_total_bytes: int
+    retention_days: float
 
     @classmethod
     def from_section(cls, values):
-        known = {f.name: f for f in dataclasses.fields(cls)}
-        kwargs = {}
-        for key, value in (values or {}).items():
-            if key in known and value is not None and value != "":
-                kwargs[key] = type(known[key].default)(value)
-        settings = cls(**kwargs)
+        """From the LOGS section's values (checked; missing ones: the schema's defaults)."""
+        settings = cls(**LOGS.resolve(values))
         if not settings.spool_dir:
             settings = dataclasses.replace(settings, spool_dir=os.path.join(settings.dir, "spool"))
         return settings
 
     @classmethod
     def from_config(cls, config):
-        return cls.from_section(section(config, LOGS_KEY))
+        return cls.from_section(read(config, LOGS))
 
 
 class ConvertixHandler(logging.Handler):
@@ -97,8 +94,8 @@ def configure(config, service=None):
     """Apply config.yaml's LOGGING (as `nameko run` does) for a process named `service`."""
     if service:
         ecs.set_process_service(service)
-    if "LOGGING" in config:
-        logging.config.dictConfig(config["LOGGING"])
+    if config.get(LOGGING_KEY):
+        logging.config.dictConfig(config[LOGGING_KEY])
     else:
         logging.basicConfig(level=logging.INFO)
 

@@ -1,19 +1,32 @@
 """DependencyProviders shared by the services: each wraps a plain object."""
 from nameko.extensions import DependencyProvider
 
-from infra.config import section
-from convertix.contract import STORAGE_KEY
 from convertix.storage import Storage
+from infra.config.schema import STORAGE, read
 
 
 class StorageProvider(DependencyProvider):
     """The shared folder (`STORAGE.root` in config.yaml)."""
 
     def setup(self):
-        self.storage = Storage(section(self.container.config, STORAGE_KEY)["root"])
+        self.storage = Storage(read(self.container.config, STORAGE)["root"])
 
     def get_dependency(self, worker_ctx):
         return self.storage
+
+
+class Settings(DependencyProvider):
+    """One section of config.yaml (a `Section` of infra/config/schema.py) as a
+    dict: checked at setup (a bad value stops the service), defaults filled in."""
+
+    def __init__(self, section):
+        self.section = section
+
+    def setup(self):
+        self.values = read(self.container.config, self.section)
+
+    def get_dependency(self, worker_ctx):
+        return self.values
 
 
 class ConfigSection(DependencyProvider):
@@ -24,7 +37,7 @@ class ConfigSection(DependencyProvider):
         self.defaults = defaults or {}
 
     def setup(self):
-        self.values = {**self.defaults, **section(self.container.config, self.key)}
+        self.values = {**self.defaults, **(self.container.config.get(self.key) or {})}
 
     def get_dependency(self, worker_ctx):
         return self.values

@@ -26,8 +26,7 @@ from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY
 
 from infra import metrics
-from infra.config import section
-from convertix.contract import METRICS_KEY
+from infra.config.schema import METRICS, read
 from infra import metrics_targets
 
 log = logging.getLogger(__name__)
@@ -96,7 +95,9 @@ class ServiceMetrics(DependencyProvider):
         self.collectors = []
 
     def setup(self):
-        self.settings = section(self.container.config, METRICS_KEY)
+        # no METRICS section: this process serves no metrics (the tests' services)
+        config = self.container.config
+        self.settings = read(config, METRICS) if METRICS.name in config else None
         self.collectors = [make(self.container) for make in self.collector_factories]
 
     def start(self):
@@ -182,10 +183,10 @@ class _Server:
     def acquire(self, settings, service_name):
         self.services.add(service_name)
         if self.socket is None:
-            host = settings.get("host") or "127.0.0.1"
-            self.socket = eventlet.listen((host, int(settings.get("port") or 0)))
+            host = settings["host"]
+            self.socket = eventlet.listen((host, settings["port"]))
             self.port = self.socket.getsockname()[1]
-            self.directory = settings.get("targets_dir") or metrics_targets.DEFAULT_TARGETS_DIR
+            self.directory = settings["targets_dir"]
             self.host = host
             self.thread = eventlet.spawn(
                 wsgi.server, self.socket, _app, log_output=False, max_size=16)

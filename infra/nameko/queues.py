@@ -14,14 +14,11 @@ from kombu.common import maybe_declare
 from nameko.amqp import get_connection
 from nameko.messaging import Consumer, Publisher, QueueConsumer
 
-from infra.config import section
 from convertix.contract import (
-    CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, CONVERTER_KEY,
-    DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
+    CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
 )
+from infra.config.schema import CONVERTER, read
 from infra.logs import context as log_context
-
-DEFAULT_MAX_ATTEMPTS = 3
 
 convert_exchange = Exchange(CONVERT_EXCHANGE, type="direct", durable=True)
 dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=True)
@@ -31,7 +28,7 @@ dead_letter_queue = Queue(
 
 
 def max_attempts(config):
-    return int(section(config, CONVERTER_KEY).get("max_attempts", DEFAULT_MAX_ATTEMPTS))
+    return read(config, CONVERTER)["max_attempts"]
 
 
 def convert_queue(config):

@@ -1,6 +1,10 @@
 """Backends by name (config `SCALER.backend`): a table, not an if-chain.
-Imported lazily so that `local` needs no docker SDK."""
+Imported lazily so that `local` needs no docker SDK. The names config may
+give are the schema's SCALER_BACKENDS (tests/unit/test_config_schema.py
+checks that both agree)."""
 import importlib
+
+from infra.config.schema import SCALER
 
 BACKENDS = {
     "local": "scaler.backends.local:LocalBackend",
@@ -18,4 +22,5 @@ def backend_class(name):
 
 def make_backend(config, settings):
     """config: the whole config.yaml; settings: its SCALER section."""
-    return backend_class(settings.get("backend") or "local").from_config(config, settings)
+    settings = SCALER.resolve(settings)
+    return backend_class(settings["backend"]).from_config(config, settings)

@@ -24,6 +24,8 @@ import subprocess
 import sys
 import time
 
+from infra.config import config_path
+from infra.config.schema import SCALER
 from scaler.backends.base import Backend
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,6 @@ log = logging.getLogger(__name__)
 PR_SET_PDEATHSIG = 1
 RESTART_BACKOFF_S = (1, 2, 4, 8, 16, 32, 60)   # after 1, 2, 3... early deaths in a row
 HEALTHY_AFTER_S = 60                           # a replica that lived this long resets it
-# infra.runner is `nameko run` without its start-up SIGTERM race: the
-# scaler may drain a replica it has only just started.
-DEFAULT_COMMAND = "{python} -m infra.runner --config {config} services.converter.service"
 
 
 def _die_with_parent():  # runs in the child between fork and exec
@@ -64,7 +63,7 @@ class Replica:
 class LocalBackend(Backend):
     name = "local"
 
-    def __init__(self, argv, env=None, log_dir="var/log", stop_timeout_s=120):
+    def __init__(self, argv, log_dir, stop_timeout_s, env=None):
         self.argv = list(argv)
         self.env = {**os.environ, **{k: str(v) for k, v in (env or {}).items()}}
         self.log_dir = log_dir
@@ -77,14 +76,11 @@ class LocalBackend(Backend):
 
     @classmethod
     def from_config(cls, config, settings):
-        local = dict(settings.get("local") or {})
-        config_path = os.environ.get("CONVERTIX_CONFIG", "config.yaml")
-        command = local.get("command") or DEFAULT_COMMAND
-        argv = shlex.split(command.format(config=config_path, python=sys.executable))
+        local = SCALER.resolve(settings)["local"]
+        argv = shlex.split(local["command"].format(config=config_path(), python=sys.executable))
         # replicas read the same config.yaml; `env` overrides its ${VARs} for them
-        env = {**(local.get("env") or {}), "MAX_WORKERS": local.get("worker_max_workers", 2)}
-        return cls(argv, env=env, log_dir=local.get("log_dir") or "var/log",
-                   stop_timeout_s=float(local.get("stop_timeout_s", 120)))
+        env = {**local["env"], "MAX_WORKERS": local["worker_max_workers"]}
+        return cls(argv, env=env, log_dir=local["log_dir"], stop_timeout_s=local["stop_timeout_s"])
 
     def running(self):
         self._reap()

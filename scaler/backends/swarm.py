@@ -21,12 +21,11 @@ waits `stop_grace_period` (at least the conversion timeout) before it kills.
 """
 import logging
 
+from infra.config.schema import SCALER
 from scaler.backends.base import Backend
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SERVICE = "convertix_converter"
-DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 UPDATE_RETRIES = 3
 
 
@@ -41,10 +40,9 @@ class SwarmBackend(Backend):
     def from_config(cls, config, settings):
         import docker  # only the swarm backend needs the SDK
 
-        swarm = dict(settings.get("swarm") or {})
-        host = swarm.get("docker_host") or DEFAULT_DOCKER_HOST
-        client = docker.DockerClient(base_url=host, timeout=30)
-        return cls(swarm.get("service") or DEFAULT_SERVICE, client)
+        swarm = SCALER.resolve(settings)["swarm"]
+        client = docker.DockerClient(base_url=swarm["docker_host"], timeout=30)
+        return cls(swarm["service"], client)
 
     # --- the Backend interface ----------------------------------------------
 

@@ -16,16 +16,12 @@ from eventlet import GreenPool, tpool
 from eventlet.queue import LightQueue
 from nameko.extensions import DependencyProvider
 
-from infra.config import section
-from convertix.contract import CONVERTER_KEY, LIMITS_KEY, MAX_WORKERS_KEY
 from convertix.errors import ConvertixError
 from convertix.imaging import Limits, capabilities
 from convertix.imaging.sandbox import Sandbox, SandboxCrashed
+from infra.config.schema import CONVERTER, LIMITS, MAX_WORKERS_KEY, read, read_value
 
 log = logging.getLogger(__name__)
-
-DEFAULTS = {"timeout_s": 60, "memory_mb": 2048}
-DEFAULT_MAX_WORKERS = 10
 
 
 class Engine:
@@ -64,13 +60,13 @@ def _started(sandbox):
 class EnginePool(DependencyProvider):
     def setup(self):
         config = self.container.config
-        settings = {**DEFAULTS, **section(config, CONVERTER_KEY)}
-        self.timeout_s = float(settings["timeout_s"])
-        self.limits = Limits.from_dict(section(config, LIMITS_KEY))
-        size = int(config.get(MAX_WORKERS_KEY, DEFAULT_MAX_WORKERS))
+        settings = read(config, CONVERTER)
+        self.timeout_s = settings["timeout_s"]
+        self.limits = Limits.from_dict(read(config, LIMITS))  # its conversion bounds
+        size = read_value(config, MAX_WORKERS_KEY)
         # Probing the encoders takes a moment of CPU: off the hub, once.
         self.capabilities = tpool.execute(capabilities)
-        self.sandboxes = [Sandbox(memory_mb=int(settings["memory_mb"])) for _ in range(size)]
+        self.sandboxes = [Sandbox(memory_mb=settings["memory_mb"]) for _ in range(size)]
         self.idle = LightQueue()
         # Started side by side; start() raises (and the service refuses to
         # start) if a child is not ready, e.g. when the ImageMagick policy

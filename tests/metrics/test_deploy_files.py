@@ -15,8 +15,9 @@ import yaml
 from prometheus_client import Counter, Histogram
 
 from infra import metrics
-from infra.config import load_config, section
-from convertix.contract import DEAD_LETTER_QUEUE, CONVERT_QUEUE, METRICS_KEY
+from infra.config import load_config
+from infra.config.schema import METRICS, SCALER, read
+from convertix.contract import DEAD_LETTER_QUEUE, CONVERT_QUEUE
 from tests.metrics.prometheus import DEPLOY, ROOT, SHIPPED_CONFIG, binary, shipped_config
 
 GRAFANA = os.path.join(DEPLOY, "grafana")
@@ -45,11 +46,11 @@ def test_prometheus_config_matches_the_system():
     assert set(jobs) == {"convertix", "convertix-scaler", "rabbitmq", "rabbitmq-queues"}
     # file_sd reads the folder every process announces itself in (config.yaml)
     (pattern,) = jobs["convertix"]["file_sd_configs"][0]["files"]
-    announced = section(load_config(os.path.join(ROOT, "config.yaml")), METRICS_KEY)["targets_dir"]
+    announced = read(load_config(os.path.join(ROOT, "config.yaml")), METRICS)["targets_dir"]
     assert os.path.normpath(os.path.join(DEPLOY, os.path.dirname(pattern))) == \
         os.path.normpath(os.path.join(ROOT, announced))
     # the scaler at its configured port
-    scaler_port = section(load_config(os.path.join(ROOT, "config.yaml")), "SCALER")["metrics_port"]
+    scaler_port = read(load_config(os.path.join(ROOT, "config.yaml")), SCALER)["metrics_port"]
     assert jobs["convertix-scaler"]["static_configs"][0]["targets"] == [f"127.0.0.1:{scaler_port}"]
     # RabbitMQ's per-queue families
     assert jobs["rabbitmq-queues"]["metrics_path"] == "/metrics/detailed"

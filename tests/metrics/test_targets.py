@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from infra import metrics_targets
-from convertix.contract import PROMETHEUS_MULTIPROC_ENV
+from infra.config.schema import PROMETHEUS_MULTIPROC_ENV
 from tests.metrics.prometheus import ROOT
 
 

@@ -3,7 +3,8 @@ The jobs service runs in the test process; converters are real processes
 the backend starts from config.yaml (with this test's vhost and storage)."""
 import pytest
 
-from convertix.contract import CONVERT_QUEUE, MANAGEMENT_URL_KEY, SCALER_KEY
+from convertix.contract import CONVERT_QUEUE
+from infra.config.schema import MANAGEMENT_URL_KEY, SCALER_KEY
 from infra.queue_stats import QueueStatsReader
 from tests.conftest import make_service_config
 

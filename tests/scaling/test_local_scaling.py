@@ -4,7 +4,8 @@ loses nothing and requeues nothing."""
 import pytest
 import requests
 
-from convertix.contract import CONVERT_QUEUE, SCALER_KEY
+from convertix.contract import CONVERT_QUEUE
+from infra.config.schema import SCALER_KEY
 from infra.queue_stats import vhost_of
 from scaler.backends.local import LocalBackend
 from scaler.service import ScalerService

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from infra.config.schema import SCALER
 from infra.queue_stats import QueueStats
 from scaler.backends.local import LocalBackend
 from scaler.loop import Scaler
@@ -21,6 +22,7 @@ def backends(tmp_path):
     made = []
 
     def make(argv, **options):
+        options.setdefault("stop_timeout_s", SCALER.default["local"]["stop_timeout_s"])
         backend = LocalBackend(argv, log_dir=str(tmp_path), **options)
         made.append(backend)
         return backend

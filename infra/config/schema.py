@@ -1,0 +1,277 @@
+"""config.yaml's schema: every key, its default, its type and what it does,
+each defined once. The gateway, the services and the scaler read config
+through it; nothing else holds a default.
+
+Adding a key is one `Key(name, default, check, doc)` line in its section below
+(a new section: one `Section(...)` and one line in `CONFIG`). A key that is
+not here stops start-up (`unknown key`), as does a value its check refuses;
+the message names the key: `config.yaml: SCALER.max_replicas: expected an
+integer >= 1, got 'x'`. An empty value (`${VAR:}`, or `key:` alone) means
+the default.
+
+The conversion bounds' defaults are `convertix.imaging.Limits`' own: the pure
+core's sandbox needs them without any config, so the schema reads them from
+there rather than keeping a second copy.
+"""
+import copy
+import dataclasses
+
+from nameko import constants as nameko_constants
+
+from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE
+from convertix.imaging.limits import Limits
+from infra.config.checks import Flag, Integer, Invalid, Mapping, Number, OneOf, Text  # noqa: F401
+
+# --- the section (and top-level) names ---
+AMQP_URI_KEY = "AMQP_URI"
+MAX_WORKERS_KEY = "max_workers"
+DB_URIS_KEY = "DB_URIS"
+STORAGE_KEY = "STORAGE"
+CONVERTER_KEY = "CONVERTER"
+LIMITS_KEY = "LIMITS"
+GATEWAY_KEY = "GATEWAY"
+AUTH_KEY = "AUTH"
+METRICS_KEY = "METRICS"
+MANAGEMENT_URL_KEY = "RABBITMQ_MANAGEMENT_URL"
+SCALER_KEY = "SCALER"
+LOGS_KEY = "LOGS"
+LOGGING_KEY = "LOGGING"
+NOTIFIER_KEY = "NOTIFIER"
+WEBHOOK_ALLOW_PRIVATE_KEY = "WEBHOOK_ALLOW_PRIVATE"
+
+# --- what comes only from the environment (secrets, and a library's switch) ---
+JWT_SECRET_ENV = "CONVERTIX_JWT_SECRET"
+ELASTICSEARCH_API_KEY_ENV = "ELASTICSEARCH_API_KEY"
+PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode
+
+SCALER_BACKENDS = ("local", "swarm")   # scaler/backends' table has one entry each
+DEFAULT_DATABASE_URL = "sqlite:///var/convertix.db"
+MiB = 2**20
+
+
+class ConfigError(ValueError):
+    """A config key or value refused; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Key:
+    name: str
+    default: object
+    check: object
+    doc: str
+
+    def resolve(self, value, where):
+        if value is None or value == "":
+            return copy.deepcopy(self.default)  # a default mapping is never shared
+        if isinstance(self.check, Section):
+            return self.check.resolve(value, where)
+        try:
+            return self.check(value)
+        except Invalid as exc:
+            raise ConfigError(f"{where}: expected {exc}, got {value!r}") from None
+
+
+class Section:
+    """A mapping of keys; `passthrough` names keys that others read as they are."""
+
+    def __init__(self, name, doc, *keys, passthrough=()):
+        self.name, self.doc = name, doc
+        self.keys = {key.name: key for key in keys}
+        self.passthrough = frozenset(passthrough)
+
+    @property
+    def default(self):
+        return self.resolve({})
+
+    def resolve(self, values, where=None):
+        """The section's values: checked, typed, defaults filled in."""
+        where = self.name if where is None else where
+        if values is None or values == "":
+            values = {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {values!r}")
+        unknown = sorted(set(values) - set(self.keys) - self.passthrough, key=str)
+        if unknown:
+            raise ConfigError(f"{_join(where, unknown[0])}: unknown key "
+                              f"(known: {', '.join(self.keys)})")
+        resolved = {name: values[name] for name in self.passthrough if name in values}
+        for name, key in self.keys.items():
+            resolved[name] = key.resolve(values.get(name), _join(where, name))
+        return resolved
+
+
+def _join(where, name):
+    return f"{where}.{name}" if where else str(name)
+
+
+def _limit(name, doc):
+    """A conversion bound: its default is Limits' own."""
+    return Key(name, Limits.__dataclass_fields__[name].default, Integer(min=1), doc)
+
+
+PORT = Integer(min=0, max=65535)
+POSITIVE = Integer(min=1)
+POSITIVE_NUMBER = Number(min=0, above=True)
+
+STORAGE = Section(
+    STORAGE_KEY, "the folder the gateway and the converter share",
+    Key("root", "var/storage", Text(), "where uploads and results are kept"),
+)
+
+CONVERTER = Section(
+    CONVERTER_KEY, "the converter service",
+    Key("max_attempts", 3, POSITIVE, "deliveries of a task before the dead-letter queue"),
+    Key("timeout_s", 60.0, POSITIVE_NUMBER, "per task; then CONVERSION_TIMEOUT"),
+    Key("memory_mb", 2048, POSITIVE, "address-space limit of each sandbox process"),
+)
+
+LIMITS = Section(
+    LIMITS_KEY, "bounds on uploads (the gateway) and on each conversion (the converter)",
+    Key("max_request_bytes", 200 * MiB, POSITIVE, "bytes per upload request"),
+    Key("max_file_bytes", 50 * MiB, POSITIVE, "bytes per uploaded file"),
+    Key("max_files", 50, POSITIVE, "files per job"),
+    _limit("max_input_bytes", "bytes of one conversion's input"),
+    _limit("max_pixels", "pixels per frame, checked from the header before decoding"),
+    _limit("max_width", "pixels wide, input and output"),
+    _limit("max_height", "pixels high, input and output"),
+    _limit("max_frames", "frames of an animation"),
+    _limit("max_output_pixels", "pixels of the output, all frames together"),
+)
+
+GATEWAY = Section(
+    GATEWAY_KEY, "the HTTP gateway (gunicorn and Flask)",
+    Key("host", "127.0.0.1", Text(), "address gunicorn binds"),
+    Key("port", 8080, PORT, "port gunicorn binds"),
+    Key("workers", 2, POSITIVE, "gunicorn worker processes"),
+    Key("threads", 8, POSITIVE, "threads per worker (gthread)"),
+    Key("rpc_timeout_s", 30.0, POSITIVE_NUMBER, "how long an RPC call to a service may take"),
+    Key("rpc_pool_size", 8, POSITIVE, "RPC proxies kept open per worker"),
+    Key("sync_convert_timeout_s", 10.0, POSITIVE_NUMBER, "how long POST /convert waits for its result"),
+    Key("auth_rate_limit", "10 per minute", Text(), "login and register, per client address"),
+    Key("rate_limit_storage", "memory://", Text(), "Flask-Limiter's store; redis://... to share"),
+    Key("tls_cert", "", Text(), "certificate file; with tls_key, the gateway speaks HTTPS"),
+    Key("tls_key", "", Text(), "the certificate's private key file"),
+)
+
+AUTH = Section(
+    AUTH_KEY, "JWT sessions (the key itself: CONVERTIX_JWT_SECRET, environment only)",
+    Key("access_token_ttl_s", 900, POSITIVE, "lifetime of an access token"),
+    Key("refresh_token_ttl_s", 30 * 24 * 3600, POSITIVE, "lifetime of a session"),
+)
+
+METRICS = Section(
+    METRICS_KEY, "Prometheus metrics of each process; without the section a service serves none",
+    Key("host", "127.0.0.1", Text(), "address each `nameko run` process serves /metrics on"),
+    Key("port", 0, PORT, "its port; 0: a free one, announced in targets_dir"),
+    Key("targets_dir", "var/metrics/targets", Text(), "file_sd target files, one per process"),
+    Key("multiproc_dir", "var/metrics/multiproc", Text(), "gunicorn workers' shared values"),
+)
+
+SCALER_LOCAL = Section(
+    "local", "the local backend: converter processes on this machine",
+    Key("worker_max_workers", 2, POSITIVE, "nameko workers (= sandboxes) per replica"),
+    Key("log_dir", "var/log", Text(), "where each replica's console output goes"),
+    Key("stop_timeout_s", 120.0, POSITIVE_NUMBER, "a draining replica is SIGKILLed after this"),
+    # infra.runner is `nameko run` without its start-up SIGTERM race: the
+    # scaler may drain a replica it has only just started.
+    Key("command", "{python} -m infra.runner --config {config} services.converter.service",
+        Text(), "a replica's command line; {python} and {config} are filled in"),
+    Key("env", {}, Mapping(), "environment for replicas, over the scaler's own"),
+)
+
+SCALER_SWARM = Section(
+    "swarm", "the swarm backend: a Docker Swarm service's replica count",
+    Key("service", "convertix_converter", Text(), "the converter's Swarm service"),
+    Key("docker_host", "unix:///var/run/docker.sock", Text(), "the Docker API"),
+)
+
+SCALER = Section(
+    SCALER_KEY, "the auto-scaler (scaler/policy.py has the rules)",
+    Key("backend", "local", OneOf(SCALER_BACKENDS), "where replicas run"),
+    Key("min_replicas", 1, Integer(min=0), "replicas at least; 0: none while idle"),
+    Key("max_replicas", 4, POSITIVE, "replicas at most"),
+    Key("target_backlog_per_replica", 8.0, POSITIVE_NUMBER, "ready + unacked tasks per replica"),
+    Key("target_work_s_per_replica", 0.0, Number(min=0),
+        "> 0: target estimated CPU-seconds per replica instead"),
+    Key("scale_up_step", 2, POSITIVE, "replicas added per decision at most"),
+    Key("scale_down_stabilization_s", 60.0, Number(min=0),
+        "the load must stay low this long before a replica goes"),
+    Key("poll_interval_s", 2.0, POSITIVE_NUMBER, "seconds between decisions"),
+    Key("activation_backlog", 0.0, Number(min=0), "a backlog up to this is idle"),
+    Key("max_sandboxes", 0, Integer(min=0),
+        "busy sandboxes (replicas x workers) at most; 0: the cores, with the local backend"),
+    Key("replica_startup_s", 3.0, Number(min=0),
+        "from a replica's start to its consuming; work done sooner adds no replica"),
+    Key("metrics_port", 9102, PORT, "the scaler's Prometheus port; 0: off"),
+    Key(SCALER_LOCAL.name, SCALER_LOCAL.default, SCALER_LOCAL, SCALER_LOCAL.doc),
+    Key(SCALER_SWARM.name, SCALER_SWARM.default, SCALER_SWARM, SCALER_SWARM.doc),
+)
+
+NOTIFIER = Section(
+    NOTIFIER_KEY, "webhooks: a final job posted to its callback_url, retried",
+    Key("timeout_s", 5.0, POSITIVE_NUMBER, "per attempt"),
+    Key("max_attempts", 8, POSITIVE, "attempts in all"),
+    Key("base_delay_s", 6.0, POSITIVE_NUMBER, "the wait after the first failed attempt"),
+    Key("factor", 3.0, Number(min=1), "each later wait this many times the one before"),
+    Key("max_delay_s", 1800.0, POSITIVE_NUMBER, "the longest wait"),
+    Key("jitter", 0.25, Number(min=0, max=1), "the share of a wait that is random"),
+    Key("batch", 50, POSITIVE, "due deliveries picked up per tick"),
+    Key("concurrency", 20, POSITIVE, "attempts in flight at once"),
+)
+
+LOGS = Section(
+    LOGS_KEY, "log store and shipping (ELASTICSEARCH_API_KEY: environment only)",
+    Key("dir", "var/log", Text(), "the local store: <dir>/<service>.<pid>.ndjson"),
+    Key("elasticsearch_url", "", Text(), "empty: no shipping, search the local store"),
+    Key("data_stream", "logs-convertix-default", Text(), "Elasticsearch data stream"),
+    Key("buffer_size", 10000, POSITIVE, "lines in memory before they spill to the spool"),
+    Key("batch_size", 500, POSITIVE, "lines per _bulk request"),
+    Key("flush_interval_s", 1.0, POSITIVE_NUMBER, "a partial batch waits at most this long"),
+    Key("spool_dir", "", Text(), "empty: <dir>/spool"),
+    Key("request_timeout_s", 10.0, POSITIVE_NUMBER, "per _bulk request"),
+    Key("min_backoff_s", 0.5, POSITIVE_NUMBER, "first pause after a failed send"),
+    Key("max_backoff_s", 30.0, POSITIVE_NUMBER, "longest pause after failed sends"),
+    Key("item_retries", 3, Integer(min=0), "per-item 429/5xx retries within one send"),
+    Key("adopt_interval_s", 60.0, POSITIVE_NUMBER, "how often to look for dead processes' spools"),
+    Key("max_file_bytes", 32 * MiB, POSITIVE, "local store: per process file, then rotated once"),
+    Key("max_total_bytes", 512 * MiB, POSITIVE, "local store: the whole folder"),
+    Key("retention_days", 7.0, POSITIVE_NUMBER, "local store: files older than this go"),
+)
+
+# The whole file. Nameko's own keys pass through to nameko as they are.
+CONFIG = Section(
+    "", "config.yaml",
+    Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", Text(), "RabbitMQ"),
+    Key(MAX_WORKERS_KEY, 10, POSITIVE,
+        "nameko workers per service process; the converter's is also its sandbox count"),
+    Key(DB_URIS_KEY, {f"{service}:Base": DEFAULT_DATABASE_URL
+                      for service in (ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE)}, Mapping(),
+        "'<service>:Base' -> database URL (nameko-sqlalchemy)"),
+    Key(MANAGEMENT_URL_KEY, "http://guest:guest@localhost:15672", Text(),
+        "RabbitMQ's management API: queue stats for the scaler and the admin"),
+    Key(LOGGING_KEY, None, Mapping(), "logging.config.dictConfig; absent: basicConfig"),
+    Key(WEBHOOK_ALLOW_PRIVATE_KEY, False, Flag(),
+        "true: webhooks may reach loopback and private addresses (local use and tests only)"),
+    *(Key(s.name, s.default, s, s.doc)
+      for s in (STORAGE, CONVERTER, LIMITS, GATEWAY, AUTH, NOTIFIER, METRICS, SCALER, LOGS)),
+    passthrough=tuple(value for name, value in vars(nameko_constants).items()
+                      if name.endswith("_CONFIG_KEY")),
+)
+
+
+def read(config, section):
+    """One section of a loaded config: checked, typed, defaults filled in."""
+    return section.resolve(config.get(section.name))
+
+
+def read_value(config, name):
+    """One top-level key of a loaded config (AMQP_URI, max_workers...), checked."""
+    return CONFIG.keys[name].resolve(config.get(name), name)
+
+
+def validate(config, source="config.yaml"):
+    """The whole config, checked (at a process's start); returns it resolved."""
+    try:
+        return CONFIG.resolve(config)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
