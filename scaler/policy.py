@@ -17,7 +17,15 @@ The rules, in the order they apply:
    `scale_down_stabilization_s` (Kubernetes' HPA rule): the load must stay
    low for the whole window before a replica goes, so a load that oscillates
    never flaps.
-6. Clamped to [min_replicas, max_replicas].
+6. Clamped to [min_replicas, max_replicas], and to the sandbox cap: at
+   most `max_sandboxes` busy sandboxes (replicas x `workers_per_replica`).
+   On one machine more sandboxes than cores convert nothing faster: they
+   only take CPU from the working ones (the scaler's provider sets the cap
+   to the machine's cores for the local backend unless configured).
+7. Start-up counts: a replica consumes only `replica_startup_s` after it is
+   asked for. When the backlog's estimated work (the cost model) drains on
+   the running replicas within that time, adding one cannot help, so the
+   count holds.
 """
 import math
 from dataclasses import dataclass, field, replace
@@ -35,6 +43,9 @@ class Policy:
     scale_down_stabilization_s: float = 60.0
     poll_interval_s: float = 2.0
     activation_backlog: float = 0.0
+    max_sandboxes: int = 0                     # busy sandboxes at most; 0: no cap
+    workers_per_replica: int = 1               # sandboxes per replica
+    replica_startup_s: float = 0.0             # from start to consuming
 
     def __post_init__(self):
         if not 0 <= self.min_replicas <= self.max_replicas:
@@ -43,6 +54,8 @@ class Policy:
             raise ValueError("target_backlog_per_replica > 0 and scale_up_step >= 1")
         if self.poll_interval_s <= 0 or self.scale_down_stabilization_s < 0:
             raise ValueError("poll_interval_s > 0 and scale_down_stabilization_s >= 0")
+        if self.max_sandboxes < 0 or self.workers_per_replica < 1 or self.replica_startup_s < 0:
+            raise ValueError("max_sandboxes >= 0, workers_per_replica >= 1, replica_startup_s >= 0")
 
     @classmethod
     def from_config(cls, values):
@@ -55,6 +68,21 @@ class Policy:
     @property
     def by_work(self):
         return self.target_work_s_per_replica > 0
+
+    @property
+    def upper(self):
+        """The most replicas: max_replicas, within the sandbox cap (never below min)."""
+        if not self.max_sandboxes:
+            return self.max_replicas
+        fits = max(1, self.max_sandboxes // self.workers_per_replica)
+        return max(self.min_replicas, min(self.max_replicas, fits))
+
+    def drain_s(self, work_s, replicas):
+        """Seconds the running replicas need for `work_s` CPU-seconds."""
+        sandboxes = replicas * self.workers_per_replica
+        if self.max_sandboxes:
+            sandboxes = min(sandboxes, self.max_sandboxes)
+        return work_s / max(1, sandboxes)
 
 
 @dataclass(frozen=True)
@@ -110,19 +138,36 @@ def decide(policy, state, obs):
     floor = max(n for _, n in recent)
     current = obs.replicas if state.desired is None else state.desired
 
+    late = None
     if wanted > current:
         desired = min(wanted, current + policy.scale_up_step)
+        late = _too_late(policy, obs, current)
+        if late:
+            desired = current
     elif floor < current:
         desired = floor
     else:
         desired = current
-    clamped = min(max(desired, policy.min_replicas), policy.max_replicas)
+    clamped = min(max(desired, policy.min_replicas), policy.upper)
 
     direction = UP if clamped > current else DOWN if clamped < current else HOLD
     reason = _reason(policy, obs, current, wanted, floor, desired, clamped)
+    if late:
+        reason += f" ({late})"
     new_state = replace(state, recent=recent, desired=clamped,
                         last_change=obs.now if direction != HOLD else state.last_change)
     return Decision(clamped, direction, reason, wanted, new_state)
+
+
+def _too_late(policy, obs, current):
+    """Rule 7: why a new replica would start after the work is done, or None."""
+    if not policy.replica_startup_s or obs.work_s is None or current < 1:
+        return None
+    drain = policy.drain_s(obs.work_s, current)
+    if drain > policy.replica_startup_s:
+        return None
+    return (f"the running {current} finish ~{obs.work_s:.1f} CPU-s in ~{drain:.1f}s, before a "
+            f"new replica would consume ({policy.replica_startup_s:g}s start-up)")
 
 
 def _load(policy, obs):
@@ -141,7 +186,7 @@ def _reason(policy, obs, current, wanted, floor, desired, clamped):
               f"asks for min {policy.min_replicas}"
     else:
         ask = f"{load:g} {unit} / {target:g} per replica: asks for {wanted}"
-    clamp = (f" (clamped {desired} to [{policy.min_replicas}, {policy.max_replicas}])"
+    clamp = (f" (clamped {desired} to [{policy.min_replicas}, {policy.upper}])"
              if clamped != desired else "")
     if clamped > current:
         step = " (limited by scale_up_step)" if desired < wanted else ""

@@ -86,6 +86,36 @@ CASES = {
         ({"target_work_s_per_replica": 20, "replicas": 1}, every(5, (200, 0, 15.0)), [1]),
     "work mode falls back to counts when no estimate is known":
         ({"target_work_s_per_replica": 20}, every(5, (25, 0)), [3]),
+    # rule 6: the sandbox cap (replicas x workers per replica <= max_sandboxes)
+    "2 cores, 2 workers per replica: one replica however long the queue":
+        ({"max_sandboxes": 2, "workers_per_replica": 2}, every(5, (300, 0), (300, 0)), [1, 1]),
+    "4 cores, 1 worker per replica: up to 4":
+        ({"max_sandboxes": 4, "scale_up_step": 10}, every(5, (300, 0)), [4]),
+    "an odd cap rounds down to whole replicas":
+        ({"max_sandboxes": 5, "workers_per_replica": 2, "scale_up_step": 10}, every(5, (300, 0)),
+         [2]),
+    "replicas over the cap (cores taken away) come down to it":
+        ({"max_sandboxes": 2, "workers_per_replica": 2, "replicas": 3}, every(5, (300, 0)), [1]),
+    "a cap below one replica's workers still runs one":
+        ({"max_sandboxes": 1, "workers_per_replica": 2, "min_replicas": 0, "replicas": 0},
+         every(5, (5, 0)), [1]),
+    "min above the cap is what was configured: min wins":
+        ({"max_sandboxes": 2, "workers_per_replica": 2, "min_replicas": 2, "replicas": 2},
+         every(5, (300, 0)), [2]),
+    # rule 7: a replica's start-up time
+    "work the running replica finishes before a new one consumes adds none":
+        ({"replica_startup_s": 10}, every(5, (24, 0, 6.0), (12, 0, 3.0)), [1, 1]),
+    "work that outlasts the start-up adds replicas":
+        ({"replica_startup_s": 10}, every(5, (24, 0, 60.0)), [3]),
+    "two workers per replica drain twice as fast":
+        ({"replica_startup_s": 10, "workers_per_replica": 2}, every(5, (24, 0, 16.0)), [1]),
+    "the cap bounds the drain rate too":
+        ({"replica_startup_s": 10, "workers_per_replica": 2, "max_sandboxes": 1,
+          "replicas": 1}, every(5, (24, 0, 16.0)), [1]),
+    "from zero one replica starts whatever its start-up":
+        ({"replica_startup_s": 10, "min_replicas": 0, "replicas": 0}, every(5, (1, 0, 0.1)), [1]),
+    "without an estimate of the work it scales on counts":
+        ({"replica_startup_s": 10}, every(5, (24, 0)), [3]),
 }
 
 
@@ -132,6 +162,9 @@ def test_wanted_ignores_history():
     {"target_backlog_per_replica": 0},
     {"scale_up_step": 0},
     {"poll_interval_s": 0},
+    {"max_sandboxes": -1},
+    {"workers_per_replica": 0},
+    {"replica_startup_s": -1},
 ])
 def test_policy_refuses_nonsense(bad):
     with pytest.raises(ValueError):
@@ -144,3 +177,10 @@ def test_from_config_converts_and_refuses_unknown_keys():
     assert (policy.min_replicas, policy.max_replicas, policy.scale_down_stabilization_s) == (0, 3, 15.0)
     with pytest.raises(ValueError, match="max_replica"):
         Policy.from_config({"max_replica": 3})
+
+
+def test_start_up_hold_says_why():
+    policy = Policy(**{**BASE, "replica_startup_s": 10})
+    hold = decide(policy, State(), Observation(0, ready=24, unacked=0, replicas=1, work_s=6.0))
+    assert hold.direction == HOLD and hold.desired == 1
+    assert "before a new replica would consume (10s start-up)" in hold.reason
