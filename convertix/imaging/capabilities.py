@@ -14,7 +14,7 @@ from PIL import Image
 
 from convertix.options import FIELDS
 
-from . import encode, magick, svgrender
+from . import encode, magick, probecache, svgrender
 from .formats import MAGICK_CODERS, PILLOW_FORMATS, REFUSED
 from .plugins import register
 
@@ -50,8 +50,24 @@ def _magick_ok():
         return False
 
 
+def load_codecs():
+    """Load every codec the engine may use: the plugins, ImageMagick, cairo
+    (the sandbox child does this before it confines itself)."""
+    register()
+    Image.init()
+    _magick_ok()
+    svgrender.available()
+
+
 @functools.lru_cache(maxsize=1)
 def capabilities():
+    """What this installation reads and writes. Probed once per installation
+    and remembered (probecache.py): a converter replica and its sandbox
+    children read the answer instead of probing again."""
+    return probecache.remembered("capabilities", _probe)
+
+
+def _probe():
     register()
     Image.init()
     outputs = sorted(f for f in encode.ENCODERS if _round_trips(f))

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import tempfile
 
+from .. import probecache
+
 # Coder prefixes that must be refused by the policy.
 MUST_BLOCK = ("text", "msl")
 
@@ -52,8 +54,12 @@ def probe(timeout_s=30):
 
 
 def check_policy():
-    """Raise RuntimeError unless the effective policy blocks text: and msl: reads."""
-    result = probe()
+    """Raise RuntimeError unless the effective policy blocks text: and msl: reads.
+
+    The probe's answer is remembered per installation (probecache.py: the
+    same libraries, policy.xml, code and MAGICK_* environment give the same
+    answer), so only the first process to start pays for its child."""
+    result = probecache.remembered("magick-policy", probe)
     allowed = [c for c in MUST_BLOCK if result.get(c) == "read"
                or "policy" not in result.get(c, "").lower()]
     if allowed:
