@@ -30,7 +30,7 @@ from convertix.options import validate
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB_DEADLINE_S = 300
 
-# name -> (image size, options): the two cases of shared/engine-facts.md
+# name -> (image size, options): the two cases of README's speed table
 CASES = {
     "12MP JPEG -> 1024px WebP q80": ((4000, 3000), {"format": "webp", "width": 1024,
                                                      "height": 1024, "quality": 80}),

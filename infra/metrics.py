@@ -38,7 +38,6 @@ UNMATCHED_ROUTE = "<unmatched>"
 # outcome: converted; failed with a code (a bad image: acked, not retried);
 # error (raised: the message is requeued, and dead-lettered in the end).
 SUCCEEDED, FAILED, ERROR = "succeeded", "failed", "error"
-OUTCOMES = (SUCCEEDED, FAILED, ERROR)
 UNKNOWN_FORMAT = "unknown"
 
 CONVERSIONS = Counter(
@@ -83,10 +82,6 @@ JOBS = "convertix_jobs"
 TASKS = "convertix_tasks"
 
 # The scaler's metrics are its own: scaler/metrics.py.
-
-# --- RabbitMQ's own plugin (/metrics/detailed?family=queue_coarse_metrics) ---
-RABBITMQ_QUEUE_MESSAGES = "rabbitmq_detailed_queue_messages"
-RABBITMQ_QUEUE_CONSUMERS = "rabbitmq_detailed_queue_consumers"
 
 
 def multiprocess_dir():

@@ -101,13 +101,13 @@ def decode_pillow(data, fmt, options, limits, draft_target=None):
     return Decoded(frames, durations, int(im.info.get("loop", 0) or 0), width, height, n, meta)
 
 
-def decode_magick(data, fmt, limits, size_hint=None):
+def decode_magick(data, fmt, limits):
     coder = MAGICK_CODERS[fmt]
     try:
         # Header first, as for Pillow: ImageMagick decodes every page on read.
         width, height, n_frames = magick.ping(data, coder)
         check_header(width, height, n_frames, limits)
-        im = magick.read(data, coder, size_hint)
+        im = magick.read(data, coder)
     except magick.MagickUnavailable as exc:
         raise UnsupportedFormat(f"{fmt} needs ImageMagick, which is not available here") from exc
     check_header(im.width, im.height, 1, limits)

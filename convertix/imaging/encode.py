@@ -160,7 +160,8 @@ def prepare(frame, fmt, background):
 
 
 def encode(frames, durations, loop, options, meta):
-    """Encode `frames` (RGB/RGBA) as options['format']; return (bytes, frames written)."""
+    """Encode `frames` (RGB/RGBA) as options['format']; return (bytes, frames
+    written, (width, height) written)."""
     fmt = options["format"]
     if fmt not in ANIMATED:
         frames = frames[:1]

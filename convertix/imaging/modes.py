@@ -72,6 +72,3 @@ def to_working(im):
         out.info.update({k: v for k, v in info.items() if k not in out.info})
     return out
 
-
-def has_alpha(im):
-    return im.mode in ALPHA_MODES or "transparency" in im.info

@@ -43,7 +43,7 @@ MAX_ELEMENTS = 50_000
 # a sandbox for the whole timeout. 1,000 elements still render at 7000x7000.
 MAX_RENDER_WORK = 50_000_000_000
 
-# CSS/SVG length units -> pixels, at the 96 dpi ImageMagick's SVG renderer uses.
+# CSS/SVG length units -> pixels, at the 96 dpi CairoSVG renders at (CSS's px).
 UNITS_TO_PX = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0,
                "cm": 96 / 2.54, "mm": 9.6 / 2.54, "em": 16.0, "ex": 8.0}
 

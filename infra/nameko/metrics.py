@@ -53,9 +53,9 @@ class Conversion:
         metrics.CONVERSION_OUTPUT_BYTES.labels(output_format).observe(len(result.data))
 
     def failed(self, code, input_info=None):
-        """A bad image or bad options: the task failed with `code`."""
-        input_format = _label((input_info or {}).get("format")
-                              if isinstance(input_info, dict) else None)
+        """A bad image or bad options: the task failed with `code`.
+        `input_info`: {"format", ...} of the input, None if it was never read."""
+        input_format = _label((input_info or {}).get("format"))
         self._finish(input_format, self.output_format, metrics.FAILED)
         metrics.CONVERSION_FAILURES.labels(code).inc()
 

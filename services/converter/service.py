@@ -22,7 +22,7 @@ from convertix.contract import (
     CONVERTER_SERVICE, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError
-from convertix.imaging import extension
+from convertix.imaging import extension, sniff
 from convertix.options import validate
 from infra.nameko.dependencies import DeliveryAttempt, StorageProvider
 from infra.nameko.logcontext import LogContext
@@ -55,6 +55,7 @@ class ConverterService:
 
         def report(stage):  # progress: transform, encode (from the sandbox), store
             self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
+        data = None
         try:
             options = validate(task["options"], self.engine.output_formats())
             input_path = self.storage.input_path(job_id, index)
@@ -66,9 +67,9 @@ class ConverterService:
             seconds = time.monotonic() - started
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
-            conversion.failed(exc.code, getattr(exc, "input", None))
-            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(),
-                                        "input": getattr(exc, "input", None)})
+            info = _input_info(data)
+            conversion.failed(exc.code, info)
+            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info})
             return
         report("store")
         # The path follows from (job, index, format): Storage.output_path.
@@ -89,3 +90,14 @@ class ConverterService:
     def formats(self):
         """What this converter reads and writes (for operators: `n.rpc.converter.formats()`)."""
         return self.engine.capabilities()
+
+
+def _input_info(data):
+    """What a failed task says of its input: its format, sniffed from its
+    first bytes as the gateway did (None if unknown), and its size. The
+    sandbox's error reply carries no input, so failure metrics would be
+    labelled input_format="unknown" without this. None when the input was
+    never read."""
+    if data is None:
+        return None
+    return {"format": sniff(data), "bytes": len(data)}

@@ -1,13 +1,18 @@
 """The converter's logic with worker_factory: the engine and the event
 dispatcher are worker_factory's mocks; storage is a real folder."""
+import time
+
 import pytest
 from nameko.testing.services import worker_factory
+from prometheus_client import REGISTRY
 
 from convertix.contract import TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED
 from convertix.errors import CorruptImage
 from convertix.imaging import Converted, InputInfo
 from convertix.storage import Storage
+from infra.nameko.metrics import Conversion
 from services.converter.service import ConverterService
+from tests.integration.conftest import png_bytes
 
 JOB = "0123456789abcdef0123456789abcdef"
 
@@ -48,6 +53,32 @@ def test_bad_image_is_reported_not_raised(converter):
     name, payload = events(converter)[-1]
     assert name == TASK_FAILED
     assert payload["error"] == {"code": "CORRUPT_IMAGE", "message": "truncated", "details": {}}
+
+
+def test_a_failure_carries_the_inputs_sniffed_format(tmp_path):
+    """The failure metrics and the task_failed event name the input's real
+    format (sniffed from its bytes), not "unknown"."""
+    storage = Storage(tmp_path)
+    png = png_bytes()
+    storage.write(storage.input_path(JOB, 0), png)
+    service = worker_factory(ConverterService, storage=storage, attempt=1)
+    service.engine.output_formats.return_value = ["png", "webp"]
+    service.engine.convert.side_effect = CorruptImage("truncated")
+    service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "webp"}})
+    name, payload = events(service)[-1]
+    assert name == TASK_FAILED and payload["input"] == {"format": "png", "bytes": len(png)}
+    recorder = service.metrics.conversion.return_value
+    recorder.failed.assert_called_once_with("CORRUPT_IMAGE", {"format": "png", "bytes": len(png)})
+
+
+def test_failure_metrics_are_labelled_with_the_input_format():
+    def failed(input_format):
+        return REGISTRY.get_sample_value("convertix_conversions_total", {
+            "input_format": input_format, "output_format": "webp", "outcome": "failed"}) or 0
+    before = failed("png"), failed("unknown")
+    Conversion("webp", time.monotonic()).failed("CORRUPT_IMAGE", {"format": "png"})
+    Conversion("webp", time.monotonic()).failed("INVALID_OPTIONS", None)  # input never read
+    assert (failed("png"), failed("unknown")) == (before[0] + 1, before[1] + 1)
 
 
 def test_invalid_options_on_the_queue_fail_the_task(converter):

@@ -1,4 +1,5 @@
-"""ImageMagick (through Wand) for the few inputs Pillow cannot read, and SVG.
+"""ImageMagick (through Wand) for the few inputs Pillow cannot read. Never
+SVG: CairoSVG renders that (svgrender.py), and the policy refuses IM's own.
 
 Wand is imported lazily, and only after MAGICK_CONFIGURE_PATH points at this
 folder, because ImageMagick reads its policy once, when Wand first loads it.
@@ -59,33 +60,27 @@ def ping(data, coder):
             return img.width, img.height, max(1, len(img.sequence))
 
 
-def read(data, coder, size_hint=None):
+def read(data, coder):
     """Decode `data` with ImageMagick coder `coder` into an RGBA Pillow image.
 
-    `size_hint` (w, h) is passed as the render size for vector input.
     Raises whatever Wand raises; the caller maps it to a ConvertixError.
     """
     import warnings
 
     image_mod, api, exceptions = wand()
-    from wand.color import Color
 
     # Only fuzzed or damaged files make the coders warn; a warning is a failure here.
     with warnings.catch_warnings():
         warnings.simplefilter("error", exceptions.WandWarning)
-        return _read(image_mod, api, Color, data, coder, size_hint)
+        return _read(image_mod, api, data, coder)
 
 
-def _read(image_mod, api, Color, data, coder, size_hint):
+def _read(image_mod, api, data, coder):
     from PIL import Image
     with image_mod.Image() as img:
-        if size_hint:
-            api.library.MagickSetSize(img.wand, int(size_hint[0]), int(size_hint[1]))
         # Wand's format= sets the wand's format and names the blob "buffer.<coder>";
         # BlobToImage then reads it as "<CODER>:buffer.<coder>", an explicit coder.
-        # Vector input renders onto transparency, not IM's default white.
-        background = Color("transparent") if size_hint is not None else None
-        img.read(blob=data, format=coder.lower(), background=background)
+        img.read(blob=data, format=coder.lower())
         if img.format.upper() not in _READ_AS.get(coder, {coder}):
             raise ValueError(f"ImageMagick read it as {img.format}, not {coder}")
         if len(img.sequence) > 1:
