@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the whole system on this machine: RabbitMQ (installed with apt-get
-# if no broker answers), the accounts+jobs services, the scaler (which starts
+# if no broker answers), the accounts+jobs services, the notifier, the scaler (which starts
 # the converter replicas) and the gateway under gunicorn; waits until /readyz says ready and prints the URL.
 # Ctrl-C (or `make stop` from another shell) stops what it started.
 set -euo pipefail
@@ -35,6 +35,8 @@ trap 'stop_all; exit 0' INT TERM
 # infra.runner is `nameko run` without its start-up SIGTERM race.
 start services python -m infra.runner --config config.yaml \
   services.accounts.service services.jobs.service
+# Webhooks: a process of its own, so a slow receiver never slows the pipeline.
+start notifier python -m infra.runner --config config.yaml services.notifier.service
 # The scaler starts and stops the converter replicas (SCALER in config.yaml:
 # between SCALER_MIN_REPLICAS and SCALER_MAX_REPLICAS, following the queue).
 start scaler python -m infra.runner --config config.yaml scaler.service
