@@ -76,14 +76,20 @@ class Text:
         return str(value)
 
 
+FLAG_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+
+
 @dataclass(frozen=True)
 class Flag:
     expected = "true or false"
 
     def __call__(self, value):
-        if not isinstance(value, bool):
+        # YAML gives a bool; a word from elsewhere (a test's environment) must say it plainly
+        word = value if isinstance(value, bool) else FLAG_WORDS.get(str(value).strip().lower())
+        if word is None:
             raise Invalid(self.expected)
-        return value
+        return word
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,10 @@ CONVERTER = Section(
     Key("max_attempts", 3, POSITIVE, "deliveries of a task before the dead-letter queue"),
     Key("timeout_s", 60.0, POSITIVE_NUMBER, "per task; then CONVERSION_TIMEOUT"),
     Key("memory_mb", 2048, POSITIVE, "address-space limit of each sandbox process"),
+    Key("sandbox_user", "dynamic", Text(),
+        "the sandbox's user: dynamic (a uid of its own), a user name, or self (no switch)"),
+    Key("sandbox_max_file_mb", 1024, POSITIVE, "largest file a sandbox may write (RLIMIT_FSIZE)"),
+    Key("sandbox_max_open_files", 64, POSITIVE, "files a sandbox may hold open (RLIMIT_NOFILE)"),
 )
 
 LIMITS = Section(

@@ -29,20 +29,6 @@ class Settings(DependencyProvider):
         return self.values
 
 
-class ConfigSection(DependencyProvider):
-    """One section of config.yaml as a dict, with defaults for missing keys."""
-
-    def __init__(self, key, defaults=None):
-        self.key = key
-        self.defaults = defaults or {}
-
-    def setup(self):
-        self.values = {**self.defaults, **(self.container.config.get(self.key) or {})}
-
-    def get_dependency(self, worker_ctx):
-        return self.values
-
-
 class ConfigProvider(DependencyProvider):
     """The whole config, read-only, for code that needs a value from it."""
 

@@ -66,7 +66,10 @@ class EnginePool(DependencyProvider):
         size = read_value(config, MAX_WORKERS_KEY)
         # Probing the encoders takes a moment of CPU: off the hub, once.
         self.capabilities = tpool.execute(capabilities)
-        self.sandboxes = [Sandbox(memory_mb=settings["memory_mb"]) for _ in range(size)]
+        self.sandboxes = [Sandbox(memory_mb=settings["memory_mb"], user=settings["sandbox_user"],
+                                  max_file_mb=settings["sandbox_max_file_mb"],
+                                  max_open_files=settings["sandbox_max_open_files"])
+                          for _ in range(size)]
         self.idle = LightQueue()
         # Started side by side; start() raises (and the service refuses to
         # start) if a child is not ready, e.g. when the ImageMagick policy

@@ -5,7 +5,7 @@ failed attempt is `base * factor**(n-1)`, capped at `max_delay`, and the real
 wait is drawn in [nominal * (1 - jitter), nominal], so many receivers that
 failed together do not all come back in the same second, and no wait is ever
 longer than its nominal value (the bounds the tests and the docs state).
-With the defaults (6 s, x3, cap 30 min, 8 attempts, jitter 0.25) the retries
+With config.yaml's defaults (6 s, x3, cap 30 min, 8 attempts, jitter 0.25) the retries
 come after at most 6 s, 18 s, 54 s, 2.7 min, 8.1 min, 24.3 min and 30 min:
 the first within 10 s, the second within a minute of the first attempt, the
 last 50 to 66 minutes after it.
@@ -15,17 +15,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Backoff:
-    base_delay_s: float = 6.0
-    factor: float = 3.0
-    max_delay_s: float = 1800.0
-    max_attempts: int = 8
-    jitter: float = 0.25  # the share of a wait that is random
+    """config.yaml's NOTIFIER retry keys; their defaults and checks:
+    infra/config/schema.py (NOTIFIER)."""
+    base_delay_s: float
+    factor: float
+    max_delay_s: float
+    max_attempts: int
+    jitter: float  # the share of a wait that is random
 
     @classmethod
     def from_config(cls, values):
-        names = cls.__dataclass_fields__
-        return cls(**{name: type(getattr(cls, name))(values[name])
-                      for name in names if values.get(name) is not None})
+        """From the NOTIFIER section as the schema resolved it (other keys ignored)."""
+        return cls(**{name: values[name] for name in cls.__dataclass_fields__})
 
 
 def nominal_delay(backoff, failed_attempts):

@@ -17,11 +17,11 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_FINAL, JOBS_SERVICE, NOTIFIER_KEY, NOTIFIER_SERVICE,
-    WEBHOOK_ALLOW_PRIVATE_KEY,
+    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_FINAL, JOBS_SERVICE, NOTIFIER_SERVICE,
 )
 from convertix.errors import NotFound
-from infra.nameko.dependencies import ConfigProvider, ConfigSection
+from infra.config.schema import NOTIFIER, WEBHOOK_ALLOW_PRIVATE_KEY, read_value
+from infra.nameko.dependencies import ConfigProvider, Settings
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from services.notifier import http, signature
@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 1.0        # how often due retries are looked for
 SECRET_LOOKUP_TIMEOUT_S = 10
-DEFAULTS = {"timeout_s": 5, "batch": 50, "concurrency": 20}
 JOB_HEADER = "X-Convertix-Job"
 
 
@@ -41,7 +40,7 @@ class NotifierService:
     name = NOTIFIER_SERVICE
 
     deliveries = Deliveries(Base)
-    settings = ConfigSection(NOTIFIER_KEY, DEFAULTS)
+    settings = Settings(NOTIFIER)
     config = ConfigProvider()
     accounts = RpcProxy(ACCOUNTS_SERVICE)
     log_context = LogContext()
@@ -120,7 +119,7 @@ class NotifierService:
             headers = {signature.HEADER: signature.sign(secrets[user_id], body),
                        JOB_HEADER: job_id}
             result = http.post(delivery["url"], body, headers, float(self.settings["timeout_s"]),
-                               _flag(self.config.get(WEBHOOK_ALLOW_PRIVATE_KEY)))
+                               read_value(self.config, WEBHOOK_ALLOW_PRIVATE_KEY))
         delay = retry_delay(self.backoff, delivery["attempts"] + 1, random.random())
         retry_at = utcnow() + timedelta(seconds=delay) if delay is not None else None
         status = self.deliveries.record(delivery, now, result, retry_at, utcnow())
@@ -130,8 +129,3 @@ class NotifierService:
     @property
     def backoff(self):
         return Backoff.from_config(self.settings)
-
-
-def _flag(value):
-    """A config switch: YAML gives a bool; a string from elsewhere must say yes plainly."""
-    return value is True or str(value).strip().lower() in ("true", "1", "yes", "on")

@@ -77,7 +77,7 @@ def test_unknown_keys_are_refused_by_name(config, key):
     ({"LIMITS": ["max_pixels"]}, "LIMITS: expected a mapping"),
     ({"LOGS": {"retention_days": "a week"}}, "LOGS.retention_days: expected a number > 0"),
     ({"NOTIFIER": {"jitter": 2}}, "NOTIFIER.jitter: expected a number in [0, 1], got 2"),
-    ({"WEBHOOK_ALLOW_PRIVATE": "yes"}, "WEBHOOK_ALLOW_PRIVATE: expected true or false"),
+    ({"WEBHOOK_ALLOW_PRIVATE": "maybe"}, "WEBHOOK_ALLOW_PRIVATE: expected true or false"),
     ({"max_workers": 0}, "max_workers: expected an integer >= 1, got 0"),
     ({"DB_URIS": "sqlite://"}, "DB_URIS: expected a mapping"),
 ])

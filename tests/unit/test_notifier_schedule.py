@@ -1,9 +1,10 @@
 """The webhook retry schedule (services/notifier/schedule.py), table-tested."""
 import pytest
 
+from infra.config.schema import NOTIFIER
 from services.notifier.schedule import Backoff, nominal_delay, retry_delay
 
-DEFAULT = Backoff()
+DEFAULT = Backoff.from_config(NOTIFIER.default)
 
 
 @pytest.mark.parametrize("failed, nominal", [
@@ -45,7 +46,9 @@ def test_seven_retries_make_eight_attempts():
 
 
 def test_from_config_reads_numbers_and_keeps_defaults():
-    backoff = Backoff.from_config({"base_delay_s": "0.2", "max_attempts": 3, "timeout_s": 5})
-    assert backoff == Backoff(base_delay_s=0.2, max_attempts=3)
+    backoff = Backoff.from_config(NOTIFIER.resolve({"base_delay_s": "0.2", "max_attempts": 3,
+                                                    "timeout_s": 5}))
+    assert backoff == Backoff(base_delay_s=0.2, factor=3.0, max_delay_s=1800.0, max_attempts=3,
+                              jitter=0.25)
     assert retry_delay(backoff, 1, 0.0) == pytest.approx(0.2)
     assert retry_delay(backoff, 3, 0.0) is None
