@@ -1,6 +1,8 @@
 """ScalerProvider: builds the Scaler (policy, queue stats, backend) from
 config and owns its lifecycle: metrics server up at start, replicas drained
 at stop."""
+import os
+
 from nameko.extensions import DependencyProvider
 
 from infra.config import section
@@ -16,8 +18,17 @@ from scaler.policy import Policy
 NOT_POLICY = ("backend", "metrics_port", "local", "swarm")
 
 
-def policy_from(settings):
-    return Policy.from_config({k: v for k, v in settings.items() if k not in NOT_POLICY})
+def policy_from(settings, cores=None):
+    """The Policy of a SCALER section. For the local backend the replicas
+    share this machine: sandboxes per replica are its workers, and the
+    sandbox cap defaults (0) to the machine's cores."""
+    values = {k: v for k, v in settings.items() if k not in NOT_POLICY}
+    if settings.get("backend", "local") == "local":
+        local = settings.get("local") or {}
+        values.setdefault("workers_per_replica", local.get("worker_max_workers", 1))
+        if not int(values.get("max_sandboxes") or 0):
+            values["max_sandboxes"] = cores or os.cpu_count() or 1
+    return Policy.from_config(values)
 
 
 class ScalerProvider(DependencyProvider):

@@ -66,7 +66,9 @@ class ScalerService:
                  fmt, self.scaler.cost.rate(fmt))
 
     def _pending_work(self):
-        if not self.scaler.policy.by_work:
+        # priced when the policy targets work, or weighs it against start-up
+        policy = self.scaler.policy
+        if not (policy.by_work or policy.replica_startup_s):
             return None
         try:
             with eventlet.Timeout(PENDING_WORK_TIMEOUT_S):

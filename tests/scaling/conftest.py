@@ -20,6 +20,9 @@ def scaling_config(rabbit_config, sqlite_url, storage_root, tmp_path):
         "target_backlog_per_replica": 8, "target_work_s_per_replica": 0,
         "scale_up_step": 2, "scale_down_stabilization_s": 8, "poll_interval_s": 0.5,
         "activation_backlog": 0, "metrics_port": 0,
+        # 3 replicas x 2 workers: above this machine's cores, as configured
+        # (the mechanics of scaling, not its worth on 2 cores)
+        "max_sandboxes": 6, "replica_startup_s": 0,
         "local": {
             "worker_max_workers": 2, "log_dir": str(tmp_path / "logs"), "stop_timeout_s": 60,
             "env": {"AMQP_URI": rabbit_config["AMQP_URI"], "STORAGE_ROOT": str(storage_root),

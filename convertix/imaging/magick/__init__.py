@@ -12,6 +12,9 @@ import sys
 
 POLICY_DIR = os.path.dirname(os.path.abspath(__file__))
 
+# Debian 12's libmagickwand-6.q16-6: libMagickWand-6.Q16.so.6
+WAND_SUFFIX_FIRST = "-6.Q16"
+
 # Wand's STORAGE_TYPES index for 8-bit samples.
 _CHAR_PIXEL = 1
 
@@ -35,6 +38,11 @@ def wand():
         if "wand.api" in sys.modules and os.environ.get("MAGICK_CONFIGURE_PATH") != POLICY_DIR:
             raise MagickUnavailable("wand was imported before the Convertix policy was set")
         os.environ["MAGICK_CONFIGURE_PATH"] = POLICY_DIR
+        # Wand looks for libMagickWand with ctypes.util.find_library (an
+        # `ldconfig -p` each) through a list of suffixes; Debian's IM 6 is
+        # near its end. Trying it first saves ~2 s of every sandbox start;
+        # the others are still tried after it.
+        os.environ.setdefault("WAND_MAGICK_LIBRARY_SUFFIX", WAND_SUFFIX_FIRST)
         try:
             import wand.api
             import wand.exceptions
