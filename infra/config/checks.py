@@ -10,6 +10,13 @@ class Invalid(ValueError):
     """A value a check refused; the schema adds the key and the value."""
 
 
+def _instance(value, types, expected):
+    """`value` if it is one of `types` (a bool never is: YAML's true is no number)."""
+    if isinstance(value, bool) or not isinstance(value, types):
+        raise Invalid(expected)
+    return value
+
+
 def _bounds(low, high, above=False):
     if low is not None and high is not None:
         return f" in [{low}, {high}]"
@@ -28,10 +35,8 @@ class Integer:
         return "an integer" + _bounds(self.min, self.max)
 
     def __call__(self, value):
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise Invalid(self.expected)
         try:
-            number = int(value)
+            number = int(_instance(value, (int, str), self.expected))
         except ValueError:
             raise Invalid(self.expected) from None
         if (self.min is not None and number < self.min) or \
@@ -51,10 +56,8 @@ class Number:
         return "a number" + _bounds(self.min, self.max, self.above)
 
     def __call__(self, value):
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise Invalid(self.expected)
         try:
-            number = float(value)
+            number = float(_instance(value, (int, float, str), self.expected))
         except ValueError:
             raise Invalid(self.expected) from None
         if not math.isfinite(number) or (self.min is not None and (
@@ -65,15 +68,21 @@ class Number:
 
 
 @dataclass(frozen=True)
-class Text:
-    expected = "a string"
+class Of:
+    """A value of one of `types`, as `convert` makes it."""
+    expected: str
+    types: tuple
+    convert: object
 
     def __call__(self, value):
-        # a number is text too: `${VAR}` values pass through YAML, so a
-        # password or a service name made of digits arrives as an int
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise Invalid(self.expected)
-        return str(value)
+        return self.convert(_instance(value, self.types, self.expected))
+
+
+# A number is text too: `${VAR}` values pass through YAML, so a password or a
+# service name made of digits arrives as an int.
+TEXT = Of("a string", (str, int, float), str)
+# free-form: database URIs, logging's dictConfig, an environment
+MAPPING = Of("a mapping", dict, dict)
 
 
 FLAG_WORDS = {"true": True, "yes": True, "on": True, "1": True,
@@ -104,14 +113,3 @@ class OneOf:
         if value not in self.choices:
             raise Invalid(self.expected)
         return value
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """A free-form mapping (database URIs, logging's dictConfig, an environment)."""
-    expected = "a mapping"
-
-    def __call__(self, value):
-        if not isinstance(value, dict):
-            raise Invalid(self.expected)
-        return dict(value)

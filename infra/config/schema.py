@@ -20,7 +20,7 @@ from nameko import constants as nameko_constants
 
 from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE
 from convertix.imaging.limits import Limits
-from infra.config.checks import Flag, Integer, Invalid, Mapping, Number, OneOf, Text  # noqa: F401
+from infra.config.checks import MAPPING, TEXT, Flag, Integer, Invalid, Number, OneOf
 
 # --- the section (and top-level) names ---
 AMQP_URI_KEY = "AMQP_URI"
@@ -115,7 +115,7 @@ POSITIVE_NUMBER = Number(min=0, above=True)
 
 STORAGE = Section(
     STORAGE_KEY, "the folder the gateway and the converter share",
-    Key("root", "var/storage", Text(), "where uploads and results are kept"),
+    Key("root", "var/storage", TEXT, "where uploads and results are kept"),
 )
 
 CONVERTER = Section(
@@ -123,7 +123,7 @@ CONVERTER = Section(
     Key("max_attempts", 3, POSITIVE, "deliveries of a task before the dead-letter queue"),
     Key("timeout_s", 60.0, POSITIVE_NUMBER, "per task; then CONVERSION_TIMEOUT"),
     Key("memory_mb", 2048, POSITIVE, "address-space limit of each sandbox process"),
-    Key("sandbox_user", "dynamic", Text(),
+    Key("sandbox_user", "dynamic", TEXT,
         "the sandbox's user: dynamic (a uid of its own), a user name, or self (no switch)"),
     Key("sandbox_max_file_mb", 1024, POSITIVE, "largest file a sandbox may write (RLIMIT_FSIZE)"),
     Key("sandbox_max_open_files", 64, POSITIVE, "files a sandbox may hold open (RLIMIT_NOFILE)"),
@@ -144,17 +144,18 @@ LIMITS = Section(
 
 GATEWAY = Section(
     GATEWAY_KEY, "the HTTP gateway (gunicorn and Flask)",
-    Key("host", "127.0.0.1", Text(), "address gunicorn binds"),
+    Key("host", "127.0.0.1", TEXT, "address gunicorn binds"),
     Key("port", 8080, PORT, "port gunicorn binds"),
     Key("workers", 2, POSITIVE, "gunicorn worker processes"),
     Key("threads", 8, POSITIVE, "threads per worker (gthread)"),
     Key("rpc_timeout_s", 30.0, POSITIVE_NUMBER, "how long an RPC call to a service may take"),
     Key("rpc_pool_size", 8, POSITIVE, "RPC proxies kept open per worker"),
-    Key("sync_convert_timeout_s", 10.0, POSITIVE_NUMBER, "how long POST /convert waits for its result"),
-    Key("auth_rate_limit", "10 per minute", Text(), "login and register, per client address"),
-    Key("rate_limit_storage", "memory://", Text(), "Flask-Limiter's store; redis://... to share"),
-    Key("tls_cert", "", Text(), "certificate file; with tls_key, the gateway speaks HTTPS"),
-    Key("tls_key", "", Text(), "the certificate's private key file"),
+    Key("sync_convert_timeout_s", 10.0, POSITIVE_NUMBER,
+        "how long POST /convert waits for its result"),
+    Key("auth_rate_limit", "10 per minute", TEXT, "login and register, per client address"),
+    Key("rate_limit_storage", "memory://", TEXT, "Flask-Limiter's store; redis://... to share"),
+    Key("tls_cert", "", TEXT, "certificate file; with tls_key, the gateway speaks HTTPS"),
+    Key("tls_key", "", TEXT, "the certificate's private key file"),
 )
 
 AUTH = Section(
@@ -165,28 +166,28 @@ AUTH = Section(
 
 METRICS = Section(
     METRICS_KEY, "Prometheus metrics of each process; without the section a service serves none",
-    Key("host", "127.0.0.1", Text(), "address each `nameko run` process serves /metrics on"),
+    Key("host", "127.0.0.1", TEXT, "address each `nameko run` process serves /metrics on"),
     Key("port", 0, PORT, "its port; 0: a free one, announced in targets_dir"),
-    Key("targets_dir", "var/metrics/targets", Text(), "file_sd target files, one per process"),
-    Key("multiproc_dir", "var/metrics/multiproc", Text(), "gunicorn workers' shared values"),
+    Key("targets_dir", "var/metrics/targets", TEXT, "file_sd target files, one per process"),
+    Key("multiproc_dir", "var/metrics/multiproc", TEXT, "gunicorn workers' shared values"),
 )
 
 SCALER_LOCAL = Section(
     "local", "the local backend: converter processes on this machine",
     Key("worker_max_workers", 2, POSITIVE, "nameko workers (= sandboxes) per replica"),
-    Key("log_dir", "var/log", Text(), "where each replica's console output goes"),
+    Key("log_dir", "var/log", TEXT, "where each replica's console output goes"),
     Key("stop_timeout_s", 120.0, POSITIVE_NUMBER, "a draining replica is SIGKILLed after this"),
     # infra.runner is `nameko run` without its start-up SIGTERM race: the
     # scaler may drain a replica it has only just started.
     Key("command", "{python} -m infra.runner --config {config} services.converter.service",
-        Text(), "a replica's command line; {python} and {config} are filled in"),
-    Key("env", {}, Mapping(), "environment for replicas, over the scaler's own"),
+        TEXT, "a replica's command line; {python} and {config} are filled in"),
+    Key("env", {}, MAPPING, "environment for replicas, over the scaler's own"),
 )
 
 SCALER_SWARM = Section(
     "swarm", "the swarm backend: a Docker Swarm service's replica count",
-    Key("service", "convertix_converter", Text(), "the converter's Swarm service"),
-    Key("docker_host", "unix:///var/run/docker.sock", Text(), "the Docker API"),
+    Key("service", "convertix_converter", TEXT, "the converter's Swarm service"),
+    Key("docker_host", "unix:///var/run/docker.sock", TEXT, "the Docker API"),
 )
 
 SCALER = Section(
@@ -225,13 +226,13 @@ NOTIFIER = Section(
 
 LOGS = Section(
     LOGS_KEY, "log store and shipping (ELASTICSEARCH_API_KEY: environment only)",
-    Key("dir", "var/log", Text(), "the local store: <dir>/<service>.<pid>.ndjson"),
-    Key("elasticsearch_url", "", Text(), "empty: no shipping, search the local store"),
-    Key("data_stream", "logs-convertix-default", Text(), "Elasticsearch data stream"),
+    Key("dir", "var/log", TEXT, "the local store: <dir>/<service>.<pid>.ndjson"),
+    Key("elasticsearch_url", "", TEXT, "empty: no shipping, search the local store"),
+    Key("data_stream", "logs-convertix-default", TEXT, "Elasticsearch data stream"),
     Key("buffer_size", 10000, POSITIVE, "lines in memory before they spill to the spool"),
     Key("batch_size", 500, POSITIVE, "lines per _bulk request"),
     Key("flush_interval_s", 1.0, POSITIVE_NUMBER, "a partial batch waits at most this long"),
-    Key("spool_dir", "", Text(), "empty: <dir>/spool"),
+    Key("spool_dir", "", TEXT, "empty: <dir>/spool"),
     Key("request_timeout_s", 10.0, POSITIVE_NUMBER, "per _bulk request"),
     Key("min_backoff_s", 0.5, POSITIVE_NUMBER, "first pause after a failed send"),
     Key("max_backoff_s", 30.0, POSITIVE_NUMBER, "longest pause after failed sends"),
@@ -245,15 +246,15 @@ LOGS = Section(
 # The whole file. Nameko's own keys pass through to nameko as they are.
 CONFIG = Section(
     "", "config.yaml",
-    Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", Text(), "RabbitMQ"),
+    Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", TEXT, "RabbitMQ"),
     Key(MAX_WORKERS_KEY, 10, POSITIVE,
         "nameko workers per service process; the converter's is also its sandbox count"),
     Key(DB_URIS_KEY, {f"{service}:Base": DEFAULT_DATABASE_URL
-                      for service in (ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE)}, Mapping(),
+                      for service in (ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE)}, MAPPING,
         "'<service>:Base' -> database URL (nameko-sqlalchemy)"),
-    Key(MANAGEMENT_URL_KEY, "http://guest:guest@localhost:15672", Text(),
+    Key(MANAGEMENT_URL_KEY, "http://guest:guest@localhost:15672", TEXT,
         "RabbitMQ's management API: queue stats for the scaler and the admin"),
-    Key(LOGGING_KEY, None, Mapping(), "logging.config.dictConfig; absent: basicConfig"),
+    Key(LOGGING_KEY, None, MAPPING, "logging.config.dictConfig; absent: basicConfig"),
     Key(WEBHOOK_ALLOW_PRIVATE_KEY, False, Flag(),
         "true: webhooks may reach loopback and private addresses (local use and tests only)"),
     *(Key(s.name, s.default, s, s.doc)
