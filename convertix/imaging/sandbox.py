@@ -6,6 +6,7 @@ only subprocess.Popen, os.read/os.write on the pipe fds and select.select
 with a deadline, all of which eventlet replaces with cooperative versions.
 One Sandbox serves one conversion at a time; use one per greenthread/thread.
 """
+import logging
 import os
 import subprocess
 import sys
@@ -14,15 +15,20 @@ import time
 from convertix.errors import ConversionTimeout
 
 from . import protocol, reply
+from .confine import DEFAULT_MAX_FILE_MB, DEFAULT_MAX_OPEN_FILES, DEFAULT_USER
 from .limits import Limits
+
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60
 # Progress frames the child may send before its reply (convert.py's on_stage).
 CHILD_STAGES = ("transform", "encode")
 
-# Environment for the child: one engine thread, few malloc arenas, so that
-# RLIMIT_AS measures image memory rather than per-thread reservations.
-CHILD_ENV = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+# The child's whole environment: nothing of ours (CONVERTIX_JWT_SECRET, the
+# AMQP and database URLs) is passed on. One engine thread, few malloc arenas,
+# so that RLIMIT_AS measures image memory rather than per-thread reservations.
+CHILD_ENV = {"MALLOC_ARENA_MAX": "2", "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+             "LANG": "C.UTF-8", "PATH": "/usr/bin:/bin"}
 
 
 class SandboxCrashed(RuntimeError):
@@ -38,19 +44,27 @@ def _project_root():
 
 
 class Sandbox:
-    def __init__(self, memory_mb=1024, python=sys.executable):
+    def __init__(self, memory_mb=1024, python=sys.executable, user=DEFAULT_USER,
+                 max_file_mb=DEFAULT_MAX_FILE_MB, max_open_files=DEFAULT_MAX_OPEN_FILES,
+                 module="convertix.imaging.worker"):
         self.memory_mb = memory_mb
         self.python = python
+        self.user = user
+        self.max_file_mb = max_file_mb
+        self.max_open_files = max_open_files
+        self.module = module  # tests run a probe here, confined the same way
+        self.confinement = None  # what the child could not do, from its ready frame
         self._proc = None
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
         """Spawn the worker and wait for its ready frame; RuntimeError if it is not ready."""
         self.close()
-        env = dict(os.environ, **CHILD_ENV)
-        env["PYTHONPATH"] = _project_root() + os.pathsep + env.get("PYTHONPATH", "")
+        env = dict(CHILD_ENV, PYTHONPATH=_project_root())
         self._proc = subprocess.Popen(
-            [self.python, "-m", "convertix.imaging.worker", "--memory-mb", str(self.memory_mb)],
+            [self.python, "-m", self.module, "--memory-mb", str(self.memory_mb),
+             "--user", self.user or "", "--max-file-mb", str(self.max_file_mb),
+             "--max-open-files", str(self.max_open_files)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
             env=env, close_fds=True, bufsize=0)
         try:
@@ -62,6 +76,10 @@ class Sandbox:
         if not header.get("ready"):
             self._kill()
             raise RuntimeError(f"converter worker not ready: {header.get('error')}")
+        self.confinement = header.get("degraded") or []
+        if self.confinement:
+            log.warning("sandbox %s runs with less confinement: %s", self._proc.pid,
+                        "; ".join(map(str, self.confinement)))
 
     def close(self):
         proc, self._proc = self._proc, None
@@ -126,7 +144,8 @@ class Sandbox:
         limits = limits if isinstance(limits, Limits) else Limits.from_dict(limits)
         try:
             protocol.write_frame(self._proc.stdin.fileno(),
-                                 {"options": options, "limits": limits.to_dict()}, data)
+                                 {"options": options, "limits": limits.to_dict(),
+                                  "cpu_s": timeout_s}, data)
             header, payload = self._read_past_stages(deadline, limits, on_stage)
             # Raises the child's ConvertixError, or MalformedReply for a reply that does not fit.
             return reply.parse(header, payload, data, options, limits)

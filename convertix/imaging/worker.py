@@ -1,12 +1,14 @@
 """The sandbox child: `python -m convertix.imaging.worker --memory-mb N`.
 
 Start-up: keep the real stdout for frames only (library prints go to stderr),
-cap the address space, load the engine, prove the ImageMagick policy, then
-say ready. Then: one request frame in, one response frame out, until EOF.
+give up the network and become the sandbox user (confine.py), prove the
+ImageMagick policy, set the resource limits, load the engine, install the
+seccomp filter, then say ready (with what could not be confined). Then: one
+request frame in, one response frame out, until EOF; each conversion gets
+its own CPU limit.
 """
 import argparse
 import os
-import resource
 import signal
 import sys
 
@@ -30,10 +32,18 @@ def _ignore_stop_signals():
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _limit_memory(mb):
-    if mb:
-        limit = mb * 2**20
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+def _load_engine():
+    """Import all the engine will run, while the code is still readable (confine.become)."""
+    from .capabilities import capabilities
+    from .confine import cpu_limit  # noqa: F401
+    from .convert import convert  # noqa: F401
+    from . import svgrefs  # noqa: F401
+    import cssselect2  # noqa: F401  (svgrefs imports these lazily)
+    import tinycss2  # noqa: F401
+    from convertix.options import validate  # noqa: F401
+    from .capabilities import load_codecs
+    load_codecs()  # every codec (and an SVG probe render): capabilities() may be remembered
+    capabilities()
 
 
 def _response(result):
@@ -51,6 +61,7 @@ def serve(inp, out):
 
     from . import protocol
     from .capabilities import capabilities
+    from .confine import cpu_limit
     from .convert import convert
     from .limits import Limits
 
@@ -60,6 +71,7 @@ def serve(inp, out):
         except protocol.FrameEOF:
             return 0
         try:
+            cpu_limit(header.get("cpu_s") or 60)
             options = validate(header.get("options") or {}, capabilities()["output"])
             # Stage frames go before the reply; the parent reports them as progress.
             result = convert(payload, options, Limits.from_dict(header.get("limits")),
@@ -75,24 +87,31 @@ def serve(inp, out):
         protocol.write_frame(out, *reply)
 
 
-def main(argv=None):
+def main(argv=None, serve=serve):
+    """Start up confined (see the module's doc), then `serve` (tests pass a probe)."""
+    from . import confine
     parser = argparse.ArgumentParser(prog="convertix.imaging.worker")
     parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--user", default=confine.DEFAULT_USER)  # "": stay as we are
+    parser.add_argument("--max-file-mb", type=int, default=confine.DEFAULT_MAX_FILE_MB)
+    parser.add_argument("--max-open-files", type=int, default=confine.DEFAULT_MAX_OPEN_FILES)
     args = parser.parse_args(argv)
     _ignore_stop_signals()
     out = _protect_stdout()
     from . import protocol
     try:
-        # Policy first: it runs a probe child, which must not inherit our memory cap.
+        degraded = confine.enter_network_namespace()
+        # Policy next: it runs a probe child, which the limits below would forbid.
         from .magick.policy_check import check_policy
         check_policy()
-        _limit_memory(args.memory_mb)
-        from .capabilities import capabilities
-        capabilities()
+        _load_engine()
+        degraded += confine.become(args.user)
+        degraded += confine.limit_resources(args.memory_mb, args.max_file_mb, args.max_open_files)
+        degraded += confine.install_seccomp()
     except Exception as exc:
         protocol.write_frame(out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1
-    protocol.write_frame(out, {"ready": True})
+    protocol.write_frame(out, {"ready": True, "degraded": degraded})
     return serve(0, out)
 
 

@@ -1,0 +1,209 @@
+"""What the sandbox child gives up before it reads a hostile byte.
+
+A decoder exploit (libtiff, libheif, ImageMagick, cairo) runs with whatever
+the child has. So the child (worker.py) starts with an empty environment
+(sandbox.py builds it) and, in this order:
+
+1. its own network namespace (unshare CLONE_NEWNET: only a loopback that is
+   down, so no socket reaches anything), done while still root;
+2. a separate unprivileged user (by default one of its own, DYNAMIC_USER;
+   CONVERTER.sandbox_user), no supplementary groups: storage, the database, the logs and .secrets/ are
+   0600/0700 and owned by the service's user, and /proc/<parent>/environ is
+   the parent's alone; not dumpable, so another sandbox running as the same
+   user cannot ptrace it or read its memory;
+3. PR_SET_PDEATHSIG (dies with its parent) and PR_SET_NO_NEW_PRIVS;
+4. after the ImageMagick policy probe (which runs a child of its own) and
+   once the engine is loaded: RLIMIT_AS, RLIMIT_NPROC (no process or thread more), RLIMIT_NOFILE,
+   RLIMIT_FSIZE (writes past it fail with EFBIG, SIGXFSZ ignored),
+   RLIMIT_CORE=0, and RLIMIT_CPU per conversion (cpu_limit);
+5. a seccomp filter (pyseccomp over libseccomp): no socket, no exec, no fork
+   (clone without CLONE_THREAD), no ptrace or process_vm_*, no signals to
+   other processes, no namespaces, mounts, keyrings, bpf or modules.
+
+Step 1 comes first, step 2 only once the engine is loaded (see become()).
+Not root (a developer's shell): the child tries an unprivileged user
+namespace for step 1 and stays the same user (the environment is still
+empty, steps 3-5 still apply), and says what it could not do in its ready
+frame; the parent logs it once per sandbox.
+"""
+import ctypes
+import errno
+import os
+import pwd
+import resource
+import signal
+
+CLONE_NEWNET = 0x40000000
+CLONE_NEWUSER = 0x10000000
+CLONE_THREAD = 0x00010000
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_NO_NEW_PRIVS = 38
+
+# A user of its own for each sandbox: uid (and gid) DYNAMIC_ID_BASE + its pid,
+# in no passwd file (as systemd's DynamicUser), unique among live processes;
+# so no two sandboxes share a uid, and RLIMIT_NPROC counts one sandbox. Or a
+# user's name (e.g. nobody: then all sandboxes share the thread budget), or
+# SELF_USER (or "") to stay the parent's user.
+DYNAMIC_USER = "dynamic"
+SELF_USER = "self"
+DYNAMIC_ID_BASE = 2_000_000_000
+FALLBACK_USER = "nobody"  # where a dynamic uid cannot be had (a user-namespaced container)
+DEFAULT_USER = DYNAMIC_USER
+# Tasks (the process and its threads) a sandbox may have.
+DEFAULT_MAX_THREADS = 8
+# Generous for what a conversion needs (stdin, stdout, stderr, a library or
+# font file at a time), small for anything that would scan the filesystem.
+DEFAULT_MAX_OPEN_FILES = 64
+# ImageMagick's policy lets its pixel cache spill 1 GiB to disk; no more.
+DEFAULT_MAX_FILE_MB = 1024
+# Seconds of CPU beyond the conversion timeout before the kernel stops a
+# runaway (the parent's wall-clock deadline normally comes first).
+CPU_GRACE_S = 5
+
+# Denied with EPERM; everything else is allowed (a default-deny list of what a
+# decoder needs would break with each library update).
+DENIED_SYSCALLS = (
+    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
+    "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
+    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "keyctl", "add_key",
+    "request_key", "bpf", "perf_event_open", "userfaultfd", "init_module", "finit_module",
+    "delete_module", "kexec_load", "reboot", "swapon", "swapoff", "tkill",
+)
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+# Loaded with this module, at the child's start: pyseccomp finds libseccomp
+# by running ldconfig, which no longer works once processes are refused.
+try:
+    import pyseccomp as seccomp
+    _NO_SECCOMP = None
+except (ImportError, OSError, RuntimeError) as exc:  # not installed, libseccomp2 missing
+    seccomp, _NO_SECCOMP = None, f"{type(exc).__name__}: {exc}"
+
+
+def _call(name, *args):
+    if getattr(_libc, name)(*args) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{name}: {os.strerror(err)}")
+
+
+def _prctl(option, value):
+    _call("prctl", ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
+          ctypes.c_ulong(0), ctypes.c_ulong(0))
+
+
+def enter_network_namespace():
+    """Step 1; returns the list of what could not be done (empty when all was)."""
+    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+    try:
+        _call("unshare", ctypes.c_int(flags))
+    except OSError as exc:  # e.g. a container without CAP_SYS_ADMIN, userns disabled
+        return [f"no network namespace ({exc.strerror})"]
+    return []
+
+
+def _set_ids(uid, gid):
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+
+
+def _switch_user(user):
+    if user == DYNAMIC_USER:
+        uid = DYNAMIC_ID_BASE + os.getpid()
+        try:
+            _set_ids(uid, uid)
+            return []
+        except OSError as exc:
+            user, why = FALLBACK_USER, f"no uid of its own ({exc.strerror}): runs as {FALLBACK_USER}"
+    else:
+        why = None
+    try:
+        entry = pwd.getpwnam(user)
+        _set_ids(entry.pw_uid, entry.pw_gid)
+    except (KeyError, OSError) as exc:
+        return [f"still root: cannot become {user!r} ({exc})"]
+    return [why] if why else []
+
+
+def become(user=DEFAULT_USER):
+    """Steps 2-3; returns the list of what could not be done.
+
+    Called once the engine is loaded: the interpreter may live where only
+    root can read (pyenv under a mode-700 /root), so everything the child
+    will run is imported first, as with privilege separation in OpenSSH.
+    """
+    degraded = []
+    if not user or user == SELF_USER:
+        degraded.append("runs as its parent's user (sandbox_user: self)")
+    elif os.geteuid() != 0:
+        degraded.append(f"not root: runs as uid {os.getuid()}, not {user!r}")
+    else:
+        degraded += _switch_user(user)
+    _prctl(PR_SET_DUMPABLE, 0)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
+    _prctl(PR_SET_NO_NEW_PRIVS, 1)
+    return degraded
+
+
+def _set(limit, soft, hard=None):
+    resource.setrlimit(limit, (soft, soft if hard is None else hard))
+
+
+def limit_resources(memory_mb, max_file_mb=DEFAULT_MAX_FILE_MB,
+                    max_open_files=DEFAULT_MAX_OPEN_FILES, max_threads=DEFAULT_MAX_THREADS):
+    """Step 4, except the per-conversion CPU limit (cpu_limit)."""
+    if memory_mb:
+        _set(resource.RLIMIT_AS, memory_mb * 2**20)
+    _set(resource.RLIMIT_CORE, 0)
+    _set(resource.RLIMIT_NOFILE, max_open_files)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG to the writer, not a dead child
+    _set(resource.RLIMIT_FSIZE, max_file_mb * 2**20)
+    # Counted per user, threads and this process included: with a user of its
+    # own (DYNAMIC_USER) this counts this sandbox alone. Processes are refused
+    # by seccomp; this bounds threads (libaom's AVIF encoder needs one).
+    _set(resource.RLIMIT_NPROC, max_threads)
+    return []
+
+
+def cpu_limit(seconds):
+    """Let this conversion use `seconds` (+ CPU_GRACE_S) of CPU from now on, then SIGXCPU.
+
+    RLIMIT_CPU counts the process's whole life, so the soft limit moves
+    forward before each conversion; the hard limit stays where it was, so
+    a subverted child could move the soft one too: the parent's wall-clock
+    deadline (SIGKILL) is the binding bound, this one stops a runaway whose
+    parent is gone or stuck.
+    """
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    now = int(used.ru_utime + used.ru_stime) + 1
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = now + int(seconds) + CPU_GRACE_S
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def install_seccomp():
+    """Step 5; returns the list of what could not be done."""
+    if seccomp is None:
+        return [f"no seccomp filter ({_NO_SECCOMP})"]
+    deny = seccomp.ERRNO(errno.EPERM)
+    flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for name in DENIED_SYSCALLS:
+        try:
+            flt.add_rule(deny, name)
+        except (OSError, RuntimeError, ValueError):
+            pass  # not a syscall on this architecture (e.g. fork on arm64)
+    # clone without CLONE_THREAD is a new process; clone3 passes its flags in
+    # memory a filter cannot read, so it answers "not implemented" and glibc
+    # falls back to clone.
+    flt.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
+    flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    # Signals to itself only (abort() raises SIGABRT with tgkill).
+    me = os.getpid()
+    flt.add_rule(deny, "kill", seccomp.Arg(0, seccomp.NE, me))
+    flt.add_rule(deny, "tgkill", seccomp.Arg(0, seccomp.NE, me))
+    flt.load()
+    return []
