@@ -36,6 +36,6 @@ def redeliver(job_id):
     if job["status"] not in JOB_FINAL:
         raise NotReady("the job is not final yet: its webhook is sent when it is")
     response = jsonify(rpc_pool(current_app).call(NOTIFIER_SERVICE, "redeliver",
-                                                  job_id, current_user_id()))
+                                                  job_id, current_user_id(), document=job))
     response.status_code = 202
     return response

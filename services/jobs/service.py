@@ -294,13 +294,19 @@ def _encode_cursor(job):
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+MAX_CURSOR_CHARS = 512
+
+
 def _decode_cursor(cursor):
     from datetime import datetime
 
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:  # ours are ~100; a longer one is not ours
+            raise ValueError("cursor too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, job_id = json.loads(raw)
         return datetime.fromisoformat(created_at), str(job_id)
-    except (ValueError, TypeError) as exc:
+    # RecursionError: JSON nested thousands deep (a 500 before)
+    except (ValueError, TypeError, RecursionError) as exc:
         raise ConvertixError("cursor is not valid", details={"field": "cursor"},
                              code="BAD_REQUEST") from exc

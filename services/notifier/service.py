@@ -53,8 +53,7 @@ class NotifierService:
             return
         job_id = payload["job_id"]
         self.log_context.bind(job_id=job_id, user_id=payload["user_id"])
-        body = json.dumps(document, separators=(",", ":"))
-        if self.deliveries.create(job_id, payload["user_id"], url, body, utcnow()):
+        if self.deliveries.create(job_id, payload["user_id"], url, _body(document), utcnow()):
             log.info("webhook for job %s to %s: pending", job_id, url)
             self._attempt([job_id])  # the first attempt at once, not at the next tick
 
@@ -69,10 +68,17 @@ class NotifierService:
         return self.deliveries.document(job_id, user_id)
 
     @rpc
-    def redeliver(self, job_id, user_id):
-        # Due now: the next tick sends it (within POLL_INTERVAL_S), so the
-        # caller (a gateway thread) does not wait on the receiver.
-        self.deliveries.redeliver(job_id, user_id, utcnow())
+    def redeliver(self, job_id, user_id, document=None):
+        """A new round of attempts, due now: the next tick sends it (within
+        POLL_INTERVAL_S), so the caller (a gateway thread) does not wait on
+        the receiver. `document`, the job's current one, makes the delivery
+        if none was made (the job ended before this notifier ran)."""
+        now = utcnow()
+        if not self.deliveries.redeliver(job_id, user_id, now):
+            url = (document or {}).get("callback_url")
+            if not url or document.get("status") not in JOB_FINAL:
+                raise NotFound("the job has no webhook (no callback_url, or not final yet)")
+            self.deliveries.create(job_id, user_id, url, _body(document), now)
         return self.deliveries.document(job_id, user_id)
 
     # --- helpers -----------------------------------------------------------
@@ -129,3 +135,8 @@ class NotifierService:
     @property
     def backoff(self):
         return Backoff.from_config(self.settings)
+
+
+def _body(document):
+    """The exact bytes that are signed and sent (kept, so every attempt sends the same)."""
+    return json.dumps(document, separators=(",", ":"))

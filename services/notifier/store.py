@@ -90,14 +90,17 @@ class DeliveryStore:
         return status
 
     def redeliver(self, job_id, user_id, now):
-        """Start a new round of attempts, due now."""
+        """Start a new round of attempts, due now. False if the job has no delivery."""
         with self.session_factory() as session:
             row = session.get(Delivery, job_id)
-            if row is None or row.user_id != user_id:
-                raise NotFound("the job has no webhook delivery (no callback_url, or not final yet)")
+            if row is None:
+                return False
+            if row.user_id != user_id:
+                raise NotFound("no such job")
             row.round, row.attempts, row.status = row.round + 1, 0, PENDING
             row.next_attempt_at, row.updated_at = now, now
             session.commit()
+        return True
 
     def document(self, job_id, user_id):
         """The delivery and every attempt, oldest first (SPEC: GET /jobs/<id>/deliveries)."""

@@ -14,6 +14,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from convertix.contract import (
     ACCOUNTS_SERVICE, JOB_CHANGED, JOBS_SERVICE, NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
 )
+from convertix.errors import NotFound
 from services.accounts.service import AccountsService
 from services.notifier import signature
 from services.notifier.service import NotifierService
@@ -128,6 +129,18 @@ def test_a_4xx_ends_it_failed_and_a_redelivery_starts_again(system):
     assert [(a["round"], a["attempt"], a["http_status"]) for a in doc["attempts"]] == [
         (1, 1, 404), (2, 1, 200)]
     assert len(receiver.requests) == 2
+
+
+def test_redelivery_makes_the_delivery_the_notifier_never_saw(system):
+    with Receiver() as receiver:
+        job_id = new_job()
+        document = {"id": job_id, "status": SUCCEEDED, "tasks": [], "callback_url": receiver.url()}
+        with pytest.raises(NotFound):  # not final: nothing to send
+            system.rpc("redeliver", job_id, system.user["id"], {**document, "status": PROCESSING})
+        system.rpc("redeliver", job_id, system.user["id"], document)
+        doc = system.wait_status(job_id, "delivered")
+    assert [(a["round"], a["attempt"], a["http_status"]) for a in doc["attempts"]] == [(1, 1, 200)]
+    assert json.loads(receiver.requests[0]["body"]) == document
 
 
 def test_attempts_stop_at_max_attempts(system):
