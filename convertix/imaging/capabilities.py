@@ -14,7 +14,7 @@ from PIL import Image
 
 from convertix.options import FIELDS
 
-from . import encode, magick, probecache, svgrender
+from . import encode, magick, probecache, svgrender, vipspng
 from .formats import MAGICK_CODERS, PILLOW_FORMATS, REFUSED
 from .plugins import register
 
@@ -57,6 +57,7 @@ def load_codecs():
     Image.init()
     _magick_ok()
     svgrender.available()
+    vipspng.available()  # also starts libvips' thread
 
 
 @functools.lru_cache(maxsize=1)

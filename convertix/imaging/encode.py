@@ -12,6 +12,7 @@ import io
 
 from PIL import Image
 
+from . import vipspng
 from .operations import colour
 
 # Formats whose encoder can write several frames (all from Pillow).
@@ -137,6 +138,11 @@ ENCODERS = {
 }
 
 
+# Same bytes-in-pixels-out contract, faster, for what they can write exactly:
+# (frames, the Pillow keywords) -> bytes, or None to use Pillow.
+FAST_ENCODERS = {"png": vipspng.encode}
+
+
 def prepare(frame, fmt, background):
     """A new image, never `frame` itself, in a mode and size the format can hold,
     with no metadata of its own.
@@ -170,6 +176,10 @@ def encode(frames, durations, loop, options, meta):
         meta = {k: v for k, v in meta.items() if k != "icc_profile"}
     anim = _animation(frames, durations[:len(frames)], loop)
     pil_format, kwargs = ENCODERS[fmt](frames, options, meta, anim)
-    out = io.BytesIO()
-    frames[0].save(out, format=pil_format, **kwargs)
-    return out.getvalue(), len(frames), frames[0].size
+    fast = FAST_ENCODERS.get(fmt)
+    data = fast(frames, kwargs) if fast else None
+    if data is None:
+        out = io.BytesIO()
+        frames[0].save(out, format=pil_format, **kwargs)
+        data = out.getvalue()
+    return data, len(frames), frames[0].size
