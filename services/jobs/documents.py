@@ -21,6 +21,7 @@ def task_document(job_id, task):
         "index": task.index,
         "filename": task.filename,
         "status": task.status,
+        "stage": task.stage,
         "attempts": task.attempts,
         "input": {"format": task.input_format, "width": task.input_width,
                   "height": task.input_height, "bytes": task.input_bytes},
@@ -33,6 +34,8 @@ def job_document(job):
     doc = {
         "id": job.id,
         "status": job.status,
+        "seq": job.seq,
+        "queue_position": job.queue_position,
         "created_at": iso(job.created_at),
         "updated_at": iso(job.updated_at),
         "options": json.loads(job.options),
@@ -41,3 +44,9 @@ def job_document(job):
     if job.callback_url:
         doc["callback_url"] = job.callback_url
     return doc
+
+
+def change_event(job, document):
+    """The job_changed payload (convertix/contract.py): who, which change, what."""
+    return {"job_id": job.id, "user_id": job.user_id, "seq": job.seq,
+            "document": document, "callback_url": job.callback_url}

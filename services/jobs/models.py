@@ -23,6 +23,11 @@ class Job(Base):
     status = Column(String(16), nullable=False)
     options = Column(Text, nullable=False)  # JSON
     callback_url = Column(Text, nullable=True)
+    # Grows by one with every committed change of the job or its tasks: the
+    # `seq` of its job_changed events and the `id:` of its live events.
+    seq = Column(Integer, nullable=False, default=0, server_default="0")
+    # Queued tasks of earlier jobs still ahead of this one; None unless queued.
+    queue_position = Column(Integer, nullable=True)
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
@@ -32,13 +37,16 @@ class Job(Base):
 
 class Task(Base):
     __tablename__ = "tasks"
-    __table_args__ = (UniqueConstraint("job_id", "index"),)
+    # by status: the queue positions count the queued tasks
+    __table_args__ = (UniqueConstraint("job_id", "index"), Index("ix_tasks_status", "status"))
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     job_id = Column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
     index = Column(Integer, nullable=False)
     filename = Column(String(255), nullable=False)
     status = Column(String(16), nullable=False)
+    # decode | transform | encode | store while processing (services/jobs/progress.py)
+    stage = Column(String(16), nullable=True)
     attempts = Column(Integer, nullable=False, default=0)
     input_format = Column(String(16))
     input_width = Column(Integer)

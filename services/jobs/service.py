@@ -13,14 +13,15 @@ import time
 import uuid
 from datetime import timedelta
 
-from nameko.events import event_handler
+from nameko.events import EventDispatcher, event_handler
 from nameko.messaging import consume
 from nameko.rpc import rpc
 from nameko.timer import timer
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, update
 
 from convertix.contract import (
-    CONVERTER_SERVICE, DEFAULT_PAGE, MAX_PAGE, JOBS_SERVICE, TASK_FAILED, TASK_STARTED, TASK_SUCCEEDED,
+    CONVERTER_SERVICE, DEFAULT_PAGE, JOB_CHANGED, MAX_PAGE, JOBS_SERVICE, STAGES, TASK_FAILED,
+    TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
@@ -29,8 +30,8 @@ from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
-from services.jobs import states, stats
-from services.jobs.documents import job_document
+from services.jobs import progress, states, stats
+from services.jobs.documents import change_event, job_document
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
 
@@ -39,6 +40,10 @@ log = logging.getLogger(__name__)
 # A task still unpublished this long after its job was created is re-published.
 UNPUBLISHED_GRACE_S = 30
 SWEEP_INTERVAL_S = 30
+# Queue positions are refreshed (and pushed as job_changed) this often, for
+# at most QUEUE_PUSH_LIMIT jobs at the front of the queue per round.
+QUEUE_INTERVAL_S = 1
+QUEUE_PUSH_LIMIT = 100
 
 
 class JobsService:
@@ -50,6 +55,7 @@ class JobsService:
     config = ConfigProvider()
     log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
+    dispatch = EventDispatcher()  # job_changed, after each committed change
 
     # --- RPC: the gateway's API -------------------------------------------
 
@@ -67,16 +73,18 @@ class JobsService:
             raise ConvertixError("the request expired before it was handled",
                                  code="BACKEND_UNAVAILABLE")
         now = utcnow()
+        session = self.db.session
+        ahead = session.execute(
+            select(func.count(Task.id)).where(Task.status == states.QUEUED)).scalar_one()
         job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
                   options=json.dumps(options), callback_url=callback_url,
-                  created_at=now, updated_at=now)
+                  created_at=now, updated_at=now, seq=1, queue_position=ahead)
         job.tasks = [
             Task(index=index, filename=f["filename"][:255], status=states.QUEUED,
                  attempts=0, input_format=f.get("format"), input_bytes=f.get("bytes"),
                  updated_at=now)
             for index, f in enumerate(files)
         ]
-        session = self.db.session
         session.add(job)
         session.commit()
         try:
@@ -95,7 +103,7 @@ class JobsService:
             task.published = True
         session.commit()
         log.info("job %s queued: %d tasks", job_id, len(files))
-        return job_document(job)
+        return self._changed(job)
 
     @rpc
     def get_job(self, job_id, user_id):
@@ -128,9 +136,10 @@ class JobsService:
             if new:
                 task.status, task.updated_at = new, now
         job.status = states.job_status(t.status for t in job.tasks)
+        job.queue_position = None
         self.db.session.commit()
         self.storage.delete_job(job_id)
-        return job_document(job)
+        return self._changed(job)
 
     @rpc
     def result_files(self, job_id, user_id, index=None):
@@ -186,6 +195,10 @@ class JobsService:
             self.storage.delete(self.storage.output_path(
                 payload["job_id"], payload["index"], extension(output["format"])))
 
+    @event_handler(CONVERTER_SERVICE, TASK_PROGRESS, requeue_on_error=True)
+    def on_task_progress(self, payload):
+        self._apply(payload, "started", stage=payload.get("stage"))
+
     @event_handler(CONVERTER_SERVICE, TASK_FAILED, requeue_on_error=True)
     def on_task_failed(self, payload):
         self._apply(payload, "failed", error=payload.get("error") or {})
@@ -219,7 +232,44 @@ class JobsService:
             session.execute(update(Task).where(Task.id == task_id).values(published=True))
             session.commit()
 
+    @timer(interval=QUEUE_INTERVAL_S)
+    def refresh_queue_positions(self):
+        """Move queued jobs up as the queue drains; each move is a change (seq, event)."""
+        session = self.db.session
+        rows = session.execute(
+            select(Job.id, func.count(Task.id)).join(Task).where(Task.status == states.QUEUED)
+            .group_by(Job.id, Job.created_at).order_by(Job.created_at, Job.id)).all()
+        stored = dict(session.execute(
+            select(Job.id, Job.queue_position).where(Job.status == states.QUEUED)).all())
+        session.commit()  # end the read before writing
+        moved = [(job_id, position)
+                 for job_id, position in progress.queue_positions(rows).items()
+                 if job_id in stored and stored[job_id] != position]
+        for job_id, position in moved[:QUEUE_PUSH_LIMIT]:
+            # Guarded: another jobs process may have moved it, or a task started.
+            changed = session.execute(
+                update(Job).where(Job.id == job_id, Job.status == states.QUEUED,
+                                  Job.queue_position.is_distinct_from(position))
+                .values(queue_position=position, seq=Job.seq + 1)).rowcount
+            session.commit()
+            if changed:
+                self._changed(session.get(Job, job_id))
+
     # --- helpers ----------------------------------------------------------
+
+    def _changed(self, job):
+        """After a commit: publish job_changed; the job document.
+
+        A failed dispatch loses no change: it is committed, the next change
+        carries the whole document again, and waiters resync by RPC.
+        """
+        document = job_document(job)
+        try:
+            self.dispatch(JOB_CHANGED, change_event(job, document))
+        except Exception:
+            log.warning("job %s: job_changed (seq %s) not dispatched", job.id, job.seq,
+                        exc_info=True)
+        return document
 
     def _own_job(self, job_id, user_id):
         job = self.db.session.get(Job, job_id) if isinstance(job_id, str) else None
@@ -233,13 +283,14 @@ class JobsService:
         database (SQLite) before anything is read, so that concurrent changes
         to one job serialise. False if there is no such job."""
         return bool(self.db.session.execute(
-            update(Job).where(Job.id == job_id).values(updated_at=now)).rowcount)
+            update(Job).where(Job.id == job_id).values(updated_at=now, seq=Job.seq + 1)).rowcount)
 
-    def _apply(self, payload, event, output=None, error=None):
+    def _apply(self, payload, event, output=None, error=None, stage=STAGES[0]):
         """Move one task on `event`: (applied, the task's status now).
 
-        Not applied when the event is stale (the task already ended); the
-        status is None when the job or task does not exist.
+        Not applied when the event is stale (the task already ended, or it
+        reports a stage already passed); the status is None when the job or
+        task does not exist. `stage`: where a started task is now.
         """
         job_id, index = payload.get("job_id"), payload.get("index")
         self.log_context.bind(job_id=job_id, task_index=index)
@@ -255,10 +306,18 @@ class JobsService:
             status = task.status if task else None
             session.rollback()
             return False, status
+        attempt = int(payload.get("attempt") or 1)
+        new_stage = None
+        if new == states.PROCESSING:
+            new_stage = progress.next_stage(task.status, task.stage, task.attempts, stage, attempt)
+            if new_stage is None and task.status == states.PROCESSING:
+                session.rollback()  # nothing new: a duplicate or late report
+                return False, task.status
         task.status, task.updated_at = new, now
+        task.stage = new_stage or (task.stage if new == states.PROCESSING else None)
         # Events of one task travel on different queues and may arrive out of
         # order; the attempt number (RabbitMQ's delivery count) only grows.
-        task.attempts = max(task.attempts, int(payload.get("attempt") or 1))
+        task.attempts = max(task.attempts, attempt)
         _record_input(task, payload.get("input"))
         if output:
             task.output_format = output.get("format")
@@ -270,9 +329,12 @@ class JobsService:
             task.error_message = error.get("message") or ""
         job = session.get(Job, job_id)
         job.status = states.job_status(t.status for t in job.tasks)
+        if job.status != states.QUEUED:
+            job.queue_position = None
         session.commit()
-        log.info("task %s/%s %s (attempt %d); job %s", job_id, index, new, task.attempts,
-                 job.status)
+        log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, new,
+                 f" ({task.stage})" if task.stage else "", task.attempts, job.status)
+        self._changed(job)
         return True, new
 
 
@@ -292,6 +354,9 @@ def _record_input(task, info):
 def _encode_cursor(job):
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+MAX_CURSOR_CHARS = 512
 
 
 MAX_CURSOR_CHARS = 512
