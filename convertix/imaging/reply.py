@@ -23,7 +23,8 @@ class MalformedReply(ValueError):
 
 def max_payload(limits, memory_mb):
     """The most reply bytes a conversion under `limits` can produce."""
-    by_limits = limits.max_frames * (limits.max_output_pixels * BYTES_PER_PIXEL + FRAME_OVERHEAD)
+    by_limits = min(limits.max_frames * (limits.max_output_pixels * BYTES_PER_PIXEL + FRAME_OVERHEAD),
+                    limits.max_output_bytes)  # the child refuses more (worker.py)
     # The child holds its output in memory: never more than its address space.
     return min(by_limits, memory_mb * 2**20) if memory_mb else by_limits
 

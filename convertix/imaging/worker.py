@@ -46,6 +46,18 @@ def _load_engine():
     capabilities()
 
 
+def _check_output_size(result, limits):
+    """IMAGE_TOO_LARGE for an output over Limits.output_cap, before it is sent or stored."""
+    from convertix.errors import ImageTooLarge
+    src = result.input
+    cap = limits.output_cap(src.width * src.height * max(src.frames, 1),
+                            result.width * result.height * result.frames)
+    if len(result.data) > cap:
+        raise ImageTooLarge(f"the {result.format} output would be {len(result.data)} bytes, "
+                            f"over the {cap}-byte cap for this image",
+                            details={"bytes": len(result.data), "max_bytes": cap})
+
+
 def _response(result):
     header = {"ok": True, **result.to_dict()}
     return header, result.data
@@ -76,6 +88,7 @@ def serve(inp, out):
             # Stage frames go before the reply; the parent reports them as progress.
             result = convert(payload, options, Limits.from_dict(header.get("limits")),
                              on_stage=lambda stage: protocol.write_frame(out, {"stage": stage}))
+            _check_output_size(result, Limits.from_dict(header.get("limits")))
             reply = _response(result)
         except ConvertixError as exc:
             reply = _error(exc)

@@ -140,6 +140,9 @@ LIMITS = Section(
     _limit("max_height", "pixels high, input and output"),
     _limit("max_frames", "frames of an animation"),
     _limit("max_output_pixels", "pixels of the output, all frames together"),
+    _limit("max_output_bytes", "bytes of one output; more is IMAGE_TOO_LARGE"),
+    _limit("max_output_bytes_per_pixel",
+           "bytes of one output per pixel (input's or output's, the larger), plus 1 MiB"),
 )
 
 GATEWAY = Section(
