@@ -10,7 +10,7 @@ import uuid
 
 from eventlet import tpool
 from nameko.rpc import rpc
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from convertix.contract import ACCOUNTS_SERVICE, ROLES
@@ -32,6 +32,9 @@ class AccountsService:
     @rpc
     def register(self, username, password):
         passwords.check_new_credentials(username, password)
+        username = passwords.normalise_username(username)
+        if self._by_username(username) is not None:  # also a user from before lower case
+            raise UsernameTaken(f"username '{username}' is taken", details={"field": "username"})
         password_hash = tpool.execute(passwords.hash_password, password)
         user = User(id=uuid.uuid4().hex, username=username, password_hash=password_hash,
                     roles="", webhook_secret=secrets.token_hex(32))
@@ -95,8 +98,11 @@ class AccountsService:
         return True
 
     def _by_username(self, username):
+        # lower() on both sides: users registered before names were kept in
+        # lower case are still found; an exact match first if two differ in case.
         return self.db.session.execute(
-            select(User).where(User.username == username)).scalar_one_or_none()
+            select(User).where(func.lower(User.username) == username.lower())
+            .order_by((User.username == username).desc()).limit(1)).scalars().first()
 
 
 _DUMMY_HASH = passwords.hash_password(secrets.token_hex(16))
