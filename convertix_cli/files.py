@@ -13,7 +13,8 @@ ENDINGS = {
 
 
 def readable(path, input_formats):
-    return ENDINGS.get(path.suffix.lower().lstrip(".")) in input_formats
+    ending = path.suffix.lower().lstrip(".")
+    return ending in input_formats or ENDINGS.get(ending) in input_formats
 
 
 def collect(arguments, input_formats):

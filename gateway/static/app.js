@@ -265,6 +265,7 @@
 
   function formatOf(file) {
     const ending = (file.name.split(".").pop() || "").toLowerCase();
+    if (inputFormats.has(ending)) return ending; // the name is the format (png, qoi, pcx ...)
     for (const [format, [endings, types]] of Object.entries(FORMAT_FILES)) {
       if (endings.includes(ending) || types.includes(file.type)) return format;
     }
@@ -362,6 +363,7 @@
   // ---------- the current job, live ----------
   let following = null;
   let currentJob = null;
+  const finishedJobs = new Set();
 
   function stopFollowing() {
     if (following) following.abort();
@@ -492,6 +494,10 @@
 
   function renderJob(doc) {
     if (doc.id !== currentJob) return;
+    if (FINAL.has(doc.status) && !finishedJobs.has(doc.id)) {
+      finishedJobs.add(doc.id);
+      loadHistory(); // its row shows the final status too
+    }
     const done = doc.tasks.filter((task) => TASK_FINAL.has(task.status)).length;
     $("job-status").textContent = `${doc.tasks.length} file${doc.tasks.length === 1 ? "" : "s"}: ` +
       `${done} finished, job ${doc.status}.`;
