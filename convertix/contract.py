@@ -51,24 +51,8 @@ STAGES = ("decode", "transform", "encode", "store")
 JOB_CHANGED = "job_changed"
 NOTIFIER_SERVICE = "notifier"
 
-# --- config keys (config.yaml); nameko's own keys are used as they are ---
-AMQP_URI_KEY = "AMQP_URI"
-MAX_WORKERS_KEY = "max_workers"
-DB_URIS_KEY = "DB_URIS"
-STORAGE_KEY = "STORAGE"          # {root}
-CONVERTER_KEY = "CONVERTER"      # {max_attempts, timeout_s, memory_mb, engine_workers}
-LIMITS_KEY = "LIMITS"            # {max_file_bytes, max_request_bytes, max_files, max_pixels, ...}
-GATEWAY_KEY = "GATEWAY"          # {rpc_timeout_s, rpc_pool_size, ...}
-AUTH_KEY = "AUTH"                # {access_token_ttl_s, refresh_token_ttl_s}
-LOGS_KEY = "LOGS"                # {dir, elasticsearch_url, data_stream, buffer_size, spool_dir, ...}
-METRICS_KEY = "METRICS"          # {host, port, targets_dir, multiproc_dir}
-NOTIFIER_KEY = "NOTIFIER"        # {timeout_s, base_delay_s, factor, max_delay_s, max_attempts, jitter}
-WEBHOOK_ALLOW_PRIVATE_KEY = "WEBHOOK_ALLOW_PRIVATE"  # true: webhooks may reach private addresses
-# prometheus_client's multiprocess mode (the gateway's gunicorn workers)
-PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-
-# Secrets never live in config.yaml: only in the environment.
-JWT_SECRET_ENV = "CONVERTIX_JWT_SECRET"
+# Config keys, and the secrets that come only from the environment, are not
+# the contract between components: infra/config/schema.py defines them.
 
 # --- logs: the job's context, carried in Nameko context data (RPC, events,
 # and the conversion queue's message headers) ---
@@ -76,14 +60,9 @@ LOG_CONTEXT_TRACE_ID = "convertix.trace_id"
 LOG_CONTEXT_JOB_ID = "convertix.job_id"
 LOG_CONTEXT_TASK_INDEX = "convertix.task_index"
 LOG_CONTEXT_USER_ID = "convertix.user_id"
-# Elasticsearch's API key (optional) is a secret: only from the environment.
-ELASTICSEARCH_API_KEY_ENV = "ELASTICSEARCH_API_KEY"
 
 # Result download path, shown in each task's `output.url`.
 RESULT_URL = "/api/v1/jobs/{job_id}/tasks/{index}/result"
 
 # --- the scaler (scaler/) ---
 SCALER_SERVICE = "scaler"
-SCALER_KEY = "SCALER"            # {backend, min_replicas, max_replicas, ..., local: {}, swarm: {}}
-# RabbitMQ's management API (queue stats: unacknowledged messages)
-MANAGEMENT_URL_KEY = "RABBITMQ_MANAGEMENT_URL"

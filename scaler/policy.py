@@ -35,17 +35,20 @@ UP, DOWN, HOLD = "up", "down", "hold"
 
 @dataclass(frozen=True)
 class Policy:
-    min_replicas: int = 0
-    max_replicas: int = 4
-    target_backlog_per_replica: float = 10.0   # messages per replica
-    target_work_s_per_replica: float = 0.0     # > 0: target estimated CPU-seconds instead
-    scale_up_step: int = 2
-    scale_down_stabilization_s: float = 60.0
-    poll_interval_s: float = 2.0
-    activation_backlog: float = 0.0
-    max_sandboxes: int = 0                     # busy sandboxes at most; 0: no cap
-    workers_per_replica: int = 1               # sandboxes per replica
-    replica_startup_s: float = 0.0             # from start to consuming
+    """The rules' numbers. All but `workers_per_replica` are config.yaml's
+    SCALER keys: their defaults and checks are infra/config/schema.py's, and
+    scaler/provider.py's `policy_from` builds a Policy from them."""
+    min_replicas: int
+    max_replicas: int
+    target_backlog_per_replica: float   # messages per replica
+    target_work_s_per_replica: float    # > 0: target estimated CPU-seconds instead
+    scale_up_step: int
+    scale_down_stabilization_s: float
+    poll_interval_s: float
+    activation_backlog: float
+    max_sandboxes: int                  # busy sandboxes at most; 0: no cap
+    replica_startup_s: float            # from start to consuming
+    workers_per_replica: int = 1        # sandboxes per replica (the local backend's workers)
 
     def __post_init__(self):
         if not 0 <= self.min_replicas <= self.max_replicas:
@@ -56,14 +59,6 @@ class Policy:
             raise ValueError("poll_interval_s > 0 and scale_down_stabilization_s >= 0")
         if self.max_sandboxes < 0 or self.workers_per_replica < 1 or self.replica_startup_s < 0:
             raise ValueError("max_sandboxes >= 0, workers_per_replica >= 1, replica_startup_s >= 0")
-
-    @classmethod
-    def from_config(cls, values):
-        names = cls.__dataclass_fields__
-        unknown = set(values) - set(names)
-        if unknown:
-            raise ValueError(f"unknown scaling settings: {sorted(unknown)}")
-        return cls(**{name: type(getattr(cls, name))(value) for name, value in values.items()})
 
     @property
     def by_work(self):

@@ -3,7 +3,8 @@
     nameko run --config config.yaml scaler.service
     nameko shell --config config.yaml  ->  n.rpc.scaler.status()
 
-Its settings are the SCALER section of config.yaml (see scaler/policy.py).
+Its settings are the SCALER section of config.yaml (infra/config/schema.py;
+the rules: scaler/policy.py).
 Stopping it drains the local backend's replicas; a swarm service is left
 running as it is.
 """
@@ -14,12 +15,10 @@ from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
-from infra.config import section
-from convertix.contract import (
-    CONVERTER_SERVICE, JOBS_SERVICE, SCALER_KEY, SCALER_SERVICE, TASK_SUCCEEDED,
-)
+from convertix.contract import CONVERTER_SERVICE, JOBS_SERVICE, SCALER_SERVICE, TASK_SUCCEEDED
+from infra.config.schema import SCALER, read
 from scaler.cost import PendingGroup
-from scaler.provider import ScalerProvider, policy_from
+from scaler.provider import ScalerProvider
 from infra.nameko.logcontext import LogContext
 
 log = logging.getLogger(__name__)
@@ -35,8 +34,7 @@ class PollTimer(Timer):
         super().__init__(interval=None, eager=True, **kwargs)
 
     def setup(self):
-        # the Policy's own default and validation
-        self.interval = policy_from(section(self.container.config, SCALER_KEY)).poll_interval_s
+        self.interval = read(self.container.config, SCALER)["poll_interval_s"]
 
 
 class ScalerService:

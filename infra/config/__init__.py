@@ -32,8 +32,3 @@ def load_checked(path=None):
     config = load_config(path)
     validate(config, source=config_path(path))
     return config
-
-
-def section(config, key):
-    """A config section as a dict (empty if absent), unchecked."""
-    return dict(config.get(key) or {})

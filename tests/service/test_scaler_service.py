@@ -4,21 +4,22 @@ from nameko.testing.services import worker_factory
 
 from scaler.cost import PendingGroup
 from scaler.policy import Policy
+from tests.unit.test_scaler_policy import BASE
 from scaler.service import ScalerService
 
 
 def test_poll_prices_the_backlog_when_the_policy_targets_work():
     service = worker_factory(ScalerService)
-    service.scaler.policy = Policy(target_work_s_per_replica=20)
+    service.scaler.policy = Policy(**{**BASE, "target_work_s_per_replica": 20})
     service.jobs.pending_work.return_value = [
         {"output_format": "avif", "count": 2, "input_bytes": 4096}]
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("avif", 2, 4096)])
 
 
-def test_poll_counts_messages_only_by_default():
+def test_poll_counts_messages_only_when_neither_work_nor_start_up_counts():
     service = worker_factory(ScalerService)
-    service.scaler.policy = Policy()
+    service.scaler.policy = Policy(**BASE)
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=None)
     service.jobs.pending_work.assert_not_called()
@@ -27,7 +28,7 @@ def test_poll_counts_messages_only_by_default():
 def test_poll_falls_back_to_counts_when_jobs_does_not_answer(monkeypatch):
     monkeypatch.setattr("scaler.service.PENDING_WORK_TIMEOUT_S", 0.05)
     service = worker_factory(ScalerService)
-    service.scaler.policy = Policy(target_work_s_per_replica=20)
+    service.scaler.policy = Policy(**{**BASE, "target_work_s_per_replica": 20})
     service.jobs.pending_work.side_effect = lambda: eventlet.sleep(1)
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=None)

@@ -9,6 +9,7 @@ from infra.queue_stats import QueueStats
 from scaler.backends.local import LocalBackend
 from scaler.loop import Scaler
 from scaler.policy import Policy
+from tests.unit.test_scaler_policy import BASE
 from tests.helpers import wait_until
 
 # finishes its "work" for 0.5 s after SIGTERM, then exits 0 (as a draining converter)
@@ -87,7 +88,9 @@ class Refusing:
 
 def test_a_refused_scale_is_recorded_and_changes_nothing():
     stats = QueueStats("q", ready=100, unacked=0, consumers=1, source="amqp")
-    scaler = Scaler(Policy(max_replicas=4), lambda: stats, Refusing(), clock=lambda: 0.0)
+    policy = Policy(**{**BASE, "min_replicas": 0, "max_replicas": 4,
+                       "target_backlog_per_replica": 10, "scale_down_stabilization_s": 60})
+    scaler = Scaler(policy, lambda: stats, Refusing(), clock=lambda: 0.0)
     assert scaler.tick() is None
     assert "scaling to 3: OSError: no more processes" in scaler.last_error
     assert scaler.state.desired is None and scaler.changes == 0

@@ -2,10 +2,14 @@
 replica counts the policy must ask for, one per observation."""
 import pytest
 
+from infra.config.schema import SCALER, ConfigError
 from scaler.policy import DOWN, HOLD, UP, Observation, Policy, State, decide, wanted_replicas
+from scaler.provider import policy_from
 
+# every key stated: a Policy has no defaults of its own (they are config.yaml's)
 BASE = dict(min_replicas=1, max_replicas=8, target_backlog_per_replica=10,
-            scale_up_step=2, scale_down_stabilization_s=30, poll_interval_s=5)
+            target_work_s_per_replica=0, scale_up_step=2, scale_down_stabilization_s=30,
+            poll_interval_s=5, activation_backlog=0, max_sandboxes=0, replica_startup_s=0)
 
 
 def run(policy, steps, replicas=None):
@@ -172,11 +176,21 @@ def test_policy_refuses_nonsense(bad):
 
 
 def test_from_config_converts_and_refuses_unknown_keys():
-    policy = Policy.from_config({"min_replicas": "0", "max_replicas": "3",
-                                 "scale_down_stabilization_s": "15"})
+    policy = policy_from({"backend": "swarm", "min_replicas": "0", "max_replicas": "3",
+                          "scale_down_stabilization_s": "15"})
     assert (policy.min_replicas, policy.max_replicas, policy.scale_down_stabilization_s) == (0, 3, 15.0)
-    with pytest.raises(ValueError, match="max_replica"):
-        Policy.from_config({"max_replica": 3})
+    with pytest.raises(ConfigError, match="SCALER.max_replica: unknown key"):
+        policy_from({"max_replica": 3})
+    with pytest.raises(ConfigError, match="SCALER: need 0 <= min_replicas <= max_replicas"):
+        policy_from({"min_replicas": 5, "max_replicas": 2})
+
+
+def test_the_scalers_defaults_are_the_schemas():
+    """config.yaml's 1 and 8, not the 0 and 10 an older Policy had."""
+    policy = policy_from({"backend": "swarm"})
+    assert (policy.min_replicas, policy.target_backlog_per_replica) == (1, 8)
+    assert {field: getattr(policy, field) for field in BASE} == \
+        {field: SCALER.default[field] for field in BASE}
 
 
 def test_start_up_hold_says_why():
