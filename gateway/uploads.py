@@ -1,16 +1,33 @@
-"""Reading an upload: sniffed from its first bytes, streamed to storage
-bounded, options validated.
+"""Reading an upload: sniffed from its first bytes, put in storage bounded
+(a rename when the parser wrote it there already: gateway/storage.py),
+options validated.
 
 Everything here refuses up front what can be refused before a job exists:
 413 FILE_TOO_LARGE, 415 UNSUPPORTED_FORMAT, 422 INVALID_OPTIONS.
 """
 import json
+import re
 from urllib.parse import urlparse
 
 from convertix.errors import ConvertixError, FileTooLarge, InvalidOptions, UnsupportedFormat
 from convertix.imaging import sniff
 from convertix.imaging.sniff import SNIFF_BYTES
 from convertix.options import validate
+from gateway.storage import StagedFile, adopt
+
+
+# A file name is the client's text: it is shown, logged and stored (a NUL
+# reached PostgreSQL, which refuses it: a 500). Control characters go, as
+# does any folder part; what is left is cut to the column's 255 characters.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_FILENAME = 255
+
+
+def clean_filename(name):
+    """A printable, folder-free file name (\"image\" when nothing is left)."""
+    name = _CONTROL.sub("", name or "")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    return name[:MAX_FILENAME] or "image"
 
 
 def check_count(uploads, max_files):
@@ -30,16 +47,20 @@ def store_upload(upload, path, storage, input_formats, max_bytes):
     """
     head = upload.stream.read(SNIFF_BYTES)
     fmt = sniff(head)
+    name = clean_filename(upload.filename)
     if fmt not in input_formats:
         raise UnsupportedFormat(
-            f"'{upload.filename}' is not an image format this installation reads"
+            f"'{name}' is not an image format this installation reads"
             + (f" (detected: {fmt})" if fmt else ""),
-            details={"filename": upload.filename, "detected": fmt})
+            details={"filename": name, "detected": fmt})
+    if isinstance(upload.stream, StagedFile):  # in the storage folder, bounded: a rename
+        adopt(upload.stream, path)
+        return fmt, upload.stream.size
     try:
         size = storage.write_stream(path, head, upload.stream, max_bytes)
     except FileTooLarge as exc:
-        raise FileTooLarge(f"'{upload.filename}' is larger than {max_bytes} bytes",
-                           details={"filename": upload.filename, "max_bytes": max_bytes}) from exc
+        raise FileTooLarge(f"'{name}' is larger than {max_bytes} bytes",
+                           details={"filename": name, "max_bytes": max_bytes}) from exc
     return fmt, size
 
 
