@@ -75,6 +75,13 @@ SERVICE_CALL_DURATION = Histogram(
     ["service", "entrypoint"],
     buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
 
+# --- the notifier -----------------------------------------------------------
+
+WEBHOOK_ATTEMPTS = Counter(
+    "convertix_webhook_attempts_total",
+    "Webhook delivery attempts, by outcome (delivered, retry, failed).",
+    ["outcome"])
+
 # --- the jobs service: read from the database at scrape time --------------
 # (gauges, not counters: several jobs processes each report the same
 # numbers, so aggregate them with max(), not sum())

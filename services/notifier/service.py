@@ -21,6 +21,7 @@ from convertix.contract import (
 )
 from convertix.errors import NotFound
 from infra.config.schema import NOTIFIER, WEBHOOK_ALLOW_PRIVATE_KEY, read_value
+from infra.metrics import WEBHOOK_ATTEMPTS
 from infra.nameko.dependencies import ConfigProvider, Settings
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
@@ -126,6 +127,7 @@ class NotifierService:
                        JOB_HEADER: job_id}
             result = http.post(delivery["url"], body, headers, float(self.settings["timeout_s"]),
                                read_value(self.config, WEBHOOK_ALLOW_PRIVATE_KEY))
+        WEBHOOK_ATTEMPTS.labels(result["outcome"]).inc()
         delay = retry_delay(self.backoff, delivery["attempts"] + 1, random.random())
         retry_at = utcnow() + timedelta(seconds=delay) if delay is not None else None
         status = self.deliveries.record(delivery, now, result, retry_at, utcnow())

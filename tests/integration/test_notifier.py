@@ -10,6 +10,7 @@ import uuid
 import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
+from prometheus_client import REGISTRY
 
 from convertix.contract import (
     ACCOUNTS_SERVICE, JOB_CHANGED, JOBS_SERVICE, NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
@@ -105,7 +106,12 @@ def test_events_without_a_callback_or_before_the_end_make_no_delivery(system):
     assert system.deliveries(job_id)["status"] is None
 
 
+def attempts_counted(outcome):
+    return REGISTRY.get_sample_value("convertix_webhook_attempts_total", {"outcome": outcome}) or 0
+
+
 def test_a_receiver_failing_twice_gets_the_third_try(system):
+    before = {outcome: attempts_counted(outcome) for outcome in ("retry", "delivered")}
     with Receiver([500, 503]) as receiver:
         job_id = new_job()
         system.job_changed(job_id, SUCCEEDED, receiver.url())
@@ -115,6 +121,8 @@ def test_a_receiver_failing_twice_gets_the_third_try(system):
         (1, 500, "retry"), (2, 503, "retry"), (3, 200, "delivered")]
     assert all(a["latency_ms"] >= 0 and a["at"].endswith("Z") for a in doc["attempts"])
     assert len({r["headers"][signature.HEADER] for r in receiver.requests}) == 1
+    assert attempts_counted("retry") - before["retry"] == 2
+    assert attempts_counted("delivered") - before["delivered"] == 1
 
 
 def test_a_4xx_ends_it_failed_and_a_redelivery_starts_again(system):
