@@ -1,6 +1,7 @@
 """A real HTTP receiver for webhook tests: records every request, answers
 with scripted statuses (then 200), optionally over TLS."""
 import http.server
+import socket
 import threading
 
 
@@ -28,13 +29,17 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer((host, 0), Handler)
+        server_class = http.server.ThreadingHTTPServer
+        if ":" in host:  # an IPv6 address
+            server_class = type("Server6", (server_class,), {"address_family": socket.AF_INET6})
+        self.server = server_class((host, 0), Handler)
         if ssl_context is not None:
             self.server.socket = ssl_context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def url(self, host="127.0.0.1", path="/hook", scheme="http"):
+        host = f"[{host}]" if ":" in host else host
         return f"{scheme}://{host}:{self.port}{path}"
 
     def __enter__(self):

@@ -2,6 +2,7 @@
 loopback: signed body sent as is, the SSRF guard, no redirects, timeouts,
 and the pinned connection keeping the host name for TLS."""
 import datetime
+import socket
 import ssl
 
 import pytest
@@ -39,6 +40,26 @@ def test_loopback_is_refused_unless_allowed(host):
     assert receiver.requests == []
 
 
+def _has_ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="no IPv6 loopback here")
+def test_ipv6_literal_hosts_are_checked_and_reached():
+    with Receiver(host="::1") as receiver:
+        refused = http.post(receiver.url("::1"), BODY, {}, timeout_s=5, allow_private=False)
+        allowed = http.post(receiver.url("::1"), BODY, {}, timeout_s=5, allow_private=True)
+    assert refused["outcome"] == http.FAILED and "loopback" in refused["error"]
+    assert allowed["outcome"] == http.DELIVERED
+    (got,) = receiver.requests
+    assert got["headers"]["Host"] == f"[::1]:{receiver.port}"
+
+
 @pytest.mark.parametrize("status, outcome", [(500, http.RETRY), (429, http.RETRY),
                                              (404, http.FAILED), (302, http.FAILED)])
 def test_answers_map_to_outcomes_and_redirects_are_not_followed(status, outcome):
@@ -56,7 +77,6 @@ def test_network_error_asks_for_a_retry():
 
 
 def test_a_silent_receiver_times_out():
-    import socket
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)  # accepts the connection, never answers
