@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 NAMEKO  := $(VENV)/bin/nameko
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run stop test test-fast admin bench bench-scaling clean
+.PHONY: setup run stop migrate revision test test-fast admin bench bench-scaling clean
 
 setup: $(STAMP)
 
@@ -21,6 +21,15 @@ run: setup
 
 stop:
 	bash scripts/stop.sh
+
+## Bring config.yaml's database(s) to this code's schema (make run does it too).
+migrate: setup
+	bash scripts/with-env.sh python -m infra.migrations upgrade
+
+## A new schema revision from a model change: make revision SCHEMA=jobs MSG="add tasks.stage"
+revision: setup
+	@test -n "$(SCHEMA)" -a -n "$(MSG)" || (echo 'usage: make revision SCHEMA=accounts|jobs|notifier MSG="..."' >&2; exit 2)
+	$(PY) -m infra.migrations revision "$(SCHEMA)" "$(MSG)"
 
 ## The whole suite: pure functions, services and gateway on real RabbitMQ
 ## and databases, the system started as processes, and converters as a

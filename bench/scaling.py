@@ -59,6 +59,8 @@ class System:
                     "METRICS_TARGETS_DIR": f"{workdir}/targets", "LOG_LEVEL": "WARNING"}
         self.storage = Storage(self.env["STORAGE_ROOT"])
         self.procs = []
+        subprocess.run([sys.executable, "-m", "infra.migrations", "upgrade"], cwd=ROOT,
+                       env=self.env, check=True)  # make migrate, on the fresh database
         self.start("jobs", "services.jobs.service")
         self.rpc = ClusterRpcProxy({"AMQP_URI": self.amqp_uri}, timeout=60)
         self.proxy = self.rpc.start()

@@ -32,6 +32,9 @@ start() {  # start NAME COMMAND...: in the background, its own process group, lo
 stop_all() { bash scripts/stop.sh; }
 trap 'stop_all; exit 0' INT TERM
 
+# make migrate: the services refuse a database behind this code's schema.
+bash scripts/with-env.sh python -m infra.migrations upgrade
+
 # infra.runner is `nameko run` without its start-up SIGTERM race.
 start services python -m infra.runner --config config.yaml \
   services.accounts.service services.jobs.service

@@ -13,6 +13,8 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from infra import migrations
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "CONVERTIX_TEST_POSTGRES_URL",
     "postgresql+psycopg2://convertix:convertix@localhost:5432/postgres")
@@ -36,8 +38,8 @@ def fresh_postgres_database(prefix="convertix_test_"):
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A fresh, empty database of each kind."""
+def empty_db_url(request, tmp_path):
+    """A fresh, empty database of each kind (not migrated)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/convertix.db"
         return
@@ -46,8 +48,19 @@ def db_url(request, tmp_path):
 
 
 @pytest.fixture
+def db_url(empty_db_url):
+    """A fresh database of each kind, migrated to head as `make migrate` leaves it
+    (the services refuse to start on anything else)."""
+    migrations.upgrade(empty_db_url)
+    return empty_db_url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
-    return f"sqlite:///{tmp_path}/convertix.db"
+    """A fresh SQLite database, migrated to head."""
+    url = f"sqlite:///{tmp_path}/convertix.db"
+    migrations.upgrade(url)
+    return url
 
 
 def make_service_config(amqp_uri, db_url, storage_root, **overrides):

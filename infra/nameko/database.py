@@ -1,16 +1,18 @@
 """nameko-sqlalchemy's Database, plus what every service here needs of it.
 
-- the tables are created when the service starts; there are no migrations
-  yet, so a database made by an older version whose tables lack a column is
-  refused at start with a clear message, not at the first query;
+- the schema is made by migrations (infra/migrations, `make migrate`), not
+  here: a database that is not at this code's head revision is refused at
+  start with a message naming the command, not at the first query;
 - SQLite gets WAL and a busy timeout, so that the accounts and jobs
   services (and several processes) can share one file.
 """
 import os
 
 from nameko_sqlalchemy import Database
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
+
+from infra import migrations
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -30,20 +32,7 @@ class ModelDatabase(Database):
         super().setup()
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.declarative_base.metadata.create_all(self.engine)
-        _check_columns(self.engine, self.declarative_base.metadata)
-
-
-def _check_columns(engine, metadata):
-    inspector = inspect(engine)
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        missing = sorted(set(table.columns.keys()) - present)
-        if missing:
-            raise RuntimeError(
-                f"the database's table '{table.name}' lacks {', '.join(missing)}: it was made "
-                "by an older Convertix, and there are no migrations yet. Start from an empty "
-                "database (make run's is var/convertix.db).")
+        migrations.check(self.engine, self.container.service_name)
 
 
 def _sqlite_pragmas(dbapi_connection, _record):

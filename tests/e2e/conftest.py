@@ -79,7 +79,14 @@ class Stack:
         self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
                                        "gateway.wsgi:app"])
 
+    def migrate(self):
+        """`make migrate` on the stack's database, as scripts/run.sh does first."""
+        done = subprocess.run([f"{BIN}/python", "-m", "infra.migrations", "upgrade"], cwd=ROOT,
+                              env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"migrate:\n{done.stdout}\n{done.stderr}"
+
     def start(self):
+        self.migrate()
         self.start_process("services", [f"{BIN}/nameko", "run", "--config", "config.yaml",
                                         *SERVICES])
         self.start_converter()

@@ -10,9 +10,11 @@ from nameko_sqlalchemy.database import DatabaseWrapper
 from sqlalchemy import create_engine, event, update
 from sqlalchemy.orm import sessionmaker
 
+from convertix.contract import JOBS_SERVICE
 from convertix.errors import NotFound, NotReady
 from convertix.storage import Storage
-from services.jobs.models import Base, Job, Task, utcnow
+from infra import migrations
+from services.jobs.models import Job, Task, utcnow
 from services.jobs.service import JobsService
 
 JOB = "0123456789abcdef0123456789abcdef"
@@ -23,9 +25,10 @@ FILES = [{"filename": "a.png", "format": "png", "bytes": 10},
 
 @pytest.fixture
 def service(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    migrations.upgrade({JOBS_SERVICE: url})
+    engine = create_engine(url)
     event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
-    Base.metadata.create_all(engine)
     session = sessionmaker(bind=engine)
     return worker_factory(JobsService, db=DatabaseWrapper(session),
                           storage=Storage(tmp_path / "storage"),

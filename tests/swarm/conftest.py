@@ -110,6 +110,7 @@ class SwarmStack(Stack):
         self.services = []
 
     def start_services(self):
+        self.migrate()
         self.start_process("services", [f"{BIN}/nameko", "run", "--config", "config.yaml",
                                         *SERVICES])
         wait_until(self.rpc_answers, timeout=90, interval=0.25, message="the jobs service")
