@@ -9,6 +9,8 @@ from flask import Flask
 from gateway import auth, errors, jobs, limits, metrics, ops
 from gateway import admin, deliveries, requestlog
 from gateway import openapi, web
+from gateway import live
+from gateway.events import JobEvents
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
@@ -30,6 +32,8 @@ def create_app(test_config=None):
     init_storage(app)
     auth.init_app(app)
     ops.init_app(app)
+    JobEvents(app)  # job events: one listener per process, waiters per job
+    live.init_app(app)
     web.init_app(app)  # the page at / and its headers
 
     app.register_blueprint(auth.bp)
@@ -38,6 +42,7 @@ def create_app(test_config=None):
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(deliveries.bp)
+    app.register_blueprint(live.bp)
 
     from gateway import cli
     cli.init_app(app)

@@ -1,7 +1,10 @@
 """gunicorn settings from config.yaml: `gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app`.
 
-gthread workers: each request is a real thread holding its own RPC proxy
-from the pool (gateway/rpc.py). TLS is on when a certificate and key are set.
+gevent workers by default (GATEWAY.worker_class): every request is a greenlet,
+so an open event stream (GET /jobs/<id>/events) costs a greenlet, not a
+thread, and one worker holds worker_connections of them; each request that
+calls a service checks a proxy out of the pool (gateway/rpc.py), which works
+the same on greenlets and threads. TLS is on when a certificate and key are set.
 """
 from infra.config import load_checked
 from infra.config.schema import GATEWAY, read
@@ -10,9 +13,10 @@ _config = load_checked()  # a bad key stops gunicorn here, naming it
 _gateway = read(_config, GATEWAY)
 
 bind = f"{_gateway['host']}:{_gateway['port']}"
-worker_class = "gthread"
+worker_class = _gateway["worker_class"]
 workers = _gateway["workers"]
 threads = _gateway["threads"]
+worker_connections = _gateway["worker_connections"]
 timeout = 60
 graceful_timeout = 30
 accesslog = None  # the gateway logs each request itself, as ECS JSON (gateway/requestlog.py)

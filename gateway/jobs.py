@@ -13,6 +13,7 @@ from convertix.errors import ConvertixError, NotFound, NotReady, error
 from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
 from gateway.auth import current_user_id
+from gateway.events import job_events
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.storage import storage
@@ -21,7 +22,6 @@ from gateway.uploads import check_count, parse_callback_url, parse_options, stor
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_S = 0.1
 ARCHIVE_IN_MEMORY_BYTES = 8 * 2**20  # larger archives spill to a temporary file
 
 
@@ -29,7 +29,7 @@ def _rpc(method, *args, **kwargs):
     return rpc_pool(current_app).call(JOBS_SERVICE, method, *args, **kwargs)
 
 
-def _submit():
+def _submit(job_id=None):
     """Validate and store the upload, create the job: its document."""
     caps = capabilities()
     config = current_app.config
@@ -37,7 +37,7 @@ def _submit():
     callback_url = parse_callback_url(request.form.get("callback_url"))
     uploads = request.files.getlist("file")
     check_count(uploads, config["MAX_FILES"])
-    job_id = uuid.uuid4().hex
+    job_id = job_id or uuid.uuid4().hex
     bind_job(job_id)  # this request's later lines, and the services', carry it
     store = storage()
     try:
@@ -144,17 +144,24 @@ def convert():
     if len(request.files.getlist("file")) != 1:
         raise ConvertixError("send exactly one part named 'file'", code="BAD_REQUEST",
                              details={"field": "file"})
-    doc = _submit()
-    deadline = time.monotonic() + float(current_app.config["SYNC_CONVERT_TIMEOUT_S"])
-    while doc["status"] not in JOB_FINAL and time.monotonic() < deadline:
-        time.sleep(POLL_INTERVAL_S)
-        doc = _rpc("get_job", doc["id"], current_user_id())
+    job_id, user_id = uuid.uuid4().hex, current_user_id()
+    events = job_events(current_app)
+    # Woken by the job's events (gateway/events.py), not by polling; get_job
+    # only when events may have been missed (the listener reconnected).
+    with events.watch(job_id) as waiter:  # before the job exists: no event slips by
+        doc = _submit(job_id)
+        waiter.offer(doc["seq"], doc)
+        doc = events.wait_final(waiter, lambda: _rpc("get_job", job_id, user_id),
+                                float(current_app.config["SYNC_CONVERT_TIMEOUT_S"]))
     if doc["status"] not in JOB_FINAL:
         return _accepted(doc)
     task = doc["tasks"][0]
     if task["status"] == "failed":
         raise error(task["error"]["code"], task["error"]["message"], job_id=doc["id"])
-    (found,) = _rpc("result_files", doc["id"], current_user_id(), index=0)
+    if task["status"] != "succeeded":  # cancelled meanwhile
+        raise NotFound(f"task 0 {task['status']}: it has no result")
+    # The document says where the result is: no result_files RPC.
+    found = {"index": 0, "filename": task["filename"], "format": task["output"]["format"]}
     response = _send_result(doc["id"], found)
     response.headers["X-Convertix-Job"] = doc["id"]
     return response

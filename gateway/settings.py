@@ -16,6 +16,7 @@ FROM_CONFIG = {
     "RPC_TIMEOUT_S": (GATEWAY, "rpc_timeout_s"),
     "RPC_POOL_SIZE": (GATEWAY, "rpc_pool_size"),
     "SYNC_CONVERT_TIMEOUT_S": (GATEWAY, "sync_convert_timeout_s"),
+    "SSE_HEARTBEAT_S": (GATEWAY, "sse_heartbeat_s"),
     "AUTH_RATE_LIMIT": (GATEWAY, "auth_rate_limit"),
     "RATE_LIMIT_STORAGE": (GATEWAY, "rate_limit_storage"),
     "MAX_FILES": (LIMITS, "max_files"),

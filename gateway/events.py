@@ -1,0 +1,184 @@
+"""Job events in the gateway: one listener per gateway process, many waiters.
+
+The jobs service dispatches `job_changed` (a nameko event: the topic
+exchange `jobs.events`, routing key `job_changed`) after each committed
+change of a job. Each gateway process binds one exclusive, auto-delete queue
+to it and reads it on one background thread (a greenlet under gunicorn's
+gevent worker); each event wakes the requests waiting on that job
+(gateway/waiters.py). No request polls, and no event costs an RPC.
+
+A missed event must not strand anyone: a waiter reads the job document by
+RPC when it starts, again whenever the listener (re)connects (events may
+have been lost meanwhile), and every FALLBACK_POLL_S while the listener is
+down. Documents carry `seq`, so an older one never replaces a newer one.
+"""
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+
+from kombu import Connection, Exchange, Queue
+
+from convertix.contract import JOB_CHANGED, JOB_FINAL, JOBS_SERVICE
+from gateway import sse
+from gateway.waiters import RESYNC, WaiterRegistry
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "convertix.events"
+FALLBACK_POLL_S = 1.0       # while the listener is down, waiters read the job by RPC this often
+RECONNECT_MAX_S = 5.0       # the listener's back-off between connection attempts
+DRAIN_TIMEOUT_S = 1.0       # how often the listener checks heartbeats and whether to stop
+AMQP_HEARTBEAT_S = 30
+RETRY_MS = 2000             # the SSE client's reconnection delay
+
+
+def events_exchange():
+    """nameko's exchange for the jobs service's events (nameko.events, `<service>.events`)."""
+    return Exchange(f"{JOBS_SERVICE}.events", type="topic", durable=True)
+
+
+class JobEventListener:
+    """Reads job_changed on one thread and hands each to the registry."""
+
+    def __init__(self, amqp_uri, registry):
+        self.amqp_uri = amqp_uri
+        self.registry = registry
+        self.connected = threading.Event()
+        self.received = 0
+        self._stop = threading.Event()
+        self._started = False
+        self._lock = threading.Lock()
+
+    def ensure_started(self):
+        with self._lock:
+            if not self._started:
+                self._started = True
+                threading.Thread(target=self._run, name="convertix-job-events",
+                                 daemon=True).start()
+
+    def close(self):
+        self._stop.set()
+
+    def _queue(self):
+        name = f"convertix.gateway.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        return Queue(name, exchange=events_exchange(), routing_key=JOB_CHANGED,
+                     durable=False, exclusive=True, auto_delete=True)
+
+    def _run(self):
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                with Connection(self.amqp_uri, heartbeat=AMQP_HEARTBEAT_S,
+                                connect_timeout=5) as conn:
+                    conn.ensure_connection(max_retries=1)
+                    with conn.Consumer(self._queue(), callbacks=[self._on_message],
+                                       accept=["json"], no_ack=True):
+                        self.connected.set()
+                        log.info("job events: listening")
+                        # Bound now: anything missed before this is read again by RPC.
+                        self.registry.resync_all()
+                        backoff = 0.1
+                        self._drain(conn)
+            except Exception as exc:  # any broker trouble: reconnect, waiters poll meanwhile
+                if self._stop.is_set():
+                    break
+                log.warning("job events: %s: %s; reconnecting", type(exc).__name__, exc)
+            finally:
+                self.connected.clear()
+            with self._lock:
+                if not len(self.registry):  # nobody waits: the next watch() starts us again
+                    self._started = False
+                    return
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, RECONNECT_MAX_S)
+
+    def _drain(self, conn):
+        while not self._stop.is_set():
+            try:
+                conn.drain_events(timeout=DRAIN_TIMEOUT_S)
+            except socket.timeout:
+                conn.heartbeat_check()
+
+    def _on_message(self, body, message):
+        try:
+            self.received += 1
+            self.registry.publish(body["job_id"], int(body["seq"]), body["document"])
+        except (KeyError, TypeError, ValueError):
+            log.warning("job events: a job_changed without job_id/seq/document was ignored")
+
+
+class JobEvents:
+    """The Flask extension (`app.extensions["convertix.events"]`)."""
+
+    def __init__(self, app=None):
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app):
+        self.registry = WaiterRegistry()
+        self.listener = JobEventListener(app.config["AMQP_URI"], self.registry)
+        self.heartbeat_s = float(app.config.get("SSE_HEARTBEAT_S", 10))
+        app.extensions[EXTENSION] = self
+
+    @contextlib.contextmanager
+    def watch(self, job_id):
+        """`with events.watch(job_id) as waiter:` (the listener starts on first use)."""
+        with self.registry.watch(job_id) as waiter:
+            self.listener.ensure_started()
+            yield waiter
+
+    def _timeout(self, limit):
+        return limit if self.listener.connected.is_set() else min(limit, FALLBACK_POLL_S)
+
+    def next_document(self, waiter, after_seq, fetch, timeout):
+        """The job's next document newer than `after_seq` (as `(seq, doc)`), or None
+        after `timeout`. `fetch()` reads it by RPC, when events may have been missed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = waiter.next(after_seq, self._timeout(max(deadline - time.monotonic(), 0)))
+            if got is not None and got is not RESYNC:
+                return got
+            if got is None and time.monotonic() >= deadline:
+                return None
+            # asked to resync, or the listener is down: read the job ourselves
+            document = fetch()
+            waiter.offer(document["seq"], document)
+
+    def wait_final(self, waiter, fetch, timeout):
+        """The job's document once final, or the newest one when `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while waiter.document is None or waiter.document["status"] not in JOB_FINAL:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.next_document(waiter, waiter.seq, fetch, left) is None:
+                break
+        return waiter.document
+
+    def stream(self, waiter, fetch, last_seen):
+        """SSE text: documents newer than `last_seen` (the current one first),
+        a comment every heartbeat_s while nothing happens, until a final status."""
+        yield sse.retry(RETRY_MS)
+        if waiter.seq < last_seen:
+            last_seen = -1  # an id we never gave: start from the current document
+        sent = last_seen
+        if waiter.seq <= sent and waiter.document["status"] in JOB_FINAL:
+            return  # seen to the end already
+        while True:
+            got = self.next_document(waiter, sent, fetch, self.heartbeat_s)
+            if got is None:
+                yield sse.comment()
+                continue
+            sent, document = got
+            yield sse.event_frame(sent, document)
+            if document["status"] in JOB_FINAL:
+                return
+
+    def close(self):
+        self.listener.close()
+
+
+def job_events(app):
+    return app.extensions[EXTENSION]
