@@ -255,10 +255,11 @@ def jobs(state,
     page = state.client.json("GET", "/jobs", params=params)
 
     def human():
-        table = Table("id", "created", "status", "files")
+        table = Table("created", "status", "files")
+        table.add_column("id", no_wrap=True, min_width=32)
         for doc in page["items"]:
-            table.add_row(doc["id"], doc.get("created_at", ""), doc["status"],
-                          str(len(doc["tasks"])))
+            table.add_row(doc.get("created_at", ""), doc["status"], str(len(doc["tasks"])),
+                          doc["id"])
         out.print(table)
         if page.get("next_cursor"):
             err.print(f"more: convertix jobs --cursor {page['next_cursor']}")
