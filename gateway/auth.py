@@ -7,7 +7,8 @@ SPEC's code.
 A login opens a session: its access and refresh tokens (and the access
 tokens refreshed from it) carry one session id, `sid`. Logout revokes the
 session, so the refresh token dies with the access token. Revoked sessions
-are kept by the accounts service, so a logout holds in every gateway process.
+are kept by the accounts service, and marked in the storage folder so that a
+logout holds at once in every gateway process (gateway/revocations.py).
 """
 import time
 import uuid
@@ -22,6 +23,7 @@ from flask_jwt_extended import (
 from convertix.contract import ACCOUNTS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
+from gateway.revocations import EXTENSION as REVOCATIONS, init_revocations
 from gateway.limits import auth_limit, limiter
 from gateway.rpc import rpc_pool
 
@@ -56,10 +58,13 @@ def init_app(app):
     ):
         register(_answer(code, message))
 
+    # a stat() per request, the accounts service at most every 30 s per session
+    # (gateway/revocations.py)
+    revocations = init_revocations(app, app.config["STORAGE_ROOT"], rpc_pool)
+
     @jwt.token_in_blocklist_loader
     def is_revoked(_header, payload):
-        return rpc_pool(current_app).call(ACCOUNTS_SERVICE, "is_token_revoked",
-                                          payload.get("sid") or payload["jti"])
+        return revocations.is_revoked(payload.get("sid") or payload["jti"])
 
 
 def _answer(code, message):
@@ -124,6 +129,7 @@ def logout():
     # The whole session: kept until its refresh token would have expired.
     session_ends = time.time() + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"].total_seconds()
     rpc_pool(current_app).call(ACCOUNTS_SERVICE, "revoke_token", _session_id(), session_ends)
+    current_app.extensions[REVOCATIONS].revoked_now(_session_id(), session_ends)
     return "", 204
 
 
