@@ -122,7 +122,14 @@ class JobEvents:
         self.registry = WaiterRegistry()
         self.listener = JobEventListener(app.config["AMQP_URI"], self.registry)
         self.heartbeat_s = float(app.config.get("SSE_HEARTBEAT_S", 10))
+        self.draining = False
         app.extensions[EXTENSION] = self
+
+    def drain(self):
+        """The process is stopping: end every event stream now (clients reconnect
+        elsewhere with Last-Event-ID) rather than hold the stop for its grace time."""
+        self.draining = True
+        self.registry.resync_all()
 
     @contextlib.contextmanager
     def watch(self, job_id):
@@ -142,7 +149,7 @@ class JobEvents:
             got = waiter.next(after_seq, self._timeout(max(deadline - time.monotonic(), 0)))
             if got is not None and got is not RESYNC:
                 return got
-            if got is None and time.monotonic() >= deadline:
+            if got is None and time.monotonic() >= deadline or self.draining:
                 return None
             # asked to resync, or the listener is down: read the job ourselves
             document = fetch()
@@ -166,8 +173,10 @@ class JobEvents:
         sent = last_seen
         if waiter.seq <= sent and waiter.document["status"] in JOB_FINAL:
             return  # seen to the end already
-        while True:
+        while not self.draining:
             got = self.next_document(waiter, sent, fetch, self.heartbeat_s)
+            if got is None and self.draining:
+                return
             if got is None:
                 yield sse.comment()
                 continue
@@ -182,3 +191,18 @@ class JobEvents:
 
 def job_events(app):
     return app.extensions[EXTENSION]
+
+
+def drain_when_stopping(worker, interval_s=0.5):
+    """gunicorn's post_worker_init: end the streams once the worker is told to stop.
+
+    gunicorn's SIGTERM only clears `worker.alive`, then waits graceful_timeout
+    for open requests; an event stream would hold it that long. Watched from
+    a thread (a greenlet under gevent), not in the signal handler.
+    """
+    def watch():
+        while worker.alive:
+            time.sleep(interval_s)
+        job_events(worker.wsgi).drain()
+
+    threading.Thread(target=watch, name="convertix-drain", daemon=True).start()

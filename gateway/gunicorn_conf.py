@@ -46,6 +46,11 @@ def when_ready(server):
         scheme="https" if _gateway["tls_cert"] else "http")
 
 
+def post_worker_init(worker):
+    from gateway.events import drain_when_stopping  # in the worker: the app is loaded
+    drain_when_stopping(worker)  # open event streams end at once on SIGTERM
+
+
 def child_exit(server, worker):
     multiproc.worker_died(worker.pid)
 

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import threading
+import time
 
 import requests
 from PIL import Image
@@ -194,3 +195,21 @@ def test_convert_is_woken_by_the_event_not_by_polling(stack):
     calls = wait_until(lambda: (lambda n: n if n == jobs_rpc_calls(stack, "get_job") else None)(
         jobs_rpc_calls(stack, "get_job")), timeout=10) - before
     assert calls <= 2 * 5, f"{calls} get_job calls for 5 /convert"
+
+
+def test_stopping_the_gateway_ends_open_streams_at_once(tmp_path_factory):
+    from tests.e2e.conftest import Stack
+    stack = Stack(tmp_path_factory.mktemp("drain")).start()
+    try:
+        api = Api(stack, "stream-drain")
+        stack.stop_process("converter")
+        job = api.upload([("a.png", png())], {"format": "png"}).json()
+        answer = open_stream(api, job["id"])
+        first = next(events(answer))
+        assert first["data"]["status"] == "queued"
+        started = time.monotonic()
+        stack.stop_process("gateway", timeout=20)  # graceful_timeout is 30 s
+        assert time.monotonic() - started < 10
+        assert list(events(answer)) == []  # the stream ended; a client reconnects
+    finally:
+        stack.stop()
