@@ -7,7 +7,7 @@ formats (/api/v1/formats), ops (/healthz, /readyz), metrics (/metrics). Extensio
 from flask import Flask
 
 from gateway import auth, errors, jobs, limits, metrics, ops
-from gateway import admin, deliveries, requestlog
+from gateway import admin, deliveries, headers, requestlog
 from gateway import openapi, web
 from gateway import live
 from gateway.events import JobEvents
@@ -34,6 +34,7 @@ def create_app(test_config=None):
     ops.init_app(app)
     JobEvents(app)  # job events: one listener per process, waiters per job
     live.init_app(app)
+    headers.init_app(app)  # security headers; before web: the pages' CSP wins
     web.init_app(app)  # the page at / and its headers
 
     app.register_blueprint(auth.bp)

@@ -24,7 +24,7 @@ from convertix.contract import ACCOUNTS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
 from gateway.revocations import EXTENSION as REVOCATIONS, init_revocations
-from gateway.limits import auth_limit, limiter
+from gateway.limits import auth_limit, limiter, login_user_limit, username_key
 from gateway.rpc import rpc_pool
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
@@ -67,6 +67,19 @@ def init_app(app):
         return revocations.is_revoked(payload.get("sid") or payload["jti"])
 
 
+# Auth bodies are two short strings: read no more than this (the upload
+# routes' 200 MiB applied here too, and a login parsed 200 MiB of JSON).
+AUTH_MAX_BODY_BYTES = 16 * 1024
+
+
+@bp.before_request
+def _small_bodies():
+    request.max_content_length = AUTH_MAX_BODY_BYTES
+    if (request.content_length or 0) > AUTH_MAX_BODY_BYTES:
+        raise ConvertixError(f"auth requests carry at most {AUTH_MAX_BODY_BYTES} bytes",
+                             code="BAD_REQUEST", details={"max_bytes": AUTH_MAX_BODY_BYTES})
+
+
 def _answer(code, message):
     def callback(*_args):
         return error_response(code, message, status=401)
@@ -99,6 +112,7 @@ def register():
 
 @bp.post("/login")
 @limiter.limit(auth_limit)
+@limiter.limit(login_user_limit, key_func=username_key)
 def login():
     username, password = _credentials()
     user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "authenticate", username, password)

@@ -17,7 +17,9 @@ from gateway.events import job_events
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.storage import storage
-from gateway.uploads import check_count, parse_callback_url, parse_options, store_upload
+from gateway.uploads import (
+    check_count, clean_filename, parse_callback_url, parse_options, store_upload,
+)
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ def _submit(job_id=None):
         for index, upload in enumerate(uploads):
             fmt, size = store_upload(upload, store.input_path(job_id, index), store,
                                      caps["input"], config["MAX_FILE_BYTES"])
-            files.append({"filename": upload.filename or "image", "format": fmt, "bytes": size})
+            files.append({"filename": clean_filename(upload.filename), "format": fmt, "bytes": size})
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
         deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2

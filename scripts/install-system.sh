@@ -6,7 +6,7 @@
 # browser tests drive it with playwright; never `playwright install`).
 set -euo pipefail
 
-PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2 libseccomp2 prometheus chromium)
+PACKAGES=(rabbitmq-server postgresql libmagickwand-6.q16-6 libmagic1 libcairo2 libseccomp2 redis-server prometheus chromium)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -17,10 +17,14 @@ from infra.config import load_config
 Connection(load_config()["AMQP_URI"], connect_timeout=2).ensure_connection(max_retries=1)
 PY
 }
-if ! broker_answers; then
+redis_answers() { redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; }
+if ! broker_answers || ! redis_answers; then
   bash scripts/install-system.sh
   bash scripts/start-backends.sh
 fi
+# Our own broker user with a generated password, not guest (unless AMQP_URI
+# names a broker of your own): scripts/with-env.sh passes it on.
+[ -n "${AMQP_URI:-}" ] || bash scripts/rabbit-user.sh
 
 start() {  # start NAME COMMAND...: in the background, its own process group, logged
   local name=$1; shift

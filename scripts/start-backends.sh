@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts RabbitMQ (with its management and Prometheus plugins) and, with
+# Starts RabbitMQ (with its management and Prometheus plugins), Redis and, with
 # --postgres, PostgreSQL with a `convertix` role for the tests. Idempotent:
 # whatever already answers is left alone.
 set -euo pipefail
@@ -12,6 +12,14 @@ if ! rabbit_up; then
   echo "starting RabbitMQ"
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_for "RabbitMQ" 90 rabbit_up
+fi
+# Redis: the gateway's rate-limit counters, shared by all its processes.
+# On loopback only, nothing kept on disk (counters expire within the hour).
+redis_up() { redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; }
+if ! redis_up; then
+  echo "starting Redis"
+  redis-server --bind 127.0.0.1 --port 6379 --save '' --appendonly no --daemonize yes >/dev/null
+  wait_for "Redis" 30 redis_up
 fi
 # The management API (queue stats, test vhosts) comes up a moment after AMQP.
 wait_for "RabbitMQ management API" 60 curl -sf -u guest:guest http://localhost:15672/api/overview -o /dev/null

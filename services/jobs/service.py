@@ -359,9 +359,6 @@ def _encode_cursor(job):
 MAX_CURSOR_CHARS = 512
 
 
-MAX_CURSOR_CHARS = 512
-
-
 def _decode_cursor(cursor):
     from datetime import datetime
 
