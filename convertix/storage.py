@@ -79,12 +79,24 @@ class Storage:
             folder = os.path.dirname(folder)
 
 
+def private_dirs(folder):
+    """makedirs, each folder it creates 0700: uploads and results are the service
+    user's alone (not the sandbox's, not another local user's)."""
+    missing = []
+    while folder and not os.path.isdir(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    for made in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(made, 0o700)
+
+
 @contextlib.contextmanager
 def _atomic(path):
     """A file handle whose content appears at `path` whole, or not at all."""
     folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
+    private_dirs(folder)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")  # mode 0600
     try:
         with os.fdopen(fd, "wb") as handle:
             yield handle

@@ -54,15 +54,15 @@ class LocalStore:
             self._file = None
 
     def _open(self):
-        os.makedirs(self.directory, exist_ok=True)
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
         self._pid = os.getpid()
-        self._file = open(self.path, "ab", buffering=0)
+        self._file = _private_append(self.path)
         self.prune()
 
     def _rotate(self):
         self._file.close()
         os.replace(self.path, self.path + ".1")
-        self._file = open(self.path, "ab", buffering=0)
+        self._file = _private_append(self.path)
         self.prune()
 
     def prune(self):
@@ -126,3 +126,9 @@ def search(directory, query):
 def _json_fragment(value):
     """How a value appears inside an ECS line (a JSON string, or a number)."""
     return json.dumps(value) if isinstance(value, str) else str(value)
+
+
+def _private_append(path):
+    """An unbuffered append handle on a 0600 file: log lines carry user names,
+    job ids and error texts, for the service user's eyes only."""
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab", buffering=0)

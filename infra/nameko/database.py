@@ -24,7 +24,7 @@ class ModelDatabase(Database):
         url = make_url(uri)
         if url.get_backend_name() == "sqlite":
             if url.database and url.database != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(url.database)), exist_ok=True)
+                _private_sqlite_file(url.database)
             self.engine_options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_S})
         else:
             # A database restart leaves dead connections in the pool: test each on checkout.
@@ -33,6 +33,15 @@ class ModelDatabase(Database):
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         migrations.check(self.engine, self.container.service_name)
+
+
+def _private_sqlite_file(path):
+    """The database file (password hashes, sessions) 0600, in a folder made 0700;
+    SQLite gives its -wal and -shm files the database file's mode."""
+    path = os.path.abspath(path)
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    os.chmod(path, 0o600)  # created earlier by a migration with the umask's mode
 
 
 def _sqlite_pragmas(dbapi_connection, _record):
