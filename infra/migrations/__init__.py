@@ -20,12 +20,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from nameko_sqlalchemy.database import DB_URIS_KEY
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE
+from infra.config.schema import DB_URIS_KEY
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIGRATE_COMMAND = "make migrate"

@@ -6,7 +6,9 @@ Against config.yaml's databases (DB_URIS; CONVERTIX_CONFIG names another file).
 import sys
 import warnings
 
-# nameko (imported for its config loader) warns that eventlet is deprecated
+# nameko (imported for its config loader) imports eventlet, which warns that
+# it is deprecated: noise in a command's output
+warnings.filterwarnings("ignore", message="\nEventlet is deprecated")
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 from infra import migrations  # noqa: E402

@@ -156,6 +156,19 @@ def test_a_service_refuses_an_unmigrated_database(
         container.start()
 
 
+def test_a_service_refuses_a_database_behind_its_code(
+        container_factory, rabbit_config, empty_db_url, storage_root):
+    migrations.upgrade(empty_db_url)
+    behind = migrations.baseline(JOBS_SERVICE)
+    assert behind != migrations.head()[JOBS_SERVICE]
+    migrations.downgrade({JOBS_SERVICE: empty_db_url}, behind)
+    config = make_service_config(rabbit_config["AMQP_URI"], empty_db_url, storage_root)
+    container = container_factory(JobsService, config)
+    with pytest.raises(migrations.SchemaNotCurrent,
+                       match=f"is at revision {behind}, behind .*: run `make migrate`"):
+        container.start()
+
+
 def test_a_database_at_an_unknown_revision_is_refused(sqlite_url):
     engine = engine_for(sqlite_url)
     with engine.begin() as conn:
