@@ -6,6 +6,8 @@ conversion under these Limits could produce, fields of the wrong type. A
 reply must fit the request and the Limits; one that does not means the child
 is broken (sandbox.py kills it and raises SandboxCrashed).
 """
+import re
+
 from convertix.errors import TASK_ERROR_CODES, error
 
 from .convert import Converted, InputInfo
@@ -15,6 +17,20 @@ from .formats import mime_type
 # BMP/TIFF/ICO, and some slack), plus headers and metadata per frame.
 BYTES_PER_PIXEL = 5
 FRAME_OVERHEAD = 1 << 20
+
+
+# Library text in an error message is for the user's eyes: no object
+# addresses ('<PIL.Image object at 0x7f3a...>'), no paths of this machine's
+# files ('/usr/lib/x86_64-linux-gnu/libtiff.so.6'), no page of text.
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{4,}")
+_PATH = re.compile(r"(?<![\w:/])/(?:[\w.+@-]+/)+[\w.+@-]*")
+MAX_MESSAGE = 300
+
+
+def scrub(text):
+    """`text` without addresses and file paths, at most MAX_MESSAGE characters."""
+    text = _PATH.sub("<path>", _ADDRESS.sub("0x…", text))
+    return text if len(text) <= MAX_MESSAGE else text[:MAX_MESSAGE - 1] + "…"
 
 
 class MalformedReply(ValueError):
@@ -73,7 +89,8 @@ def parse(header, payload, data, options, limits):
     if header.get("ok") is False:
         if not _fits(header, ERROR_CHECKS) or payload:
             raise MalformedReply(f"error reply of unexpected shape: {sorted(header)}")
-        raise error(header["code"], header["message"], **header["details"])
+        details = {k: scrub(v) if isinstance(v, str) else v for k, v in header["details"].items()}
+        raise error(header["code"], scrub(header["message"]), **details)
     if not _fits(header, _success_checks(data, options, limits)) or not payload:
         raise MalformedReply(f"reply of unexpected shape: {str(header)[:200]}")
     if header["width"] * header["height"] > limits.max_output_pixels:
