@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from convertix_cli import exitcodes
-from tests.e2e.conftest import stack  # noqa: F401  (the system as processes)
+from tests.e2e.conftest import Stack
+from tests.web.browser.conftest import RELAXED_AUTH_LIMITS
 from tests.helpers import corpus_path
 
 pytestmark = pytest.mark.e2e
@@ -37,8 +38,16 @@ class Cli:
         return run, json.loads(run.stdout)
 
 
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The system as processes; each test signs up (hence the relaxed limits)."""
+    running = Stack(tmp_path_factory.mktemp("stack"), env=RELAXED_AUTH_LIMITS).start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
-def cli(stack, tmp_path, request):  # noqa: F811
+def cli(stack, tmp_path, request):
     cli = Cli(stack.url, tmp_path / "config")
     name = request.node.name[:40].replace("_", "-")
     run = cli("register", "-u", name, "--password-stdin", stdin=PASSWORD + "\n")

@@ -1,9 +1,16 @@
 """The page in a real headless Chromium (Debian's, never `playwright install`),
 driven by playwright, against the whole system as processes."""
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests.e2e.conftest import Stack
+
+# every test signs up a user from one address: more than the default
+# per-address limit on register/login allows in a minute
+RELAXED_AUTH_LIMITS = {"AUTH_RATE_LIMIT": "1000 per minute",
+                       "LOGIN_RATE_LIMIT_PER_USER": "1000 per minute"}
+# argon2 hashing on a busy two-core machine takes seconds
+expect.set_options(timeout=30000)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
@@ -19,7 +26,7 @@ API_PATH = "/api/v1/"
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """The system as processes (as tests/e2e starts it), one for every browser test."""
-    running = Stack(tmp_path_factory.mktemp("stack")).start()
+    running = Stack(tmp_path_factory.mktemp("stack"), env=RELAXED_AUTH_LIMITS).start()
     yield running
     running.stop()
 
@@ -42,12 +49,18 @@ class Watched:
         page.on("request", self._request)
         page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))
         page.on("console", self._console)
+        self.event_streams = []  # (status, content type) of each GET /jobs/<id>/events
+        page.on("response", self._response)
         self.shots = 0
 
     def _request(self, request):
         if not (request.url.startswith(self.origin + "/") or request.url == self.origin
                 or request.url.startswith(("blob:", "data:"))):
             self.foreign.append(request.url)
+
+    def _response(self, response):
+        if response.url.endswith("/events"):
+            self.event_streams.append((response.status, response.headers.get("content-type", "")))
 
     def _console(self, message):
         if message.type != "error":

@@ -53,6 +53,9 @@ def test_three_photos_to_webp_then_download_all_and_history(watched):
         expect(bars.nth(index)).to_have_attribute("aria-valuenow", "100", timeout=JOB_TIMEOUT_MS)
     expect(page.get_by_text("job succeeded")).to_be_visible()
     watched.shot("converted")
+    # progress came from the live events (fetch() with the Bearer token), not polling
+    assert any(status == 200 and kind.startswith("text/event-stream")
+               for status, kind in watched.event_streams), watched.event_streams
 
     with page.expect_download() as download:
         page.get_by_role("button", name="Download all").click()
@@ -159,3 +162,15 @@ def test_keyboard_alone_signs_in_with_a_visible_focus(watched):
     page.keyboard.press("Tab")  # Sign up
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+def test_progress_falls_back_to_polling_where_there_are_no_live_events(watched):
+    page = watched.page
+    # a gateway without the events endpoint answers 404 there
+    page.route("**/api/v1/jobs/*/events", lambda route: route.fulfill(status=404, json={
+        "error": {"code": "NOT_FOUND", "message": "not found", "details": {}}}))
+    sign_up(page, "polling")
+    convert(page, PHOTOS[:1], width="100")
+    expect(page.get_by_role("progressbar")).to_have_attribute("aria-valuenow", "100",
+                                                             timeout=JOB_TIMEOUT_MS)
+    expect(page.get_by_text("job succeeded")).to_be_visible()
