@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 NAMEKO  := $(VENV)/bin/nameko
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run stop migrate revision test test-fast admin bench bench-scaling clean
+.PHONY: setup run stop migrate revision test test-fast admin bench bench-scaling bench-thumbor clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,11 @@ bench: setup
 bench-scaling: setup
 	bash scripts/start-backends.sh
 	$(PY) -m bench.scaling $(BENCH_ARGS)
+
+## Side by side with thumbor 7 (installed into bench/results/thumbor-venv from PyPI).
+bench-thumbor: setup
+	bash scripts/start-backends.sh
+	$(PY) -m bench.thumbor $(BENCH_ARGS)
 
 clean:
 	rm -rf var

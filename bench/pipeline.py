@@ -114,18 +114,24 @@ def bench_system(client, data, options, count, clients):
     return summarise(latencies, time.perf_counter() - started)
 
 
-def start_system(port):
-    var = os.path.join(ROOT, "var", "bench")
+def start_system(port, name="bench", env=None):
+    """scripts/run.sh with its own var/<name> folder; returns the run.sh process."""
+    var = os.path.join(ROOT, "var", name)
     shutil.rmtree(var, ignore_errors=True)  # a fresh database and storage each run
     env = {**os.environ, "CONVERTIX_VAR": var, "GATEWAY_PORT": str(port),
-           "DATABASE_URL": f"sqlite:///{var}/convertix.db", "STORAGE_ROOT": f"{var}/storage"}
+           "DATABASE_URL": f"sqlite:///{var}/convertix.db", "STORAGE_ROOT": f"{var}/storage",
+           **(env or {})}
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    said = []
     for line in proc.stdout:  # run.sh prints this line once /readyz answers 200
+        said.append(line)
         if "is ready at" in line:
             return proc
-    raise RuntimeError("the system did not start; see var/bench/log/")
+    subprocess.run(["bash", "scripts/stop.sh"], cwd=ROOT, env=env)  # what did start
+    raise RuntimeError(f"the system did not start; see var/{name}/log/; run.sh said:\n"
+                       + "".join(said[-20:]))
 
 
 def main(argv=None):
