@@ -77,6 +77,8 @@ class Section:
     def __init__(self, name, doc, *keys, passthrough=()):
         self.name, self.doc = name, doc
         self.keys = {key.name: key for key in keys}
+        if len(self.keys) != len(keys):  # a second definition would silently win
+            raise ValueError(f"config schema: a key of {name or 'the file'} is defined twice")
         self.passthrough = frozenset(passthrough)
 
     @property

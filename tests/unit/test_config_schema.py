@@ -13,7 +13,8 @@ from convertix.imaging import Limits
 from gateway.settings import settings_from
 from infra.config import load_checked, load_config
 from infra.config.schema import (
-    CONFIG, GATEWAY, LIMITS, LOGS, SCALER, SCALER_BACKENDS, ConfigError, read, validate,
+    CONFIG, GATEWAY, LIMITS, LOGS, SCALER, SCALER_BACKENDS, ConfigError, Integer, Key, Section,
+    read, validate,
 )
 from infra.logs.setup import LogSettings
 from scaler.backends import BACKENDS
@@ -94,6 +95,11 @@ def test_bad_values_are_refused_by_name(config, message):
 ])
 def test_values_are_typed_and_empty_means_default(raw, value):
     assert SCALER.resolve(raw)["max_replicas"] == value
+
+
+def test_a_key_defined_twice_is_a_mistake():
+    with pytest.raises(ValueError, match="defined twice"):
+        Section("X", "doc", Key("a", 1, Integer(), "one"), Key("a", 2, Integer(), "two"))
 
 
 def test_nameko_keys_pass_through():
