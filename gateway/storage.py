@@ -23,7 +23,7 @@ import time
 from flask import Request, current_app, g
 
 from convertix.errors import FileTooLarge
-from convertix.storage import Storage
+from convertix.storage import Storage, private_dirs
 
 EXTENSION = "convertix.storage"
 INCOMING = ".incoming"
@@ -89,7 +89,7 @@ class StagedFile:
     gets from Request._get_file_stream, and FileStorage.stream wraps)."""
 
     def __init__(self, folder, filename, limit):
-        os.makedirs(folder, exist_ok=True)
+        private_dirs(folder)  # 0700, as the job folders
         fd, self.path = tempfile.mkstemp(dir=folder, prefix="up-")
         self.file = os.fdopen(fd, "w+b", buffering=0)  # one syscall per parser chunk
         self.filename = filename
@@ -122,7 +122,7 @@ class StagingRequest(Request):
 def adopt(staged, path):
     """Make a staged upload `path`, atomically and durably (the job's input)."""
     os.fsync(staged.file.fileno())
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    private_dirs(os.path.dirname(path))
     os.replace(staged.path, path)
     staged.path = None
 
