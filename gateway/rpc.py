@@ -6,12 +6,17 @@ hit "second simultaneous read"). So each request checks one out of a small
 pool and puts it back; a proxy that timed out or lost its connection is
 closed instead of returned, and a fresh one is made on demand. Reusing
 started proxies is about twice as fast as starting one per request.
-Works the same under gunicorn's gthread workers and under eventlet (tests).
+At most `size` proxies are open at once: under gunicorn's gevent worker a
+burst of requests (500 event streams opening) would otherwise open a proxy,
+an AMQP connection and a reply queue each; they wait for a free one instead.
+Works the same under gunicorn's gthread and gevent workers and under eventlet (tests).
 """
 import contextlib
 import logging
 import queue
 import socket
+import threading
+import time
 
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
@@ -46,6 +51,7 @@ class RpcPool:
         self.timeout = float(self.timeout or app.config["RPC_TIMEOUT_S"])
         self.size = int(app.config["RPC_POOL_SIZE"])
         self._idle = queue.LifoQueue()
+        self._open = threading.BoundedSemaphore(self.size)  # proxies checked out or idle
         app.extensions[self.name] = self
 
     @contextlib.contextmanager
@@ -77,17 +83,28 @@ class RpcPool:
             return self._idle.get_nowait()
         except queue.Empty:
             pass
+        # None idle: open one if fewer than `size` are open, else wait for one back.
+        deadline = time.monotonic() + self.timeout
+        while not self._open.acquire(timeout=0.05):
+            try:
+                return self._idle.get(timeout=0.05)
+            except queue.Empty:
+                if time.monotonic() > deadline:
+                    raise ConvertixError("every RPC connection stayed busy",
+                                         code="BACKEND_UNAVAILABLE") from None
         try:
             return _StartedProxy(self.nameko_config, self.timeout)
         except BACKEND_ERRORS as exc:
+            self._open.release()
             raise ConvertixError("the message broker is unavailable",
                                  code="BACKEND_UNAVAILABLE") from exc
 
     def _checkin(self, proxy, healthy):
-        if healthy and self._idle.qsize() < self.size:
+        if healthy:
             self._idle.put(proxy)
         else:
             proxy.close()
+            self._open.release()
 
     def close(self):
         while True:
@@ -95,6 +112,7 @@ class RpcPool:
                 self._idle.get_nowait().close()
             except queue.Empty:
                 return
+            self._open.release()
 
 
 class _StartedProxy:
