@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/wait.sh
+# Everything this run and its processes create (logs, the SQLite database,
+# storage, metrics files) is the service user's alone: 0600 files, 0700 folders.
+umask 077
 VAR="${CONVERTIX_VAR:-var}"
 RUN=$VAR/run LOGS=$VAR/log
 mkdir -p "$RUN" "$LOGS"
@@ -19,8 +22,8 @@ PY
 }
 redis_answers() { redis-cli -h 127.0.0.1 ping 2>/dev/null | grep -q PONG; }
 if ! broker_answers || ! redis_answers; then
-  bash scripts/install-system.sh
-  bash scripts/start-backends.sh
+  # packages and system services keep their usual modes
+  (umask 022; bash scripts/install-system.sh; bash scripts/start-backends.sh)
 fi
 # Our own broker user with a generated password, not guest (unless AMQP_URI
 # names a broker of your own): scripts/with-env.sh passes it on.
