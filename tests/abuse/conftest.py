@@ -25,6 +25,7 @@ def stack(tmp_path_factory):
         "CONVERTER_MEMORY_MB": "2048",   # as deployed: the output cap, not memory, stops the BMP
         "CONVERSION_TIMEOUT_S": "60",
         "AUTH_RATE_LIMIT": "1000 per minute",  # this module registers many users
+        "LOGIN_RATE_LIMIT_PER_USER": "10 per minute",  # config.yaml's: test_attacks checks it
         "GATEWAY_WORKERS": "2",
     }).start()
     yield running

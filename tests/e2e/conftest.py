@@ -58,6 +58,11 @@ class Stack:
             "METRICS_PORT": "0",
             "METRICS_TARGETS_DIR": str(workdir / "metrics" / "targets"),
             "METRICS_MULTIPROC_DIR": str(workdir / "metrics" / "multiproc"),
+            # Rate limits are shared by the gateway's workers (Redis, keyed per
+            # vhost): tests that register many users from 127.0.0.1 would meet
+            # them; tests of the limits themselves set their own (tests/abuse).
+            "AUTH_RATE_LIMIT": "1000 per minute",
+            "LOGIN_RATE_LIMIT_PER_USER": "1000 per minute",
             **(env or {}),
         }
         self.scheme = "https" if self.env.get("TLS_CERT") else "http"
