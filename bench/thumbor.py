@@ -8,7 +8,9 @@ result storage (every request converts). Starts Convertix with `make run`'s
 defaults (scripts/run.sh, its own var/ folder). Both get the same generated
 photo-like JPEGs (fixed seeds) and the same 4-thread client, each thread
 sending its next request once the previous answer is read. The raw engine
-(`convertix.imaging.convert()` in 2 processes) is the bound.
+(`convertix.imaging.convert()` in 2 processes) is the bound. The sides run
+in interleaved rounds, so load from elsewhere on the machine, which drifts,
+falls on each of them alike.
 
 Works:
   A: 12 MP JPEG (4000x3000) -> fit 1024 px, WebP q80
@@ -84,8 +86,8 @@ def _session():
 
 
 def drive(one, count, clients):
-    """`count` calls of one(session) -> bytes from `clients` threads;
-    returns (summary, first output)."""
+    """`count` calls of one(session) -> bytes from `clients` threads, after a
+    warm-up call per thread; returns (latencies, elapsed s, an output)."""
     with concurrent.futures.ThreadPoolExecutor(clients) as pool:
         warm = list(pool.map(lambda _: one(_session()), range(clients)))
 
@@ -97,7 +99,7 @@ def drive(one, count, clients):
         started = time.perf_counter()
         latencies = list(pool.map(timed, range(count)))
         elapsed = time.perf_counter() - started
-    return summary(latencies, elapsed), warm[0]
+    return latencies, elapsed, warm[0]
 
 
 def summary(latencies, elapsed):
@@ -241,14 +243,22 @@ def _engine_one(_):
     return time.perf_counter() - t0, out.data
 
 
-def engine_run(data, options, count, processes):
-    with concurrent.futures.ProcessPoolExecutor(processes, initializer=_engine_init,
-                                                initargs=(data, options)) as pool:
-        first = list(pool.map(_engine_one, range(processes)))[0][1]
+class EnginePool:
+    """The raw engine in `processes` processes, kept between rounds."""
+
+    def __init__(self, data, options, processes):
+        self.processes = processes
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            processes, initializer=_engine_init, initargs=(data, options))
+
+    def __call__(self, count, _clients):
+        first = list(self.pool.map(_engine_one, range(self.processes)))[0][1]
         started = time.perf_counter()
-        latencies = [t for t, _ in pool.map(_engine_one, range(count))]
-        elapsed = time.perf_counter() - started
-    return summary(latencies, elapsed), first
+        latencies = [t for t, _ in self.pool.map(_engine_one, range(count))]
+        return latencies, time.perf_counter() - started, first
+
+    def close(self):
+        self.pool.shutdown()
 
 
 # --- CPU outside the engine -------------------------------------------------------
@@ -280,7 +290,7 @@ def batch_job(root, client, data, options, files, processes):
     t0 = time.perf_counter()
     job_id = client.submit(session, [data] * files, options)
     upload_cpu_s = sum(proctimes.spent(before, gateway()).values()) / 1e9
-    doc = client.wait(session, job_id)
+    doc = client.wait(session, job_id, interval=0.2)  # not the client's CPU against it
     wall = time.perf_counter() - t0
     if doc["status"] != "succeeded":
         raise RuntimeError(f"batch job {job_id} {doc['status']}")
@@ -309,6 +319,8 @@ def main(argv=None):
     parser.add_argument("--cpu-batches", type=int, default=6)
     parser.add_argument("--cpu-batch", type=int, default=8)
     parser.add_argument("--batch-files", type=int, default=24)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="each side runs count/rounds requests per round, in turn")
     parser.add_argument("--no-async", action="store_true", help="skip POST /jobs + polling")
     args = parser.parse_args(argv)
 
@@ -320,32 +332,42 @@ def main(argv=None):
             f.write(data)
 
     rows, cpu, batch = {}, {}, None
-    thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
-    try:
-        for key, (_, _, _, _, path) in WORKS.items():
-            rows[(key, "thumbor")] = drive(thumbor_one(args.thumbor_port, path, f"{key}.jpg"),
-                                           args.count, args.clients)
-    finally:
-        os.killpg(thumbor.pid, signal.SIGTERM)
-        thumbor.wait(timeout=60)
-
-    for key, (_, _, _, options, _) in WORKS.items():
-        rows[(key, "engine")] = engine_run(images[key], options, args.count, args.processes)
-
     # Its own vhost: another system on this broker would otherwise answer its
     # RPCs and consume its tasks. The scaler's metrics port off: it may be taken.
     vhost = None if args.url else own_vhost()
-    system = None if args.url else start_system(args.port, "bench-thumbor", {
-        "SCALER_METRICS_PORT": "0", "AMQP_URI": f"pyamqp://guest:guest@localhost:5672/{vhost}"})
-    url = args.url or f"http://127.0.0.1:{args.port}"
+    thumbor = system = None
+    engines = {key: EnginePool(images[key], work[3], args.processes)
+               for key, work in WORKS.items()}
     try:
-        client = Convertix(url)
-        for key, (_, _, _, options, _) in WORKS.items():
-            rows[(key, "convert")] = drive(client.sync_one(images[key], options),
-                                           args.count, args.clients)
+        thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
+        system = None if args.url else start_system(args.port, "bench-thumbor", {
+            "SCALER_METRICS_PORT": "0",
+            "AMQP_URI": f"pyamqp://guest:guest@localhost:5672/{vhost}"})
+        client = Convertix(args.url or f"http://127.0.0.1:{args.port}")
+        sides = {}
+        for key, (_, _, _, options, path) in WORKS.items():
+            sides[(key, "thumbor")] = thumbor_one(args.thumbor_port, path, f"{key}.jpg")
+            sides[(key, "convert")] = client.sync_one(images[key], options)
             if not args.no_async:
-                rows[(key, "async")] = drive(client.async_one(images[key], options),
-                                             args.count, args.clients)
+                sides[(key, "async")] = client.async_one(images[key], options)
+        # Rounds, each side in turn (rotated): the machine's other load, which
+        # drifts, falls on every side alike.
+        per_round = max(1, args.count // args.rounds)
+        collected = {}
+        for n in range(args.rounds):
+            for key in WORKS:
+                names = [name for k, name in sides if k == key] + ["engine"]
+                names = names[n % len(names):] + names[:n % len(names)]
+                for name in names:
+                    one = engines[key] if name == "engine" else None
+                    if one is None:
+                        result = drive(sides[(key, name)], per_round, args.clients)
+                    else:
+                        result = one(per_round, args.clients)
+                    got = collected.setdefault((key, name), ([], [0.0], result[2]))
+                    got[0].extend(result[0])
+                    got[1][0] += result[1]
+        rows = {k: (summary(lat, el[0]), out) for k, (lat, el, out) in collected.items()}
         if system:  # needs the process tree
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
@@ -353,6 +375,11 @@ def main(argv=None):
             batch = batch_job(system.pid, client, images["A"], WORKS["A"][3],
                               args.batch_files, args.processes)
     finally:
+        for engine in engines.values():
+            engine.close()
+        if thumbor:
+            os.killpg(thumbor.pid, signal.SIGTERM)
+            thumbor.wait(timeout=60)
         if system:
             os.killpg(system.pid, signal.SIGINT)
             system.wait(timeout=180)
@@ -368,8 +395,8 @@ SIDES = (("thumbor", "thumbor 7, {p} processes"), ("convert", "Convertix POST /c
 
 
 def report(args, rows, cpu, batch, fallbacks):
-    print(f"\n{args.count} requests per work and side, {args.clients} client threads, "
-          f"{os.cpu_count()} CPUs\n")
+    print(f"\n{args.count} requests per work and side in {args.rounds} interleaved rounds, "
+          f"{args.clients} client threads, {os.cpu_count()} CPUs\n")
     print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output |")
     print("|---|---|---|---|---|---|---|")
     for key, (title, *_rest) in WORKS.items():
