@@ -27,6 +27,7 @@ HTTP_STATUS = {
     "NOT_READY": 409,
     "FILE_TOO_LARGE": 413,
     "IMAGE_TOO_LARGE": 413,
+    "QUOTA_EXCEEDED": 413,
     "UNSUPPORTED_FORMAT": 415,
     "INVALID_OPTIONS": 422,
     "CORRUPT_IMAGE": 422,
@@ -97,6 +98,10 @@ class ImageTooLarge(ConvertixError):
 
 class FileTooLarge(ConvertixError):
     code = "FILE_TOO_LARGE"
+
+
+class QuotaExceeded(ConvertixError):
+    code = "QUOTA_EXCEEDED"
 
 
 class ConversionTimeout(ConvertixError):

@@ -20,7 +20,7 @@ from flask_jwt_extended import (
     jwt_required,
 )
 
-from convertix.contract import ACCOUNTS_SERVICE
+from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
 from gateway.revocations import EXTENSION as REVOCATIONS, init_revocations
@@ -155,7 +155,10 @@ def _session_id():
 @bp.get("/me")
 @jwt_required()
 def me():
-    user = rpc_pool(current_app).call(ACCOUNTS_SERVICE, "get_user", get_jwt_identity())
+    pool = rpc_pool(current_app)
+    user = pool.call(ACCOUNTS_SERVICE, "get_user", get_jwt_identity())
+    # bytes stored against the quota: the jobs service counts them
+    user["storage"] = pool.call(JOBS_SERVICE, "storage_usage", get_jwt_identity())
     return jsonify(user)
 
 

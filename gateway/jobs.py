@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify, request, send_file
 from flask_jwt_extended import jwt_required
 
 from convertix.contract import DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE
-from convertix.errors import ConvertixError, NotFound, NotReady, error
+from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded, error
 from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
 from gateway.auth import current_user_id
@@ -55,6 +55,9 @@ def _submit(job_id=None):
                    callback_url=callback_url, deadline=deadline)
         log.info("job %s accepted: %d files, to %s", job_id, len(files), options.get("format"))
         return doc
+    except QuotaExceeded as exc:  # its byte counts crossed RPC as text (nameko)
+        store.delete_job(job_id)
+        raise QuotaExceeded(exc.message, details={k: int(v) for k, v in exc.details.items()})
     except BaseException:
         store.delete_job(job_id)  # not accepted: nothing stays behind
         raise
@@ -111,7 +114,8 @@ def get_job(job_id):
 @bp.delete("/jobs/<job_id>")
 @jwt_required()
 def delete_job(job_id):
-    _rpc("cancel_job", job_id, current_user_id())
+    # cancelled, files and records removed: 404 on every path after this
+    _rpc("delete_job", job_id, current_user_id())
     return "", 204
 
 

@@ -82,6 +82,13 @@ WEBHOOK_ATTEMPTS = Counter(
     "Webhook delivery attempts, by outcome (delivered, retry, failed).",
     ["outcome"])
 
+# --- the jobs service -------------------------------------------------------
+
+RETENTION_REMOVED = Counter(
+    "convertix_retention_removed_total",
+    "What the retention sweeper removed: expired jobs (with their outputs and records).",
+    ["kind"])
+
 # --- the jobs service: read from the database at scrape time --------------
 # (gauges, not counters: several jobs processes each report the same
 # numbers, so aggregate them with max(), not sum())

@@ -62,7 +62,8 @@ OPERATIONS = {
     "POST /api/v1/jobs": Op(
         "Upload files with one set of options: a job", request=(MULTIPART, "Upload"),
         status=202, answer=(JSON, "Job"),
-        errors=("BAD_REQUEST", "FILE_TOO_LARGE", "UNSUPPORTED_FORMAT", "INVALID_OPTIONS"),
+        errors=("BAD_REQUEST", "FILE_TOO_LARGE", "QUOTA_EXCEEDED", "UNSUPPORTED_FORMAT",
+                "INVALID_OPTIONS"),
         tags=("jobs",), description="Answers with the job document and `Location`."),
     "GET /api/v1/jobs": Op(
         "Your jobs, newest first, a page at a time", answer=(JSON, "JobPage"),
@@ -92,8 +93,8 @@ OPERATIONS = {
     "POST /api/v1/convert": Op(
         "Convert one file: the bytes when done within seconds, else 202 and the job",
         request=(MULTIPART, "ConvertUpload"), answer=("application/octet-stream", None),
-        errors=("BAD_REQUEST", "FILE_TOO_LARGE", "UNSUPPORTED_FORMAT", "INVALID_OPTIONS",
-                "CORRUPT_IMAGE", "IMAGE_TOO_LARGE", "CONVERSION_TIMEOUT"), tags=("jobs",),
+        errors=("BAD_REQUEST", "FILE_TOO_LARGE", "QUOTA_EXCEEDED", "UNSUPPORTED_FORMAT",
+                "INVALID_OPTIONS", "CORRUPT_IMAGE", "IMAGE_TOO_LARGE", "CONVERSION_TIMEOUT"), tags=("jobs",),
         description="202 with the job document when the conversion takes longer."),
     # --- admin ---
     "GET /api/v1/admin/stats": Op(

@@ -37,6 +37,7 @@ SCALER_KEY = "SCALER"
 LOGS_KEY = "LOGS"
 LOGGING_KEY = "LOGGING"
 NOTIFIER_KEY = "NOTIFIER"
+JOBS_KEY = "JOBS"
 WEBHOOK_ALLOW_PRIVATE_KEY = "WEBHOOK_ALLOW_PRIVATE"
 
 # --- what comes only from the environment (secrets, and a library's switch) ---
@@ -168,6 +169,9 @@ GATEWAY = Section(
         "prefix of the rate-limit keys in that store; empty: convertix:<the AMQP vhost>"),
     Key("login_rate_limit_per_user", "10 per minute; 50 per hour", TEXT,
         "logins per username, from any address"),
+    Key("job_rate_limit_per_user", "30 per minute; 300 per hour", TEXT,
+        "POST /jobs and /convert, per user"),
+    Key("convert_concurrency_per_user", 2, POSITIVE, "/convert requests a user holds at once"),
     Key("trusted_proxies", 0, Integer(min=0),
         "proxies in front of the gateway whose X-Forwarded-For/-Proto are believed; 0: none"),
     Key("tls_cert", "", TEXT, "certificate file; with tls_key, the gateway speaks HTTPS"),
@@ -228,6 +232,14 @@ SCALER = Section(
     Key(SCALER_SWARM.name, SCALER_SWARM.default, SCALER_SWARM, SCALER_SWARM.doc),
 )
 
+JOBS = Section(
+    JOBS_KEY, "the jobs service: storage quota, retention, fair sharing",
+    Key("quota_bytes", 1024 * MiB, POSITIVE, "bytes a user may keep stored (inputs + outputs)"),
+    Key("retention_s", 7 * 24 * 3600.0, POSITIVE_NUMBER, "a final job's files and record then go"),
+    Key("retention_batch", 100, POSITIVE, "expired jobs removed per sweep at most"),
+    Key("max_tasks_in_flight_per_user", 8, POSITIVE, "a user's tasks queued at once; more wait"),
+)
+
 NOTIFIER = Section(
     NOTIFIER_KEY, "webhooks: a final job posted to its callback_url, retried",
     Key("timeout_s", 5.0, POSITIVE_NUMBER, "per attempt"),
@@ -274,7 +286,8 @@ CONFIG = Section(
     Key(WEBHOOK_ALLOW_PRIVATE_KEY, False, Flag(),
         "true: webhooks may reach loopback and private addresses (local use and tests only)"),
     *(Key(s.name, s.default, s, s.doc)
-      for s in (STORAGE, CONVERTER, LIMITS, GATEWAY, AUTH, NOTIFIER, METRICS, SCALER, LOGS)),
+      for s in (STORAGE, CONVERTER, LIMITS, GATEWAY, AUTH, NOTIFIER, METRICS, SCALER, LOGS,
+                JOBS)),
     passthrough=tuple(value for name, value in vars(nameko_constants).items()
                       if name.endswith("_CONFIG_KEY")),
 )

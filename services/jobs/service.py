@@ -30,8 +30,10 @@ from infra.nameko.database import ModelDatabase
 from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
+from infra import metrics as metric_names
+from infra.config.schema import JOBS, read
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
-from services.jobs import progress, states, stats
+from services.jobs import fair, progress, quota, retention, states, stats
 from services.jobs.documents import change_event, job_document
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 # A task still unpublished this long after its job was created is re-published.
 UNPUBLISHED_GRACE_S = 30
 SWEEP_INTERVAL_S = 30
+# Expired jobs (JOBS.retention_s) are removed this often, JOBS.retention_batch at a time.
+RETENTION_INTERVAL_S = 60
 # Queue positions are refreshed (and pushed as job_changed) this often, for
 # at most QUEUE_PUSH_LIMIT jobs at the front of the queue per round.
 QUEUE_INTERVAL_S = 1
@@ -73,8 +77,11 @@ class JobsService:
         if deadline is not None and time.time() > deadline:
             raise ConvertixError("the request expired before it was handled",
                                  code="BACKEND_UNAVAILABLE")
-        now = utcnow()
+        settings = read(self.config, JOBS)
         session = self.db.session
+        quota.check(quota.used_bytes(session, user_id),
+                    sum(int(f.get("bytes") or 0) for f in files), settings["quota_bytes"])
+        now = utcnow()
         ahead = session.execute(
             select(func.count(Task.id)).where(Task.status == states.QUEUED)).scalar_one()
         job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
@@ -89,8 +96,9 @@ class JobsService:
         session.add(job)
         session.commit()
         try:
-            for index in range(len(files)):
-                self.publish_task(_task_message(job_id, index, options))
+            # At most max_tasks_in_flight_per_user of the user's tasks go on
+            # the queue now; the rest as earlier ones end (services/jobs/fair.py).
+            self._publish_next(user_id)
         except Exception as exc:
             # Not accepted: leave nothing behind. A task that did get queued
             # finds no input and no job, and its events are ignored.
@@ -100,9 +108,6 @@ class JobsService:
             self.storage.delete_job(job_id)
             raise ConvertixError(f"the message broker refused the job: {exc}",
                                  code="BACKEND_UNAVAILABLE")
-        for task in job.tasks:
-            task.published = True
-        session.commit()
         log.info("job %s queued: %d tasks", job_id, len(files))
         return self._changed(job)
 
@@ -141,6 +146,34 @@ class JobsService:
         self.db.session.commit()
         self.storage.delete_job(job_id)
         return self._changed(job)
+
+    @rpc
+    def delete_job(self, job_id, user_id):
+        """DELETE /jobs/<id>: cancel what has not finished, remove the files
+        and the records. The job is then gone for its owner (NotFound on every
+        path); late results of its tasks find no task and are dropped."""
+        now = utcnow()
+        self._lock_job(job_id, now)  # before any read; rolled back if not found
+        job = self._own_job(job_id, user_id)
+        for task in job.tasks:
+            new = states.next_task_status(task.status, "cancelled")
+            if new:
+                task.status, task.updated_at = new, now
+        job.status, job.queue_position = states.CANCELLED, None
+        # the last change its watchers see: final, so streams and waiters end
+        event = change_event(job, job_document(job))
+        self.db.session.delete(job)  # its tasks with it (delete-orphan)
+        self.db.session.commit()
+        self.storage.delete_job(job_id)
+        self._dispatch_change(event)
+        self._publish_next_safely(user_id)  # its in-flight tasks no longer count
+
+    @rpc
+    def storage_usage(self, user_id):
+        """{"used_bytes", "quota_bytes"} for GET /auth/me."""
+        used = quota.used_bytes(self.db.session, user_id)
+        self.db.session.commit()
+        return {"used_bytes": used, "quota_bytes": read(self.config, JOBS)["quota_bytes"]}
 
     @rpc
     def result_files(self, job_id, user_id, index=None):
@@ -219,19 +252,36 @@ class JobsService:
 
         That happens only if this process died between the two; publishing a
         task twice is harmless (see services/converter/service.py).
+        Also the fair-sharing refill's safety net: a user's waiting tasks go
+        out (up to the cap) even if the event that should have sent them was
+        handled by a process that died.
         """
         session = self.db.session
         cutoff = utcnow() - timedelta(seconds=UNPUBLISHED_GRACE_S)
-        rows = session.execute(
-            select(Task.id, Task.job_id, Task.index, Job.options).join(Job)
-            .where(Task.published.is_(False), Task.status == states.QUEUED,
-                   Job.created_at < cutoff)).all()
+        users = fair.waiting_users(session, cutoff)
         session.commit()  # end the read before publishing
-        for task_id, job_id, index, options in rows:
-            log.warning("re-publishing forgotten task %s/%s", job_id, index)
-            self.publish_task(_task_message(job_id, index, json.loads(options)))
-            session.execute(update(Task).where(Task.id == task_id).values(published=True))
-            session.commit()
+        for user_id in users:
+            if self._publish_next(user_id, created_before=cutoff):
+                log.warning("published waiting tasks of user %s from the timer", user_id)
+
+    @timer(interval=RETENTION_INTERVAL_S)
+    def remove_expired_jobs(self):
+        """Retention: final jobs older than JOBS.retention_s lose their files,
+        then their records; at most JOBS.retention_batch per round."""
+        settings = read(self.config, JOBS)
+        session = self.db.session
+        cutoff = utcnow() - timedelta(seconds=settings["retention_s"])
+        expired = retention.expired(session, cutoff, settings["retention_batch"])
+        session.commit()
+        if not expired:
+            return 0
+        for job_id in expired:  # files first: a crash leaves records to retry, not orphan files
+            self.storage.delete_job(job_id)
+        removed = retention.remove(session, expired, cutoff)
+        session.commit()
+        metric_names.RETENTION_REMOVED.labels("jobs").inc(removed)
+        log.info("retention: removed %d jobs last changed before %s", removed, cutoff)
+        return removed
 
     @timer(interval=QUEUE_INTERVAL_S)
     def refresh_queue_positions(self):
@@ -271,12 +321,44 @@ class JobsService:
         carries the whole document again, and waiters resync by RPC.
         """
         document = job_document(job)
-        try:
-            self.dispatch(JOB_CHANGED, change_event(job, document))
-        except Exception:
-            log.warning("job %s: job_changed (seq %s) not dispatched", job.id, job.seq,
-                        exc_info=True)
+        self._dispatch_change(change_event(job, document))
         return document
+
+    def _dispatch_change(self, event):
+        try:
+            self.dispatch(JOB_CHANGED, event)
+        except Exception:
+            log.warning("job %s: job_changed (seq %s) not dispatched", event["job_id"],
+                        event["seq"], exc_info=True)
+
+    def _publish_next(self, user_id, created_before=None):
+        """Publish the user's waiting tasks while fewer than the cap are in
+        flight; the number published. Read, commit, then publish (no message
+        while a transaction is open); each marked published after its message
+        is out, so a crash in between publishes it twice, never not at all."""
+        session = self.db.session
+        cap = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
+        rows = fair.next_tasks(session, user_id, cap, created_before)
+        session.commit()
+        for task_id, job_id, index, options in rows:
+            self.publish_task(_task_message(job_id, index, json.loads(options)))
+            session.execute(update(Task).where(Task.id == task_id).values(published=True))
+            session.commit()
+        return len(rows)
+
+    def _publish_next_safely(self, user_id):
+        """After a task ended: the next one of its user. A failure here loses
+        nothing: publish_forgotten_tasks sends it within a sweep."""
+        try:
+            self._publish_next(user_id)
+        except Exception:
+            log.warning("user %s: next tasks not published now", user_id, exc_info=True)
+
+    def _remove_inputs(self, job):
+        """A final job needs its inputs no more (a redelivered task finds none
+        and fails, which a final task ignores)."""
+        for path in retention.input_paths(self.storage, job):
+            self.storage.delete(path)
 
     def _own_job(self, job_id, user_id):
         job = self.db.session.get(Job, job_id) if isinstance(job_id, str) else None
@@ -342,6 +424,10 @@ class JobsService:
         log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, new,
                  f" ({task.stage})" if task.stage else "", task.attempts, job.status)
         self._changed(job)
+        if new in states.TASK_FINAL:
+            if job.status in states.JOB_FINAL:
+                self._remove_inputs(job)
+            self._publish_next_safely(job.user_id)
         return True, new
 
 

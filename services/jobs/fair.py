@@ -1,0 +1,41 @@
+"""Fair sharing of the conversion queue (docs/DESIGN.md "Fair sharing").
+
+At most `cap` tasks of one user are on the queue (published, not final) at a
+time; the rest wait in the database, unpublished, and the next ones go out
+as the user's earlier tasks end. The queue itself stays first come, first
+served, but it never holds more than `cap` tasks of anyone, so a user with
+one task waits behind at most `cap` tasks of each other active user rather
+than behind a whole backlog. Each user's tasks go out oldest job first.
+"""
+from sqlalchemy import func, select
+
+from services.jobs import states
+from services.jobs.models import Job, Task
+
+IN_FLIGHT = (states.QUEUED, states.PROCESSING)
+
+
+def next_tasks(session, user_id, cap, created_before=None):
+    """(task id, job id, index, options JSON) of the user's tasks to publish now."""
+    in_flight = session.execute(
+        select(func.count(Task.id)).join(Job)
+        .where(Job.user_id == user_id, Task.published.is_(True),
+               Task.status.in_(IN_FLIGHT))).scalar_one()
+    room = cap - in_flight
+    if room <= 0:
+        return []
+    query = (select(Task.id, Task.job_id, Task.index, Job.options).join(Job)
+             .where(Job.user_id == user_id, Task.published.is_(False),
+                    Task.status == states.QUEUED))
+    if created_before is not None:
+        query = query.where(Job.created_at < created_before)
+    return session.execute(
+        query.order_by(Job.created_at, Job.id, Task.index).limit(room)).all()
+
+
+def waiting_users(session, created_before):
+    """Users with unpublished queued tasks in jobs created before the cutoff."""
+    return list(session.execute(
+        select(Job.user_id).join(Task)
+        .where(Task.published.is_(False), Task.status == states.QUEUED,
+               Job.created_at < created_before).distinct()).scalars())

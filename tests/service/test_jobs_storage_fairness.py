@@ -1,0 +1,203 @@
+"""Quota, retention, DELETE and fair sharing in the jobs service (issue 12
+findings 1, 4, 7): worker_factory with the publisher mocked, on a real
+database of each kind (SQLite and PostgreSQL, migrated as `make migrate` does)."""
+import os
+from datetime import timedelta
+
+import pytest
+from nameko.testing.services import worker_factory
+from nameko_sqlalchemy.database import DatabaseWrapper
+from sqlalchemy import create_engine, func, select, update
+from sqlalchemy.orm import sessionmaker
+
+from convertix.errors import NotFound, QuotaExceeded
+from convertix.storage import Storage
+from infra import metrics
+from services.jobs.models import Job, Task, utcnow
+from services.jobs.service import JobsService
+
+ALICE, BOB = "a" * 32, "b" * 32
+
+
+def job_id(n):
+    return f"{n:032x}"
+
+
+def files(count, size=100):
+    return [{"filename": f"{i}.png", "format": "png", "bytes": size} for i in range(count)]
+
+
+@pytest.fixture
+def make_service(db_url, tmp_path):
+    engines, services = [], []
+
+    def make(**jobs_settings):
+        engine = create_engine(db_url)
+        engines.append(engine)
+        services.append(worker_factory(
+            JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
+            storage=Storage(tmp_path / "storage"),
+            config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
+        return services[-1]
+    yield make
+    for service in services:
+        service.db.session.close()
+    for engine in engines:
+        engine.dispose()
+
+
+def output(size):
+    return {"format": "png", "width": 1, "height": 1, "bytes": size}
+
+
+def store_inputs(service, job, count):
+    return [service.storage.write(service.storage.input_path(job, i), b"in") for i in range(count)]
+
+
+def published(service):
+    return [(c.args[0]["job_id"], c.args[0]["index"]) for c in service.publish_task.call_args_list]
+
+
+# --- finding 1: quota and retention ----------------------------------------
+
+def test_quota_counts_inputs_then_outputs_and_refuses_past_it(make_service):
+    service = make_service(quota_bytes=1000)
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(2, size=300))
+    assert service.storage_usage(ALICE) == {"used_bytes": 600, "quota_bytes": 1000}
+    with pytest.raises(QuotaExceeded) as refused:
+        service.create_job(job_id(2), ALICE, {"format": "png"}, files(1, size=401))
+    assert refused.value.details == {"used_bytes": 600, "adding_bytes": 401, "quota_bytes": 1000}
+    assert refused.value.code == "QUOTA_EXCEEDED"
+    with pytest.raises(NotFound):  # nothing recorded
+        service.get_job(job_id(2), ALICE)
+    assert service.storage_usage(BOB)["used_bytes"] == 0  # per user
+
+    # outputs count as they land; inputs stop counting when the job is final
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(500)})
+    assert service.storage_usage(ALICE)["used_bytes"] == 600 + 500  # inputs kept till final
+    service.on_task_failed({"job_id": job_id(1), "index": 1, "error": {"code": "CORRUPT_IMAGE"}})
+    assert service.storage_usage(ALICE)["used_bytes"] == 500
+
+
+def test_a_final_job_loses_its_inputs(make_service):
+    service = make_service()
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(2))
+    inputs = store_inputs(service, job_id(1), 2)
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(5)})
+    assert all(os.path.exists(path) for path in inputs)  # task 1 still needs its input
+    service.on_task_succeeded({"job_id": job_id(1), "index": 1, "output": output(5)})
+    assert not any(os.path.exists(path) for path in inputs)
+
+
+def test_retention_removes_expired_jobs_files_and_records_in_batches(make_service):
+    service = make_service(retention_s=3600, retention_batch=2)
+    for n in (1, 2, 3, 4):
+        service.create_job(job_id(n), ALICE, {"format": "png"}, files(1))
+        result = service.storage.write(service.storage.output_path(job_id(n), 0, "png"), b"out")
+        service.on_task_succeeded({"job_id": job_id(n), "index": 0, "output": output(3)})
+    session = service.db.session
+    # jobs 1-3 ended two hours ago; job 4 just now
+    session.execute(update(Job).where(Job.id != job_id(4))
+                    .values(updated_at=utcnow() - timedelta(hours=2)))
+    session.commit()
+    before = metrics.RETENTION_REMOVED.labels("jobs")._value.get()
+
+    assert service.remove_expired_jobs() == 2  # the batch bound
+    assert service.remove_expired_jobs() == 1
+    assert service.remove_expired_jobs() == 0
+    assert metrics.RETENTION_REMOVED.labels("jobs")._value.get() - before == 3
+    for n in (1, 2, 3):
+        with pytest.raises(NotFound):
+            service.get_job(job_id(n), ALICE)
+        assert not os.path.exists(service.storage.job_dir(job_id(n)))
+    assert session.execute(select(func.count(Task.id))).scalar_one() == 1
+    session.commit()
+    assert service.get_job(job_id(4), ALICE)["status"] == "succeeded"
+    assert os.path.exists(result)
+    assert service.storage_usage(ALICE)["used_bytes"] == 3
+
+
+def test_retention_keeps_unfinished_jobs_however_old(make_service):
+    service = make_service(retention_s=1)
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(1))
+    service.db.session.execute(update(Job).values(updated_at=utcnow() - timedelta(days=30)))
+    service.db.session.commit()
+    assert service.remove_expired_jobs() == 0
+    assert service.get_job(job_id(1), ALICE)["status"] == "queued"
+
+
+# --- finding 7: DELETE ---------------------------------------------------------
+
+def test_delete_removes_the_job_for_its_owner_and_drops_late_results(make_service):
+    service = make_service(quota_bytes=10_000)
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(2, size=1000))
+    store_inputs(service, job_id(1), 2)
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(2000)})
+    service.on_task_started({"job_id": job_id(1), "index": 1})
+    with pytest.raises(NotFound):  # another user's: not found, nothing removed
+        service.delete_job(job_id(1), BOB)
+    assert service.storage_usage(ALICE)["used_bytes"] == 2 * 1000 + 2000
+
+    service.delete_job(job_id(1), ALICE)
+    last = service.dispatch.call_args.args[1]
+    assert last["document"]["status"] == "cancelled"  # watchers see it end
+    for call in (lambda: service.get_job(job_id(1), ALICE),
+                 lambda: service.result_files(job_id(1), ALICE),
+                 lambda: service.result_files(job_id(1), ALICE, index=0),
+                 lambda: service.delete_job(job_id(1), ALICE)):
+        with pytest.raises(NotFound):
+            call()
+    assert service.list_jobs(ALICE)["items"] == []
+    assert service.storage_usage(ALICE)["used_bytes"] == 0
+    assert not os.path.exists(service.storage.job_dir(job_id(1)))
+
+    # task 1 was converting: its late events resurrect nothing, its file goes
+    late = service.storage.write(service.storage.output_path(job_id(1), 1, "png"), b"late")
+    service.on_task_progress({"job_id": job_id(1), "index": 1, "stage": "encode"})
+    service.on_task_succeeded({"job_id": job_id(1), "index": 1, "output": output(9)})
+    assert not os.path.exists(late)
+    with pytest.raises(NotFound):
+        service.get_job(job_id(1), ALICE)
+    assert service.db.session.execute(select(func.count(Task.id))).scalar_one() == 0
+
+
+# --- finding 4: fair sharing -----------------------------------------------------
+
+def test_a_user_has_at_most_the_cap_on_the_queue_and_the_rest_follow(make_service):
+    service = make_service(max_tasks_in_flight_per_user=3)
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(5))
+    service.create_job(job_id(2), ALICE, {"format": "png"}, files(5))
+    assert published(service) == [(job_id(1), i) for i in range(3)]
+    doc = service.get_job(job_id(2), ALICE)
+    assert doc["status"] == "queued"  # accepted: waiting, not refused
+
+    # Bob's one task goes straight onto the queue, ahead of Alice's backlog
+    service.create_job(job_id(3), BOB, {"format": "png"}, files(1))
+    assert published(service)[-1] == (job_id(3), 0)
+
+    # each of Alice's ends lets exactly one more of hers out, oldest job first
+    service.publish_task.reset_mock()
+    service.on_task_started({"job_id": job_id(1), "index": 0})
+    assert published(service) == []
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(1)})
+    assert published(service) == [(job_id(1), 3)]
+    service.on_task_failed({"job_id": job_id(1), "index": 1, "error": {"code": "CORRUPT_IMAGE"}})
+    service.delete_job(job_id(1), ALICE)  # 3 of hers were in flight: 3 more
+    assert published(service) == [(job_id(1), 3), (job_id(1), 4)] + [
+        (job_id(2), i) for i in range(3)]
+
+
+def test_the_timer_publishes_waiting_tasks_when_an_end_was_missed(make_service):
+    service = make_service(max_tasks_in_flight_per_user=2)
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(4))
+    session = service.db.session
+    # as if the process that applied two ends had died before publishing more
+    session.execute(update(Task).where(Task.index < 2).values(status="succeeded"))
+    session.execute(update(Job).values(created_at=utcnow() - timedelta(minutes=1)))
+    session.commit()
+    service.publish_task.reset_mock()
+    service.publish_forgotten_tasks()
+    assert published(service) == [(job_id(1), 2), (job_id(1), 3)]
+    service.publish_task.reset_mock()
+    service.publish_forgotten_tasks()
+    assert published(service) == []
