@@ -123,3 +123,11 @@ def test_rate_limits_are_shared_between_processes(tmp_path):
     http = make_app(tmp_path, AUTH_RATE_LIMIT="3 per minute", RATE_LIMIT_STORAGE=REDIS,
                     RATE_LIMIT_PREFIX=prefix).test_client()
     assert [http.post("/api/v1/auth/login", json=BAD_LOGIN).status_code for _ in range(2)] == [400, 429]
+
+
+def test_hsts_follows_a_trusted_proxys_tls_only(tmp_path):
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.5"}
+    untrusted = make_app(tmp_path).test_client().get("/healthz", headers=forwarded)
+    assert "Strict-Transport-Security" not in untrusted.headers  # anyone can send the header
+    trusted = make_app(tmp_path, TRUSTED_PROXIES=1).test_client().get("/healthz", headers=forwarded)
+    assert "max-age=" in trusted.headers["Strict-Transport-Security"]
