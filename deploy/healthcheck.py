@@ -8,9 +8,21 @@
 Exit 0 when healthy, 1 otherwise (Docker's convention), within a few seconds.
 Reads config.yaml (and so the environment) as the services do.
 """
+import os
 import sys
 
 TIMEOUT_S = 8
+
+
+def secrets_from_files():
+    """NAME from the file NAME_FILE names, as deploy/entrypoint.sh does for the
+    service: Docker runs this check with the container's environment, not the
+    one the entrypoint made."""
+    for key, path in list(os.environ.items()):
+        name = key[:-len("_FILE")]
+        if key.endswith("_FILE") and name and name not in os.environ:
+            with open(path) as handle:
+                os.environ[name] = handle.read().rstrip("\n")
 
 
 def check_http(url):
@@ -43,6 +55,7 @@ def main(argv):
     kind, args = argv[1], argv[2:]
     check = {"http": check_http, "rpc": check_rpc, "broker": check_broker}[kind]
     try:
+        secrets_from_files()
         healthy = check(*args)
     except Exception as exc:  # noqa: BLE001  (any failure is "unhealthy")
         print(f"unhealthy: {type(exc).__name__}: {exc}", file=sys.stderr)

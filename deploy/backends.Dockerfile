@@ -1,0 +1,53 @@
+# RabbitMQ and PostgreSQL for the stack, from Debian 12's own packages (no
+# registry is reachable on the development and CI machines, so the upstream
+# images cannot be pulled). One file, two targets:
+#   docker build -f deploy/backends.Dockerfile --target rabbitmq -t convertix-rabbitmq .
+#   docker build -f deploy/backends.Dockerfile --target postgres -t convertix-postgres .
+# scripts/build-images.sh builds both on convertix-base:bookworm.
+ARG BASE_IMAGE=debian:bookworm-slim
+
+# --- RabbitMQ 3.10 with the management plugin (the scaler's queue stats) ----
+FROM ${BASE_IMAGE} AS rabbitmq
+# Logs to the console (docker logs). The application's user comes from a
+# file in conf.d (the stack mounts a Swarm secret there: default_user,
+# default_pass); the data, queues and their messages, live in the volume.
+# The node name is rabbit@<hostname>: give the container a fixed hostname,
+# or a restarted broker will not find its own data.
+# (Settings before the RUN: the legacy builder copies the whole file system
+# for every instruction under vfs, and the base is the smallest copy.)
+ENV RABBITMQ_LOGS=- RABBITMQ_CONFIG_FILES=/etc/rabbitmq/conf.d
+EXPOSE 5672 15672
+HEALTHCHECK --interval=15s --timeout=10s --start-period=60s --retries=5 \
+  CMD ["rabbitmq-diagnostics", "-q", "ping"]
+CMD ["rabbitmq-server"]
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends rabbitmq-server \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+ && rabbitmq-plugins --offline enable rabbitmq_management \
+ && mkdir -p /etc/rabbitmq/conf.d
+VOLUME ["/var/lib/rabbitmq"]
+USER rabbitmq
+
+# --- PostgreSQL 15 -----------------------------------------------------------
+FROM ${BASE_IMAGE} AS postgres
+ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PGDATA=/var/lib/postgresql/data
+EXPOSE 5432
+STOPSIGNAL SIGINT
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
+  CMD ["pg_isready", "-q", "-h", "127.0.0.1"]
+ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]
+CMD ["postgres"]
+# no cluster at install time: deploy/postgres-entrypoint.sh makes one in the
+# volume on first start
+COPY deploy/postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
+RUN mkdir -p /etc/postgresql-common/createcluster.d \
+ && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/no-main.conf \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
+ && mkdir -p /var/lib/postgresql/data /var/run/postgresql \
+ && chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql \
+ && chmod 700 /var/lib/postgresql/data
+VOLUME ["/var/lib/postgresql/data"]
+USER postgres
