@@ -95,6 +95,8 @@ class JobsService:
         ]
         session.add(job)
         session.commit()
+        # The job as created: a converter may start a task before we answer.
+        event = change_event(job, job_document(job))
         try:
             # At most max_tasks_in_flight_per_user of the user's tasks go on
             # the queue now; the rest as earlier ones end (services/jobs/fair.py).
@@ -109,7 +111,8 @@ class JobsService:
             raise ConvertixError(f"the message broker refused the job: {exc}",
                                  code="BACKEND_UNAVAILABLE")
         log.info("job %s queued: %d tasks", job_id, len(files))
-        return self._changed(job)
+        self._dispatch_change(event)
+        return event["document"]
 
     @rpc
     def get_job(self, job_id, user_id):
