@@ -4,7 +4,7 @@ PY      := $(VENV)/bin/python
 NAMEKO  := $(VENV)/bin/nameko
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run stop migrate revision test test-fast admin bench bench-scaling bench-thumbor clean
+.PHONY: setup run stop migrate revision test test-fast admin bench bench-scaling bench-thumbor bench-events clean
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ admin: setup
 bench: setup
 	bash scripts/start-backends.sh
 	$(PY) -m bench.pipeline $(BENCH_ARGS)
+
+## Live events: 500 open streams under load, /convert's wake-up gap and RPCs (bench/events.py).
+bench-events: setup
+	bash scripts/start-backends.sh
+	$(PY) -m bench.events $(BENCH_ARGS)
 
 ## Burst and steady load: the scaler against a fixed worker (see bench/scaling.py).
 bench-scaling: setup
