@@ -14,8 +14,10 @@ from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
 from gateway.auth import current_user_id
 from gateway.events import job_events
+from gateway.limits import job_creation_limit
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
+from gateway.slots import convert_slot
 from gateway.storage import storage
 from gateway.uploads import (
     check_count, clean_filename, parse_callback_url, parse_options, store_upload,
@@ -76,6 +78,7 @@ def formats():
 
 
 @bp.post("/jobs")
+@job_creation_limit
 @jwt_required()
 def create_job():
     return _accepted(_submit())
@@ -144,6 +147,7 @@ def archive(job_id):
 
 
 @bp.post("/convert")
+@job_creation_limit
 @jwt_required()
 def convert():
     """One file, answered with the bytes if done within a few seconds, else 202."""
@@ -154,7 +158,7 @@ def convert():
     events = job_events(current_app)
     # Woken by the job's events (gateway/events.py), not by polling; get_job
     # only when events may have been missed (the listener reconnected).
-    with events.watch(job_id) as waiter:  # before the job exists: no event slips by
+    with convert_slot(user_id), events.watch(job_id) as waiter:  # watch before the job exists
         doc = _submit(job_id)
         waiter.offer(doc["seq"], doc)
         doc = events.wait_final(waiter, lambda: _rpc("get_job", job_id, user_id),

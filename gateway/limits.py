@@ -22,6 +22,7 @@ import logging
 from urllib.parse import urlsplit
 
 from flask import current_app, request
+from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -81,3 +82,27 @@ def username_key():
     name = body.get("username") if isinstance(body, dict) else None
     name = name.lower() if isinstance(name, str) else ""
     return f"{current_app.config['RATE_LIMIT_PREFIX']}:user:{name}"
+
+
+def job_user_limit():
+    return current_app.config["JOB_USER_RATE_LIMIT"]
+
+
+def user_key():
+    """The signed-in user, for per-user limits (POST /jobs, /convert).
+
+    Limits are checked before the view's jwt_required, so the token is read
+    here; without a valid one the address is the key (and jwt_required then
+    answers 401 anyway)."""
+    try:
+        verify_jwt_in_request(optional=True)
+        identity = get_jwt_identity()
+    except Exception:  # expired, malformed, revoked: 401 follows
+        identity = None
+    if not identity:
+        return client_key()
+    return f"{current_app.config['RATE_LIMIT_PREFIX']}:uid:{identity}"
+
+
+# POST /jobs and /convert count against one per-user budget.
+job_creation_limit = limiter.shared_limit(job_user_limit, scope="job-creation", key_func=user_key)

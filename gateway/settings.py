@@ -22,6 +22,8 @@ FROM_CONFIG = {
     "RATE_LIMIT_PREFIX": (GATEWAY, "rate_limit_prefix"),
     "LOGIN_USER_RATE_LIMIT": (GATEWAY, "login_rate_limit_per_user"),
     "TRUSTED_PROXIES": (GATEWAY, "trusted_proxies"),
+    "JOB_USER_RATE_LIMIT": (GATEWAY, "job_rate_limit_per_user"),
+    "CONVERT_CONCURRENCY": (GATEWAY, "convert_concurrency_per_user"),
     "MAX_FILES": (LIMITS, "max_files"),
     "MAX_FILE_BYTES": (LIMITS, "max_file_bytes"),
     "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),

@@ -169,7 +169,7 @@ GATEWAY = Section(
         "prefix of the rate-limit keys in that store; empty: convertix:<the AMQP vhost>"),
     Key("login_rate_limit_per_user", "10 per minute; 50 per hour", TEXT,
         "logins per username, from any address"),
-    Key("job_rate_limit_per_user", "30 per minute; 300 per hour", TEXT,
+    Key("job_rate_limit_per_user", "120 per minute; 3000 per hour", TEXT,
         "POST /jobs and /convert, per user"),
     Key("convert_concurrency_per_user", 2, POSITIVE, "/convert requests a user holds at once"),
     Key("trusted_proxies", 0, Integer(min=0),

@@ -63,6 +63,7 @@ class Stack:
             # them; tests of the limits themselves set their own (tests/abuse).
             "AUTH_RATE_LIMIT": "1000 per minute",
             "LOGIN_RATE_LIMIT_PER_USER": "1000 per minute",
+            "JOB_RATE_LIMIT_PER_USER": "1000 per minute",  # a test may post many jobs
             **(env or {}),
         }
         self.scheme = "https" if self.env.get("TLS_CERT") else "http"

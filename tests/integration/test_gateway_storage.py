@@ -71,3 +71,48 @@ def test_after_delete_the_job_is_gone_everywhere_for_its_owner(http):
         assert_error(http.get(path, headers=bearer(token)), 404, "NOT_FOUND")
     assert_error(http.delete(f"/api/v1/jobs/{job_id}", headers=bearer(token)), 404, "NOT_FOUND")
     assert http.get("/api/v1/jobs", headers=bearer(token)).get_json()["items"] == []
+
+
+# --- finding 4: per-user limits at the gateway ------------------------------------
+
+@pytest.fixture
+def limited(runner_factory, rabbit_config, sqlite_url, storage_root):
+    config = make_service_config(rabbit_config["AMQP_URI"], sqlite_url, storage_root)
+    runner_factory(config, AccountsService, JobsService, ConverterService).start()
+    app = create_app({**settings_from(config), "TESTING": True,
+                      "JWT_SECRET_KEY": TEST_JWT_SECRET, "SYNC_CONVERT_TIMEOUT_S": 20,
+                      "JOB_USER_RATE_LIMIT": "3 per minute", "CONVERT_CONCURRENCY": 1})
+    yield app
+    app.extensions["convertix.rpc"].close()
+
+
+def test_job_creation_is_limited_per_user_not_per_address(limited):
+    http = limited.test_client()
+    alice = register_and_login(http, "alice")["access_token"]
+    bob = register_and_login(http, "bob")["access_token"]
+    image = [("a.png", png_bytes())]
+    for _ in range(2):
+        assert upload(http, alice, image, {"format": "png"}).status_code == 202
+    assert upload(http, alice, image, {"format": "png"}, path="/api/v1/convert").status_code \
+        in (200, 202)
+    assert_error(upload(http, alice, image, {"format": "png"}), 429, "RATE_LIMITED")
+    assert_error(upload(http, alice, image, {"format": "png"}, path="/api/v1/convert"),
+                 429, "RATE_LIMITED")
+    # same address, another user: not limited by alice's count
+    assert upload(http, bob, image, {"format": "png"}).status_code == 202
+
+
+def test_convert_is_limited_to_the_concurrent_requests_of_a_user(limited):
+    from gateway.slots import convert_slot
+
+    http = limited.test_client()
+    tokens = register_and_login(http, "carol")
+    user_id = http.get("/api/v1/auth/me", headers=bearer(tokens["access_token"])).get_json()["id"]
+    image = [("a.png", png_bytes())]
+    with limited.test_request_context(), convert_slot(user_id):  # one /convert in flight
+        answer = upload(http, tokens["access_token"], image, {"format": "png"},
+                        path="/api/v1/convert")
+        assert_error(answer, 429, "RATE_LIMITED")
+        assert upload(http, tokens["access_token"], image, {"format": "png"}).status_code == 202
+    answer = upload(http, tokens["access_token"], image, {"format": "png"}, path="/api/v1/convert")
+    assert answer.status_code == 200  # the slot was given back
