@@ -1,17 +1,16 @@
 """The job API (SPEC, "Jobs"): upload, follow, download, cancel, convert."""
 import logging
-import tempfile
 import time
 import uuid
-import zipfile
 
-from flask import Blueprint, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from flask_jwt_extended import jwt_required
 
 from convertix.contract import DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE
 from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded, error
 from convertix.imaging import capabilities, extension, mime_type
 from convertix.storage import result_filename
+from gateway.archive import stream_zip
 from gateway.auth import current_user_id
 from gateway.events import job_events
 from gateway.limits import job_creation_limit
@@ -25,9 +24,6 @@ from gateway.uploads import (
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
 log = logging.getLogger(__name__)
-
-ARCHIVE_IN_MEMORY_BYTES = 8 * 2**20  # larger archives spill to a temporary file
-
 
 def _rpc(method, *args, **kwargs):
     return rpc_pool(current_app).call(JOBS_SERVICE, method, *args, **kwargs)
@@ -135,15 +131,11 @@ def archive(job_id):
     doc = _rpc("get_job", job_id, current_user_id())
     if doc["status"] not in JOB_FINAL:
         raise NotReady(f"the job is {doc['status']}", details={"status": doc["status"]})
-    buffer = tempfile.SpooledTemporaryFile(max_size=ARCHIVE_IN_MEMORY_BYTES)
-    # Images are compressed already: store, don't deflate.
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive_file:
-        for found in _rpc("result_files", job_id, current_user_id()):
-            name = f"{found['index']}-{_download_name(found)}"
-            archive_file.write(_result_path(job_id, found), arcname=name)
-    buffer.seek(0)
-    return send_file(buffer, mimetype="application/zip", as_attachment=True,
-                     download_name=f"convertix-{job_id}.zip")
+    # Written while sent (gateway/archive.py): no temporary copy of the results.
+    entries = [(_result_path(job_id, found), f"{found['index']}-{_download_name(found)}")
+               for found in _rpc("result_files", job_id, current_user_id())]
+    return Response(stream_zip(entries), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="convertix-{job_id}.zip"'})
 
 
 @bp.post("/convert")
