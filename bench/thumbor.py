@@ -158,15 +158,28 @@ def thumbor_one(port, path, name):
 # --- Convertix ----------------------------------------------------------------
 
 class Convertix:
-    def __init__(self, url):
+    """One user per client thread: /convert holds at most
+    GATEWAY.convert_concurrency_per_user requests per user at once."""
+
+    def __init__(self, url, users):
         self.api = url.rstrip("/") + "/api/v1"
+        self.tokens = [self._login() for _ in range(users)]
+        self.next_user = iter(range(10**9))
+        self.fallbacks = 0  # /convert answers that were a 202 (then followed as a job)
+
+    def _login(self):
         name, password = "bench-" + uuid.uuid4().hex[:8], uuid.uuid4().hex
         requests.post(f"{self.api}/auth/register", json={"username": name, "password": password},
                       timeout=30).raise_for_status()
-        token = requests.post(f"{self.api}/auth/login", json={"username": name,
-                              "password": password}, timeout=30).json()["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
-        self.fallbacks = 0  # /convert answers that were a 202 (then followed as a job)
+        return requests.post(f"{self.api}/auth/login", json={"username": name,
+                             "password": password}, timeout=30).json()["access_token"]
+
+    @property
+    def headers(self):
+        """This thread's user."""
+        if not hasattr(_local, "token"):
+            _local.token = self.tokens[next(self.next_user) % len(self.tokens)]
+        return {"Authorization": f"Bearer {_local.token}"}
 
     def sync_one(self, data, options):
         def one(session):
@@ -341,9 +354,9 @@ def main(argv=None):
     try:
         thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
         system = None if args.url else start_system(args.port, "bench-thumbor", {
-            "SCALER_METRICS_PORT": "0",
+            "SCALER_METRICS_PORT": "0", "JOB_RATE_LIMIT_PER_USER": "100000 per minute",
             "AMQP_URI": f"pyamqp://guest:guest@localhost:5672/{vhost}"})
-        client = Convertix(args.url or f"http://127.0.0.1:{args.port}")
+        client = Convertix(args.url or f"http://127.0.0.1:{args.port}", args.clients)
         sides = {}
         for key, (_, _, _, options, path) in WORKS.items():
             sides[(key, "thumbor")] = thumbor_one(args.thumbor_port, path, f"{key}.jpg")
