@@ -1,0 +1,54 @@
+"""Fair sharing with real RabbitMQ, a real database and the real converter
+(issue 12 finding 4): a user's backlog does not hold up another user's task."""
+import pytest
+from sqlalchemy import create_engine, select
+
+from services.converter.service import ConverterService
+from services.jobs.models import Job, Task
+from services.jobs.service import JobsService
+from tests.conftest import make_service_config
+from tests.helpers import wait_until
+from tests.integration.conftest import Client, png_bytes
+
+CAP = 2
+BACKLOG = 30
+
+
+@pytest.fixture
+def config(rabbit_config, db_url, storage_root):
+    # one converter, two sandboxes: the cap is the converter's width
+    return make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root,
+                               max_workers=2, JOBS={"max_tasks_in_flight_per_user": CAP})
+
+
+def times(db_url, job_id):
+    """The job's creation, and when each of its tasks last changed (its end, once final)."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            created = conn.execute(select(Job.created_at).where(Job.id == job_id)).scalar_one()
+            return created, list(conn.execute(
+                select(Task.updated_at).where(Task.job_id == job_id)).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory, config,
+                                                                    db_url):
+    runner_factory(config, JobsService, ConverterService).start()
+    alice, bob = Client(config), Client(config)
+    image = png_bytes((600, 400))
+    backlog = alice.submit([(f"{n}.png", image) for n in range(BACKLOG)], format="webp")
+    # Alice's first tasks are under way before Bob comes
+    wait_until(lambda: any(t["status"] != "queued" for t in alice.job(backlog["id"])["tasks"]),
+               timeout=60, message="alice's backlog to start")
+
+    single = bob.submit([("b.png", image)], format="webp")
+    assert bob.wait_final(single["id"])["status"] == "succeeded"
+
+    bob_came, (bob_done,) = times(db_url, single["id"])
+    assert alice.wait_final(backlog["id"], timeout=180)["status"] == "succeeded"
+    done = sum(bob_came < at < bob_done for at in times(db_url, backlog["id"])[1])
+    # While Bob waited, at most what Alice had on the queue (the cap) and what
+    # was converting then ended; without the cap, the rest of her 30 did
+    assert done <= 2 * CAP, f"{done} of alice's tasks ended while bob's one waited"
