@@ -1,9 +1,10 @@
-# RabbitMQ and PostgreSQL for the stack, from Debian 12's own packages (no
-# registry is reachable on the development and CI machines, so the upstream
-# images cannot be pulled). One file, two targets:
+# RabbitMQ, PostgreSQL and Redis for the stack, from Debian 12's own packages
+# (no registry is reachable on the development and CI machines, so the
+# upstream images cannot be pulled). One file, three targets:
 #   docker build -f deploy/backends.Dockerfile --target rabbitmq -t convertix-rabbitmq .
 #   docker build -f deploy/backends.Dockerfile --target postgres -t convertix-postgres .
-# scripts/build-images.sh builds both on convertix-base:bookworm.
+#   docker build -f deploy/backends.Dockerfile --target redis -t convertix-redis .
+# scripts/build-images.sh builds them on convertix-base:bookworm.
 ARG BASE_IMAGE=debian:bookworm-slim
 
 # --- RabbitMQ 3.10 with the management plugin (the scaler's queue stats) ----
@@ -51,3 +52,16 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && chmod 700 /var/lib/postgresql/data
 VOLUME ["/var/lib/postgresql/data"]
 USER postgres
+
+# --- Redis 7: the gateway's rate-limit counters, shared by its workers --------
+FROM ${BASE_IMAGE} AS redis
+EXPOSE 6379
+HEALTHCHECK --interval=15s --timeout=10s --start-period=10s --retries=5 \
+  CMD ["redis-cli", "ping"]
+# counters only: nothing to keep on disk; no protected mode (the overlay
+# network is its only way in)
+CMD ["redis-server", "--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no"]
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
+USER redis

@@ -4,6 +4,7 @@
 #   convertix:latest          deploy/Dockerfile        ($CONVERTIX_IMAGE)
 #   convertix-rabbitmq:latest deploy/backends.Dockerfile, target rabbitmq
 #   convertix-postgres:latest deploy/backends.Dockerfile, target postgres
+#   convertix-redis:latest    deploy/backends.Dockerfile, target redis
 # Cached: Docker's build cache reuses every step whose inputs did not change
 # (a code change rebuilds only the last steps of the application image).
 #
@@ -24,6 +25,7 @@ BASE="${BASE_IMAGE:-convertix-base:bookworm}"
 APP="${CONVERTIX_IMAGE:-convertix:latest}"
 RABBITMQ="${RABBITMQ_IMAGE:-convertix-rabbitmq:latest}"
 POSTGRES="${POSTGRES_IMAGE:-convertix-postgres:latest}"
+REDIS="${REDIS_IMAGE:-convertix-redis:latest}"
 CA="${PIP_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
 BASE_IMAGE="$BASE" bash "$here/build-base-image.sh"
@@ -50,3 +52,4 @@ build() {  # build TAG DOCKERFILE [ARGS...]
 build "$APP" deploy/Dockerfile
 build "$RABBITMQ" deploy/backends.Dockerfile --target rabbitmq
 build "$POSTGRES" deploy/backends.Dockerfile --target postgres
+build "$REDIS" deploy/backends.Dockerfile --target redis

@@ -29,8 +29,8 @@ from tests.swarm.conftest import IMAGE, PREFIX, RUN_ID, RUN_LABEL, host_paths
 pytestmark = pytest.mark.swarm
 
 STACK_FILE = os.path.join(ROOT, "deploy", "docker-stack.yml")
-APP_SERVICES = ("gateway", "services", "converter", "scaler")
-INFRA_SERVICES = ("rabbitmq", "postgres")
+APP_SERVICES = ("gateway", "services", "notifier", "converter", "scaler")
+INFRA_SERVICES = ("rabbitmq", "postgres", "redis")
 LABELS = ("convertix.edge", "convertix.processing")
 
 
@@ -54,7 +54,8 @@ def local_variant(stack, storage, port):
         volumes.append({"type": "bind", "source": str(storage), "target": "/data/storage"})
         service["volumes"] = volumes
     stack["services"]["gateway"]["environment"].update(
-        {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1"})
+        {"GATEWAY_HOST": "127.0.0.1", "GATEWAY_PORT": str(port), "GATEWAY_WORKERS": "1",
+         "RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/0"})   # the host's Redis
     stack["services"]["gateway"]["healthcheck"]["test"] = [
         "CMD", "python", "deploy/healthcheck.py", "http", f"http://127.0.0.1:{port}/healthz"]
     stack["services"]["gateway"]["deploy"]["replicas"] = 1   # one port on one host

@@ -1,0 +1,204 @@
+"""The stack on two real nodes: placement, conversions through the gateway
+container, scaling across nodes, and three faults with no job lost.
+
+The tests run in this order on one deployment (tests/deploy/conftest.py);
+each waits for the stack to be whole again before it ends.
+"""
+import io
+import threading
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.deploy.conftest import STACK, kernel_does_esp, wait_replicas
+from tests.e2e.conftest import Api
+from tests.helpers import corpus_bytes, wait_until
+
+pytestmark = pytest.mark.deploy
+
+FINAL = {"succeeded", "failed", "partial", "cancelled"}
+
+EDGE, PROCESSING = "cvxt-edge", "cvxt-processing"
+PLACEMENT = {"gateway": EDGE, "rabbitmq": EDGE, "postgres": EDGE, "services": EDGE,
+             "notifier": EDGE, "scaler": EDGE, "converter": PROCESSING}
+CORPUS = ["valid/jpeg/hopper.jpg", "valid/png/pngsuite/basn6a08.png", "valid/heic/hopper.heic",
+          "valid/svg/piechart.svg", "valid/gif/hopper.gif", "photos/skimage/astronaut.png"]
+# a task that takes a converter a moment: the queue builds up in a burst
+HEAVY = ("photos/skimage/astronaut.png", {"format": "avif", "width": 1024, "enlarge": True})
+
+
+@pytest.fixture(scope="module")
+def api(deployment):
+    class _Target:
+        url = deployment.url
+        env = {}
+    wait_until(lambda: _ready(deployment), timeout=120, interval=1, message="the gateway")
+    return Api(_Target, "deploy-user")
+
+
+def _ready(deployment):
+    try:
+        answer = requests.get(deployment.url + "/readyz", timeout=5)
+    except requests.RequestException:
+        return False
+    return answer.status_code == 200 and answer.json()["checks"].get("converter") == "ok"
+
+
+def submit(api, count, files=1, item=HEAVY):
+    """`count` jobs of `files` tasks each; their ids (every one accepted)."""
+    name, options = item
+    ids = []
+    for _ in range(count):
+        answer = api.upload([(name.rsplit("/", 1)[-1], corpus_bytes(name))] * files, options)
+        assert answer.status_code == 202, answer.text
+        ids.append(answer.json()["id"])
+    return ids
+
+
+def final(api, job_id, timeout):
+    """The job's final document. While a backend restarts, the gateway may
+    answer 5xx or not at all: that is waited out, not a result."""
+    def done():
+        try:
+            answer = api.get(f"/jobs/{job_id}")
+        except requests.RequestException:
+            return None
+        if answer.status_code != 200:
+            return None
+        doc = answer.json()
+        return doc if doc["status"] in FINAL else None
+    return wait_until(done, timeout=timeout, interval=0.5, message=f"job {job_id}")
+
+
+def finish(api, ids, timeout=300):
+    """Every job succeeded, each task's document; none lost."""
+    docs = [final(api, job_id, timeout) for job_id in ids]
+    assert [d["status"] for d in docs] == ["succeeded"] * len(ids), [
+        (d["id"], [(t["filename"], t["status"], t["error"]) for t in d["tasks"]]) for d in docs]
+    return [task for doc in docs for task in doc["tasks"]]
+
+
+def test_nodes_and_placement(deployment):
+    nodes = deployment.docker("node", "ls")
+    print(nodes)
+    labels = {n.attrs["Description"]["Hostname"]: n.attrs["Spec"].get("Labels", {})
+              for n in deployment.edge.nodes.list()}
+    assert labels == {EDGE: {"convertix.edge": "true"},
+                      PROCESSING: {"convertix.processing": "true"}}
+    for name, node in PLACEMENT.items():
+        tasks = wait_until(lambda: deployment.tasks(name), timeout=120, interval=1,
+                           message=f"{name} running")
+        assert {t["node"] for t in tasks} == {node}, (name, tasks)
+        print(deployment.docker("service", "ps", "--format",
+                                "{{.Name}}\t{{.Node}}\t{{.CurrentState}}", f"{STACK}_{name}"))
+    # one overlay network joins the two nodes; encrypted where the kernel
+    # can do IPsec (deploy/README.md: this one cannot)
+    network = deployment.edge.networks.get(f"{STACK}_convertix")
+    assert network.attrs["Driver"] == "overlay" and network.attrs["Scope"] == "swarm"
+    assert ("encrypted" in (network.attrs["Options"] or {})) == kernel_does_esp()
+    # the secrets are Swarm secrets, mounted as files, nothing in the spec
+    gateway = deployment.service("gateway").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]
+    assert {s["SecretName"] for s in gateway["Secrets"]} == {
+        f"{STACK}_amqp_uri", f"{STACK}_database_url", f"{STACK}_jwt_secret"}
+    assert not any("pyamqp://" in e or "postgresql" in e for e in gateway.get("Env", []))
+
+
+def test_corpus_converts_through_the_gateway_container(deployment, api):
+    ids = [submit(api, 1, item=(name, {"format": "webp", "width": 64}))[0] for name in CORPUS]
+    tasks = finish(api, ids, timeout=180)
+    for job_id, task in zip(ids, tasks):
+        result = api.get(f"/jobs/{job_id}/tasks/0/result")
+        assert result.status_code == 200
+        with Image.open(io.BytesIO(result.content)) as image:
+            assert image.format == "WEBP" and image.width == 64
+        # written by a converter on the processing node, into the shared
+        # storage the gateway on the edge node reads
+        assert (deployment.storage / "jobs" / job_id / "output" / "0.webp").is_file()
+
+
+def test_a_burst_scales_converters_1_3_1_on_the_processing_node(deployment, api):
+    wait_replicas(deployment, "converter", 1, timeout=180)
+    seen = set()
+    stop = threading.Event()
+
+    def watch():  # the converters' nodes and counts while the burst runs
+        while not stop.is_set():
+            running = deployment.tasks("converter")
+            seen.add((len(running), frozenset(t["node"] for t in running)))
+            stop.wait(1)
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        ids = submit(api, 8, files=5)
+        wait_replicas(deployment, "converter", 3, timeout=180)
+        finish(api, ids, timeout=400)
+    finally:
+        stop.set()
+        watcher.join()
+    assert (3, frozenset({PROCESSING})) in seen, seen
+    # idle: back down to the minimum, gracefully
+    wait_replicas(deployment, "converter", 1, timeout=240)
+
+
+def test_processing_node_down_jobs_wait_and_finish(deployment, api):
+    wait_replicas(deployment, "converter", 1, timeout=240)
+    before = submit(api, 2, files=3)
+    deployment.engine("stop", "processing")
+    wait_until(lambda: deployment.node_state(PROCESSING) == "down", timeout=120, interval=1,
+               message="the processing node down")
+    during = submit(api, 3, files=2)      # accepted: the edge node takes them
+    # nothing converts them while the node is down
+    statuses = [final_or_status(api, i) for i in during]
+    assert all(s in ("queued", "processing") for s in statuses), statuses
+    deployment.engine("start", "processing")
+    wait_until(lambda: deployment.node_state(PROCESSING) == "ready", timeout=120, interval=1,
+               message="the processing node back")
+    finish(api, before + during, timeout=400)
+
+
+def test_rabbitmq_killed_swarm_restarts_it_and_accepted_jobs_finish(deployment, api):
+    ids = submit(api, 4, files=3)
+    [task] = deployment.tasks("rabbitmq")
+    container = deployment.edge.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
+    container.kill()
+    wait_until(lambda: [t for t in deployment.tasks("rabbitmq") if t["ID"] != task["ID"]],
+               timeout=180, interval=1, message="Swarm to start RabbitMQ again")
+    finish(api, ids, timeout=400)
+
+
+def test_rolling_update_of_the_converter_image_drains_without_requeues(deployment, api):
+    wait_until(lambda: _ready(deployment), timeout=180, interval=1, message="the stack ready")
+    image = deployment.service("converter").attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+    new = "convertix:rolled"
+    deployment.processing.images.get(image.split("@")[0]).tag(new)
+    ids = submit(api, 4, files=3)
+    # the scaler may change the replica count at the same moment (a version
+    # conflict): the command is simply given again
+    wait_until(lambda: _update_image(deployment, new), timeout=60, interval=1,
+               message="docker service update --image")
+
+    def updated():
+        service = deployment.service("converter")
+        state = (service.attrs.get("UpdateStatus") or {}).get("State")
+        return state == "completed" and all(
+            t["Spec"]["ContainerSpec"]["Image"].startswith(new)
+            for t in deployment.tasks("converter"))
+    wait_until(updated, timeout=300, interval=1, message="the rolling update")
+    tasks = finish(api, ids, timeout=400)
+    # drained, never requeued: each task was delivered once
+    assert [t["attempts"] for t in tasks] == [1] * len(tasks), tasks
+
+
+def _update_image(deployment, image):
+    try:
+        deployment.docker("service", "update", "--detach", "--no-resolve-image",
+                          "--image", image, f"{STACK}_converter")
+    except AssertionError as exc:
+        print(exc)
+        return False
+    return True
+
+
+def final_or_status(api, job_id):
+    return api.get(f"/jobs/{job_id}").json()["status"]
