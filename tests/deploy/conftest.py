@@ -31,9 +31,9 @@ NODES_ENV = {
     "CVX_NODES_RUN": "/run/convertix-nodes-test",
     "CVX_NODES_ADDR_POOL": "10.215.0.0/16",
 }
-# the scaler of the test stack: 1..3 converters, back down after 10 s idle
+# the scaler of the test stack: 1..3 converters, back down after 20 s idle
 STACK_ENV = {"STACK": STACK, "SCALER_MIN_REPLICAS": "1", "SCALER_MAX_REPLICAS": "3",
-             "SCALER_DOWN_WINDOW_S": "10"}
+             "SCALER_DOWN_WINDOW_S": "20"}
 URL = f"http://{SUBNET}.1:8080"
 
 

@@ -130,8 +130,10 @@ def test_a_burst_scales_converters_1_3_1_on_the_processing_node(deployment, api)
     watcher = threading.Thread(target=watch, daemon=True)
     watcher.start()
     try:
-        ids = submit(api, 8, files=5)
-        wait_replicas(deployment, "converter", 3, timeout=180)
+        ids = submit(api, 12, files=5)
+        # the scaler takes it to its maximum while the backlog lasts
+        wait_until(lambda: (3, frozenset({PROCESSING})) in seen, timeout=240, interval=1,
+                   message="3 converters running on the processing node")
         finish(api, ids, timeout=400)
     finally:
         stop.set()
