@@ -18,7 +18,10 @@ workers = _gateway["workers"]
 threads = _gateway["threads"]
 worker_connections = _gateway["worker_connections"]
 timeout = 60
-graceful_timeout = 30
+# A stopping worker gets this long for requests in flight (a /convert waits at
+# most sync_convert_timeout_s; event streams end at once), then the master
+# kills it: well inside the 30 s an orchestrator or `make stop` gives the gateway.
+graceful_timeout = 15
 accesslog = None  # the gateway logs each request itself, as ECS JSON (gateway/requestlog.py)
 if _gateway["tls_cert"] and _gateway["tls_key"]:
     certfile = _gateway["tls_cert"]
