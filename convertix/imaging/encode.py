@@ -20,7 +20,7 @@ ANIMATED = frozenset({"gif", "webp", "png"})
 # Formats that cannot store alpha: flattened onto the background colour.
 NO_ALPHA = frozenset({"jpeg", "bmp", "pdf"})
 ICO_MAX = 256
-# AVIF encoder speed: 6 is ~5x faster than 5 with no smaller files (engine-facts.md).
+# AVIF encoder speed: 6 is ~5x faster than 5 with no smaller files.
 AVIF_SPEED = 6
 
 
