@@ -44,6 +44,8 @@ def _load_engine():
     from .capabilities import load_codecs
     load_codecs()  # every codec (and an SVG probe render): capabilities() may be remembered
     capabilities()
+    from .sniff import sniff
+    sniff(b"\x89PNG\r\n\x1a\n")  # libmagic opens its database now, not after the uid switch
 
 
 def _check_output_size(result, limits):
