@@ -152,8 +152,16 @@ def _set(limit, soft, hard=None):
 
 
 def limit_resources(memory_mb, max_file_mb=DEFAULT_MAX_FILE_MB,
-                    max_open_files=DEFAULT_MAX_OPEN_FILES, max_threads=DEFAULT_MAX_THREADS):
-    """Step 4, except the per-conversion CPU limit (cpu_limit)."""
+                    max_open_files=DEFAULT_MAX_OPEN_FILES, max_threads=DEFAULT_MAX_THREADS,
+                    own_user=True):
+    """Step 4, except the per-conversion CPU limit (cpu_limit).
+
+    `own_user`: False when the child still runs as its parent's user (not
+    root, e.g. uid 1000 in a container): RLIMIT_NPROC would then count the
+    parent's threads and every other sandbox too, and starve the engine's own
+    threads (libheif failed so), so threads are left unbounded and said so.
+    """
+    degraded = []
     if memory_mb:
         _set(resource.RLIMIT_AS, memory_mb * 2**20)
     _set(resource.RLIMIT_CORE, 0)
@@ -163,8 +171,11 @@ def limit_resources(memory_mb, max_file_mb=DEFAULT_MAX_FILE_MB,
     # Counted per user, threads and this process included: with a user of its
     # own (DYNAMIC_USER) this counts this sandbox alone. Processes are refused
     # by seccomp; this bounds threads (libaom's AVIF encoder needs one).
-    _set(resource.RLIMIT_NPROC, max_threads)
-    return []
+    if own_user:
+        _set(resource.RLIMIT_NPROC, max_threads)
+    else:
+        degraded.append("threads unbounded: RLIMIT_NPROC would count the parent's user")
+    return degraded
 
 
 def cpu_limit(seconds):

@@ -120,8 +120,10 @@ def main(argv=None, serve=serve):
         from .magick.policy_check import check_policy
         check_policy()
         _load_engine()
+        parents_uid = os.getuid()
         degraded += confine.become(args.user)
-        degraded += confine.limit_resources(args.memory_mb, args.max_file_mb, args.max_open_files)
+        degraded += confine.limit_resources(args.memory_mb, args.max_file_mb, args.max_open_files,
+                                            own_user=os.getuid() != parents_uid)
         degraded += confine.install_seccomp()
     except Exception as exc:
         protocol.write_frame(out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})

@@ -136,3 +136,19 @@ def test_child_runaway_is_stopped_by_its_cpu_limit():
         rc = box._proc.wait(timeout=120)  # CPU seconds: 1 + CPU_GRACE_S, on a shared machine
         assert rc == -signal.SIGXCPU, pid
         box._proc = None
+
+
+def test_threads_left_unbounded_when_the_child_keeps_its_parents_user():
+    # Not root (a container's uid 1000): RLIMIT_NPROC would count the parent's
+    # threads and every sibling sandbox, and starve libheif's threads.
+    import subprocess
+    import sys
+    code = ("import resource; from convertix.imaging import confine; "
+            "before = resource.getrlimit(resource.RLIMIT_NPROC); "
+            "d = confine.limit_resources(0, own_user=False); "
+            "assert resource.getrlimit(resource.RLIMIT_NPROC) == before, d; "
+            "assert any('threads unbounded' in x for x in d), d; "
+            "confine.limit_resources(0, own_user=True); "
+            "assert resource.getrlimit(resource.RLIMIT_NPROC)[0] == confine.DEFAULT_MAX_THREADS")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
