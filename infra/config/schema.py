@@ -237,7 +237,7 @@ JOBS = Section(
     Key("quota_bytes", 1024 * MiB, POSITIVE, "bytes a user may keep stored (inputs + outputs)"),
     Key("retention_s", 7 * 24 * 3600.0, POSITIVE_NUMBER, "a final job's files and record then go"),
     Key("retention_batch", 100, POSITIVE, "expired jobs removed per sweep at most"),
-    Key("max_tasks_in_flight_per_user", 32, POSITIVE, "a user's tasks queued at once; more wait"),
+    Key("max_tasks_in_flight_per_user", 256, POSITIVE, "a user's tasks queued at once; more wait"),
 )
 
 NOTIFIER = Section(

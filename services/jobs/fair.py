@@ -7,12 +7,23 @@ served, but it never holds more than `cap` tasks of anyone, so a user with
 one task waits behind at most `cap` tasks of each other active user rather
 than behind a whole backlog. Each user's tasks go out oldest job first.
 """
+from eventlet.semaphore import Semaphore
 from sqlalchemy import func, select
 
 from services.jobs import states
 from services.jobs.models import Job, Task
 
 IN_FLIGHT = (states.QUEUED, states.PROCESSING)
+
+# One refill of a user at a time in this process (green locks: nameko's eventlet):
+# two concurrent refills would both pick the same unpublished tasks and
+# publish them twice. Across jobs processes that can still happen (harmless,
+# only wasted work). A fixed pool: the set of users is not kept.
+_LOCKS = [Semaphore(1) for _ in range(64)]
+
+
+def user_lock(user_id):
+    return _LOCKS[hash(user_id) % len(_LOCKS)]
 
 
 def next_tasks(session, user_id, cap, created_before=None):

@@ -341,12 +341,13 @@ class JobsService:
         is out, so a crash in between publishes it twice, never not at all."""
         session = self.db.session
         cap = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
-        rows = fair.next_tasks(session, user_id, cap, created_before)
-        session.commit()
-        for task_id, job_id, index, options in rows:
-            self.publish_task(_task_message(job_id, index, json.loads(options)))
-            session.execute(update(Task).where(Task.id == task_id).values(published=True))
+        with fair.user_lock(user_id):
+            rows = fair.next_tasks(session, user_id, cap, created_before)
             session.commit()
+            for task_id, job_id, index, options in rows:
+                self.publish_task(_task_message(job_id, index, json.loads(options)))
+                session.execute(update(Task).where(Task.id == task_id).values(published=True))
+                session.commit()
         return len(rows)
 
     def _publish_next_safely(self, user_id):
