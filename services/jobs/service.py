@@ -137,15 +137,8 @@ class JobsService:
     @rpc
     def cancel_job(self, job_id, user_id):
         """Cancel what has not finished and remove the job's stored files."""
-        now = utcnow()
-        self._lock_job(job_id, now)  # before any read; rolled back if not found
-        job = self._own_job(job_id, user_id)
-        for task in job.tasks:
-            new = states.next_task_status(task.status, "cancelled")
-            if new:
-                task.status, task.updated_at = new, now
+        job = self._cancel_unfinished(job_id, user_id)
         job.status = states.job_status(t.status for t in job.tasks)
-        job.queue_position = None
         self.db.session.commit()
         self.storage.delete_job(job_id)
         return self._changed(job)
@@ -155,14 +148,8 @@ class JobsService:
         """DELETE /jobs/<id>: cancel what has not finished, remove the files
         and the records. The job is then gone for its owner (NotFound on every
         path); late results of its tasks find no task and are dropped."""
-        now = utcnow()
-        self._lock_job(job_id, now)  # before any read; rolled back if not found
-        job = self._own_job(job_id, user_id)
-        for task in job.tasks:
-            new = states.next_task_status(task.status, "cancelled")
-            if new:
-                task.status, task.updated_at = new, now
-        job.status, job.queue_position = states.CANCELLED, None
+        job = self._cancel_unfinished(job_id, user_id)
+        job.status = states.CANCELLED
         # the last change its watchers see: final, so streams and waiters end
         event = change_event(job, job_document(job))
         self.db.session.delete(job)  # its tasks with it (delete-orphan)
@@ -369,6 +356,18 @@ class JobsService:
         # Another user's job is "not found", never "forbidden": its existence is not revealed.
         if job is None or job.user_id != user_id:
             raise NotFound("no such job")
+        return job
+
+    def _cancel_unfinished(self, job_id, user_id):
+        """The owner's job, locked, with its unfinished tasks cancelled (not committed)."""
+        now = utcnow()
+        self._lock_job(job_id, now)  # before any read; rolled back if not found
+        job = self._own_job(job_id, user_id)
+        for task in job.tasks:
+            new = states.next_task_status(task.status, "cancelled")
+            if new:
+                task.status, task.updated_at = new, now
+        job.queue_position = None
         return job
 
     def _lock_job(self, job_id, now):
