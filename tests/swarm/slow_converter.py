@@ -16,9 +16,9 @@ class _Slow:
     def __init__(self, engine, delay_s):
         self._engine, self._delay_s = engine, delay_s
 
-    def convert(self, data, options):
+    def convert(self, data, options, **kwargs):
         eventlet.sleep(self._delay_s)
-        return self._engine.convert(data, options)
+        return self._engine.convert(data, options, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._engine, name)
