@@ -150,6 +150,9 @@ def test_the_token_is_refreshed_before_it_expires(watched):
 
 def test_keyboard_alone_signs_in_with_a_visible_focus(watched):
     page = watched.page
+    # the sign-in form is shown once the page has loaded the formats: a key
+    # pressed before that lands on a hidden form, for a person as for a test
+    expect(page.locator("#username")).to_be_visible()
     page.keyboard.press("Tab")  # the skip link
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "username"
