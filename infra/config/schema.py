@@ -130,6 +130,8 @@ CONVERTER = Section(
         "the sandbox's user: dynamic (a uid of its own), a user name, or self (no switch)"),
     Key("sandbox_max_file_mb", 1024, POSITIVE, "largest file a sandbox may write (RLIMIT_FSIZE)"),
     Key("sandbox_max_open_files", 64, POSITIVE, "files a sandbox may hold open (RLIMIT_NOFILE)"),
+    Key("progress_after_s", 0.5, Number(min=0),
+        "a task reports its stages once it has run this long (0: from its start)"),
 )
 
 LIMITS = Section(

@@ -19,7 +19,7 @@ from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
 from convertix.contract import (
-    CONVERTER_SERVICE, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+    CONVERTER_SERVICE, STAGES, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError
 from convertix.imaging import extension, sniff
@@ -29,6 +29,7 @@ from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import consume_tasks
 from services.converter.engine import EnginePool
+from services.converter.progress import ProgressReports
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class ConverterService:
     name = CONVERTER_SERVICE
 
     engine = EnginePool()
+    progress = ProgressReports()
     storage = StorageProvider()
     dispatch = EventDispatcher()
     attempt = DeliveryAttempt()
@@ -51,10 +53,14 @@ class ConverterService:
         log.info("converting task %s/%s (attempt %s)", job_id, index, self.attempt)
         # counted and timed; an exception below counts as outcome "error"
         conversion = self.metrics.conversion((task.get("options") or {}).get("format"))
-        self.dispatch(TASK_STARTED, ref)  # the jobs service's stage "decode"
 
-        def report(stage):  # progress: transform, encode (from the sandbox), store
-            self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
+        def send(stage):  # decode is the task's start; transform, encode (from the sandbox), store
+            if stage == STAGES[0]:
+                self.dispatch(TASK_STARTED, ref)
+            else:
+                self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
+        # a fast task reports no stage at all, only its end (services/converter/progress.py)
+        report = self.progress(send)
         data = None
         try:
             options = validate(task["options"], self.engine.output_formats())
@@ -68,13 +74,18 @@ class ConverterService:
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
             info = _input_info(data)
+            report.close()
             conversion.failed(exc.code, info)
             self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info})
             return
+        except BaseException:
+            report.close()
+            raise
         report("store")
         # The path follows from (job, index, format): Storage.output_path.
         self.storage.write(
             self.storage.output_path(job_id, index, extension(result.format)), result.data)
+        report.close()
         conversion.succeeded(result)
         log.info("task %s/%s converted to %s %dx%d, %d bytes", job_id, index, result.format,
                  result.width, result.height, len(result.data))

@@ -64,6 +64,10 @@ class Stack:
             "AUTH_RATE_LIMIT": "1000 per minute",
             "LOGIN_RATE_LIMIT_PER_USER": "1000 per minute",
             "JOB_RATE_LIMIT_PER_USER": "1000 per minute",  # a test may post many jobs
+            # tests watch tasks pass through processing and its stages: every
+            # task reports them (the default reports only tasks slower than
+            # 0.5 s: tests/unit/test_stage_reports.py)
+            "PROGRESS_AFTER_S": "0",
             **(env or {}),
         }
         self.scheme = "https" if self.env.get("TLS_CERT") else "http"

@@ -1,6 +1,7 @@
 """The converter's logic with worker_factory: the engine and the event
 dispatcher are worker_factory's mocks; storage is a real folder."""
 import time
+from functools import partial
 
 import pytest
 from nameko.testing.services import worker_factory
@@ -11,6 +12,7 @@ from convertix.errors import CorruptImage
 from convertix.imaging import Converted, InputInfo
 from convertix.storage import Storage
 from infra.nameko.metrics import Conversion
+from services.converter.progress import StageReports
 from services.converter.service import ConverterService
 from tests.integration.conftest import png_bytes
 
@@ -21,7 +23,9 @@ JOB = "0123456789abcdef0123456789abcdef"
 def converter(tmp_path):
     storage = Storage(tmp_path)
     storage.write(storage.input_path(JOB, 0), b"input bytes")
-    service = worker_factory(ConverterService, storage=storage, attempt=2)
+    # every stage reported (progress_after_s 0); the delay: tests/unit/test_stage_reports.py
+    service = worker_factory(ConverterService, storage=storage, attempt=2,
+                             progress=partial(StageReports, after_s=0))
     service.engine.output_formats.return_value = ["png", "webp"]
     return service
 
@@ -61,7 +65,8 @@ def test_a_failure_carries_the_inputs_sniffed_format(tmp_path):
     storage = Storage(tmp_path)
     png = png_bytes()
     storage.write(storage.input_path(JOB, 0), png)
-    service = worker_factory(ConverterService, storage=storage, attempt=1)
+    service = worker_factory(ConverterService, storage=storage, attempt=1,
+                             progress=partial(StageReports, after_s=0))
     service.engine.output_formats.return_value = ["png", "webp"]
     service.engine.convert.side_effect = CorruptImage("truncated")
     service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "webp"}})
@@ -106,3 +111,22 @@ def test_the_sandbox_stages_are_reported_as_progress(converter):
     converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     stages = [payload["stage"] for name, payload in events(converter) if name == TASK_PROGRESS]
     assert stages == ["transform", "encode", "store"]
+
+
+def test_a_fast_task_reports_only_its_end(tmp_path):
+    """With the default delay a task done at once sends one event, not five."""
+    storage = Storage(tmp_path)
+    storage.write(storage.input_path(JOB, 0), b"input bytes")
+    service = worker_factory(ConverterService, storage=storage, attempt=1,
+                             progress=partial(StageReports, after_s=30))
+    service.engine.output_formats.return_value = ["png"]
+
+    def convert(data, options, on_stage):
+        on_stage("transform")
+        on_stage("encode")
+        return Converted(data=b"png!", format="png", mime="image/png", width=1, height=1,
+                         frames=1, input=InputInfo(format="png", width=1, height=1, frames=1,
+                                                   bytes=11))
+    service.engine.convert.side_effect = convert
+    service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
+    assert [name for name, _ in events(service)] == [TASK_SUCCEEDED]
