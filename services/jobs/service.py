@@ -324,17 +324,26 @@ class JobsService:
     def _publish_next(self, user_id, created_before=None):
         """Publish the user's waiting tasks while fewer than the cap are in
         flight; the number published. Read, commit, then publish (no message
-        while a transaction is open); each marked published after its message
-        is out, so a crash in between publishes it twice, never not at all."""
+        while a transaction is open); marked published after their messages
+        are out (one UPDATE for all), so a crash in between publishes them
+        twice, never not at all."""
         session = self.db.session
         cap = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
         with fair.user_lock(user_id):
             rows = fair.next_tasks(session, user_id, cap, created_before)
             session.commit()
-            for task_id, job_id, index, options in rows:
-                self.publish_task(_task_message(job_id, index, json.loads(options)))
-                session.execute(update(Task).where(Task.id == task_id).values(published=True))
-                session.commit()
+            if not rows:
+                return 0
+            published = []
+            try:
+                for task_id, job_id, index, options in rows:
+                    self.publish_task(_task_message(job_id, index, json.loads(options)))
+                    published.append(task_id)
+            finally:  # what did go out is marked, even if a later publish failed
+                if published:
+                    session.execute(update(Task).where(Task.id.in_(published))
+                                    .values(published=True))
+                    session.commit()
         return len(rows)
 
     def _publish_next_safely(self, user_id):
