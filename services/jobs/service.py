@@ -60,7 +60,10 @@ class JobsService:
     config = ConfigProvider()
     log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
-    dispatch = EventDispatcher()  # job_changed, after each committed change
+    # job_changed, after each committed change. Unconfirmed: it is a hint
+    # (the change is committed; the next event carries the whole document and
+    # waiters resync by RPC), so no round trip to the broker per change.
+    dispatch = EventDispatcher(use_confirms=False)
 
     # --- RPC: the gateway's API -------------------------------------------
 
@@ -400,8 +403,9 @@ class JobsService:
         if not self._lock_job(job_id, now):
             session.rollback()
             return False, None
-        task = session.execute(
-            select(Task).where(Task.job_id == job_id, Task.index == index)).scalar_one_or_none()
+        # the job and all its tasks in two SELECTs: its status follows from them
+        job = session.get(Job, job_id, options=[selectinload(Job.tasks)])
+        task = next((t for t in job.tasks if t.index == index), None) if job else None
         new = states.next_task_status(task.status, event) if task else None
         if new is None:
             status = task.status if task else None
@@ -428,7 +432,6 @@ class JobsService:
         if error:
             task.error_code = error.get("code") or "INTERNAL_ERROR"
             task.error_message = error.get("message") or ""
-        job = session.get(Job, job_id)
         job.status = states.job_status(t.status for t in job.tasks)
         if job.status != states.QUEUED:
             job.queue_position = None
