@@ -40,11 +40,13 @@ class Storage:
             handle.write(data)
         return path
 
-    def write_stream(self, path, first, stream, limit, chunk=2**20):
+    def write_stream(self, path, first, stream, limit, chunk=2**20, digest=None):
         """Write `first` then the rest of `stream`, atomically; the byte count.
 
         Past `limit` bytes the partial file is removed and FileTooLarge raised,
         so an upload is bounded without ever being held in memory whole.
+        `digest` (a hashlib object) is fed the same chunks: the file's hash
+        without a second read of it.
         """
         total = 0
         with _atomic(path) as handle:
@@ -53,8 +55,30 @@ class Storage:
                 if total > limit:
                     raise FileTooLarge(f"larger than {limit} bytes", details={"max_bytes": limit})
                 handle.write(first)
+                if digest is not None:
+                    digest.update(first)
                 first = stream.read(chunk)
         return total
+
+    def link(self, source, path):
+        """Make `path` a second name of the file `source` (a hard link; a
+        copy where the file system has none), atomically. Either name can
+        then be removed without the other. FileNotFoundError if `source`
+        has gone."""
+        folder = os.path.dirname(path)
+        private_dirs(folder)
+        tmp = os.path.join(folder, f".tmp-link-{os.getpid()}-{os.path.basename(path)}")
+        _remove(tmp)
+        try:
+            os.link(source, tmp)
+        except FileNotFoundError:
+            raise
+        except OSError:  # no hard links here (or across devices): a copy
+            with open(source, "rb") as src, _atomic(path) as handle:
+                shutil.copyfileobj(src, handle, 2**20)
+            return path
+        os.replace(tmp, path)
+        return path
 
     def read(self, path):
         with open(path, "rb") as handle:

@@ -43,9 +43,10 @@ def _submit(job_id=None):
     try:
         files = []
         for index, upload in enumerate(uploads):
-            fmt, size = store_upload(upload, store.input_path(job_id, index), store,
-                                     caps["input"], config["MAX_FILE_BYTES"])
-            files.append({"filename": clean_filename(upload.filename), "format": fmt, "bytes": size})
+            fmt, size, sha256 = store_upload(upload, store.input_path(job_id, index), store,
+                                             caps["input"], config["MAX_FILE_BYTES"])
+            files.append({"filename": clean_filename(upload.filename), "format": fmt,
+                          "bytes": size, "sha256": sha256})
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
         deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2

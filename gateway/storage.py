@@ -15,6 +15,7 @@ A part larger than LIMITS.max_file_bytes stops being written at once
 (FileTooLarge, 413). Staged files that no job took are removed when the
 request ends; those of a killed gateway when the next one starts.
 """
+import hashlib
 import io
 import os
 import tempfile
@@ -95,12 +96,15 @@ class StagedFile:
         self.filename = filename
         self.limit = limit
         self.size = 0
+        # the content's hash as it passes (result reuse: services/jobs/reuse.py)
+        self.sha256 = hashlib.sha256()
 
     def write(self, data):
         self.size += len(data)
         if self.size > self.limit:
             raise FileTooLarge(f"'{self.filename}' is larger than {self.limit} bytes",
                                details={"filename": self.filename, "max_bytes": self.limit})
+        self.sha256.update(data)
         view = memoryview(data)
         while view:
             view = view[self.file.write(view):]

@@ -5,6 +5,7 @@ options validated.
 Everything here refuses up front what can be refused before a job exists:
 413 FILE_TOO_LARGE, 415 UNSUPPORTED_FORMAT, 422 INVALID_OPTIONS.
 """
+import hashlib
 import json
 import re
 from urllib.parse import urlparse
@@ -42,7 +43,8 @@ def check_count(uploads, max_files):
 def store_upload(upload, path, storage, input_formats, max_bytes):
     """Sniff an upload from its first bytes, then stream it to `path`.
 
-    Returns (format, bytes). Nothing is stored for a refused format; a file
+    Returns (format, bytes, SHA-256 hex of the bytes: hashed while written,
+    never read again). Nothing is stored for a refused format; a file
     over `max_bytes` is removed again (FileTooLarge).
     """
     head = upload.stream.read(SNIFF_BYTES)
@@ -55,13 +57,14 @@ def store_upload(upload, path, storage, input_formats, max_bytes):
             details={"filename": name, "detected": fmt})
     if isinstance(upload.stream, StagedFile):  # in the storage folder, bounded: a rename
         adopt(upload.stream, path)
-        return fmt, upload.stream.size
+        return fmt, upload.stream.size, upload.stream.sha256.hexdigest()
+    digest = hashlib.sha256()
     try:
-        size = storage.write_stream(path, head, upload.stream, max_bytes)
+        size = storage.write_stream(path, head, upload.stream, max_bytes, digest=digest)
     except FileTooLarge as exc:
         raise FileTooLarge(f"'{name}' is larger than {max_bytes} bytes",
                            details={"filename": name, "max_bytes": max_bytes}) from exc
-    return fmt, size
+    return fmt, size, digest.hexdigest()
 
 
 def parse_options(raw, output_formats):

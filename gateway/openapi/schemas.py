@@ -78,6 +78,8 @@ TASK = {
         "status": {"type": "string", "enum": list(TASK_STATUSES)},
         "attempts": {"type": "integer"},
         "stage": {"type": ["string", "null"], "description": "decode, transform, encode or store"},
+        "reused": {"type": "boolean", "description": "the result is the same user's earlier "
+                   "result for the same input bytes and options, not converted again"},
         "input": _image(),
         "output": _image(("url", {"type": "string"})),
         "error": {"oneOf": [{"type": "null"}, {

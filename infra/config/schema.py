@@ -240,6 +240,8 @@ JOBS = Section(
     Key("retention_s", 7 * 24 * 3600.0, POSITIVE_NUMBER, "a final job's files and record then go"),
     Key("retention_batch", 100, POSITIVE, "expired jobs removed per sweep at most"),
     Key("max_tasks_in_flight_per_user", 256, POSITIVE, "a user's tasks queued at once; more wait"),
+    Key("reuse_results", True, Flag(),
+        "same bytes + same options again by the same user: the stored result, not a conversion"),
 )
 
 NOTIFIER = Section(

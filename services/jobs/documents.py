@@ -23,6 +23,7 @@ def task_document(job_id, task):
         "status": task.status,
         "stage": task.stage,
         "attempts": task.attempts,
+        "reused": bool(task.reused),  # the result is an earlier identical task's (reuse.py)
         "input": {"format": task.input_format, "width": task.input_width,
                   "height": task.input_height, "bytes": task.input_bytes},
         "output": output,

@@ -5,6 +5,7 @@ from sqlalchemy import (
     Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
+from sqlalchemy.sql.expression import false
 
 Base = declarative_base(name="Base")
 
@@ -37,8 +38,10 @@ class Job(Base):
 
 class Task(Base):
     __tablename__ = "tasks"
-    # by status: the queue positions count the queued tasks
-    __table_args__ = (UniqueConstraint("job_id", "index"), Index("ix_tasks_status", "status"))
+    # by status: the queue positions count the queued tasks; by reuse key:
+    # a repeated upload finds its earlier result (services/jobs/reuse.py)
+    __table_args__ = (UniqueConstraint("job_id", "index"), Index("ix_tasks_status", "status"),
+                      Index("ix_tasks_reuse_key", "reuse_key"))
 
     id = Column(Integer, primary_key=True, autoincrement=True)
     job_id = Column(String(32), ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False)
@@ -61,6 +64,11 @@ class Task(Base):
     published = Column(Boolean, nullable=False, default=False)
     error_code = Column(String(32))
     error_message = Column(Text)
+    # SHA-256 of (user, input bytes' SHA-256, canonical options): equal keys,
+    # equal results. None when the gateway sent no hash.
+    reuse_key = Column(String(64), nullable=True)
+    # True: the result is an earlier task's, linked, not converted
+    reused = Column(Boolean, nullable=False, default=False, server_default=false())
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
     job = relationship("Job", back_populates="tasks")

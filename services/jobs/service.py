@@ -33,7 +33,7 @@ from infra.nameko.metrics import ServiceMetrics
 from infra import metrics as metric_names
 from infra.config.schema import JOBS, read
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
-from services.jobs import fair, progress, quota, retention, states, stats
+from services.jobs import fair, progress, quota, retention, reuse, states, stats
 from services.jobs.documents import change_event, job_document
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
@@ -96,6 +96,8 @@ class JobsService:
                  updated_at=now)
             for index, f in enumerate(files)
         ]
+        # Same bytes and options as an earlier success of this user: that result (reuse.py).
+        reuse.reuse(session, self.storage, job, files, settings["reuse_results"])
         session.add(job)
         session.commit()
         # The job as created: a converter may start a task before we answer.
@@ -114,6 +116,8 @@ class JobsService:
             raise ConvertixError(f"the message broker refused the job: {exc}",
                                  code="BACKEND_UNAVAILABLE")
         log.info("job %s queued: %d tasks", job_id, len(files))
+        if job.status in states.JOB_FINAL:  # every task reused: final already
+            self._remove_inputs(job)
         self._dispatch_change(event)
         return event["document"]
 

@@ -32,8 +32,10 @@ NODES_ENV = {
     "CVX_NODES_ADDR_POOL": "10.215.0.0/16",
 }
 # the scaler of the test stack: 1..3 converters, back down after 20 s idle
+# REUSE_RESULTS off: the tests send the same image again and again to load
+# the converters; a reused result would never reach one.
 STACK_ENV = {"STACK": STACK, "SCALER_MIN_REPLICAS": "1", "SCALER_MAX_REPLICAS": "3",
-             "SCALER_DOWN_WINDOW_S": "20"}
+             "SCALER_DOWN_WINDOW_S": "20", "REUSE_RESULTS": "false"}
 URL = f"http://{SUBNET}.1:8080"
 
 
