@@ -54,7 +54,10 @@ QUEUE_PUSH_LIMIT = 50
 class JobsService:
     name = JOBS_SERVICE
 
-    db = ModelDatabase(Base)
+    # After a commit the objects keep what was just written: the job document
+    # built right after each change would otherwise reload the job and its
+    # tasks (a worker's session lives for one entrypoint call).
+    db = ModelDatabase(Base, session_options={"expire_on_commit": False})
     storage = StorageProvider()
     publish_task = TaskPublisher()
     config = ConfigProvider()
