@@ -53,7 +53,7 @@ def staged(storage_root):
 
 
 def test_inputs_are_the_bytes_sent_and_nothing_stays_staged(client, storage_root):
-    # over 1 MiB of body: read through LargeReads; padding after the JPEG's end
+    # a multi-read body: through LargeReads; padding after the JPEG's end
     big = jpeg_bytes() + os.urandom(2_500_000)
     files = [("a.jpg", big), ("b.png", png_bytes()), ("c.jpg", jpeg_bytes() + b"\1" * 1_200_000)]
     answer = post(client, files)
