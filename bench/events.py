@@ -71,7 +71,9 @@ class System:
                     "METRICS_MULTIPROC_DIR": f"{self.var}/multiproc",
                     "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
                     # one user drives the load: measure the system, not the per-user limit
-                    "JOB_RATE_LIMIT_PER_USER": "100000 per minute"}
+                    "JOB_RATE_LIMIT_PER_USER": "100000 per minute",
+                    # the same image again and again: converted each time, not reused
+                    "REUSE_RESULTS": "false"}
         self.env.setdefault("CONVERTIX_JWT_SECRET", uuid.uuid4().hex * 2)
         self.procs = []
 

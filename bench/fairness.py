@@ -60,6 +60,7 @@ def main(argv=None):
     env = {"MAX_TASKS_IN_FLIGHT_PER_USER": str(args.cap), "CONVERTER_WORKERS": str(args.workers),
            "SCALER_MIN_REPLICAS": "1", "SCALER_MAX_REPLICAS": "1",
            "JOB_RATE_LIMIT_PER_USER": "10000 per minute", "AUTH_RATE_LIMIT": "1000 per minute",
+           "REUSE_RESULTS": "false",  # the same image throughout: every task converts
            "QUOTA_BYTES": str(2**40)}
     system = start_system(args.port, name="bench-fairness", env=env)
     try:

@@ -145,7 +145,8 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args(argv)
 
-    system = None if args.url else start_system(args.port)
+    # the same images again and again: converted each time, not reused
+    system = None if args.url else start_system(args.port, env={"REUSE_RESULTS": "false"})
     url = args.url or f"http://127.0.0.1:{args.port}"
     try:
         client = SystemClient(url)

@@ -355,6 +355,8 @@ def main(argv=None):
         thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
         system = None if args.url else start_system(args.port, "bench-thumbor", {
             "SCALER_METRICS_PORT": "0", "JOB_RATE_LIMIT_PER_USER": "100000 per minute",
+            # thumbor runs without result storage: every request converts on both sides
+            "REUSE_RESULTS": "false",
             "AMQP_URI": f"pyamqp://guest:guest@localhost:5672/{vhost}"})
         client = Convertix(args.url or f"http://127.0.0.1:{args.port}", args.clients)
         sides = {}
