@@ -71,7 +71,7 @@ class Storage:
         _remove(tmp)
         try:
             os.link(source, tmp)
-        except FileNotFoundError:
+        except FileNotFoundError:  # the source has gone: the caller's answer, not a copy
             raise
         except OSError:  # no hard links here (or across devices): a copy
             with open(source, "rb") as src, _atomic(path) as handle:

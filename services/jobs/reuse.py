@@ -60,12 +60,24 @@ def reuse_key(user_id, sha256, options):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _reusable(user_id, keys):
+    return (Task.reuse_key.in_(keys), Job.user_id == user_id, Task.status == states.SUCCEEDED,
+            Task.output_format.is_not(None))
+
+
+def known_keys(session, user_id, keys):
+    """Which of these keys have a result of the user: one query for a whole
+    job (new content, the usual case, costs no more)."""
+    if not keys:
+        return set()
+    return set(session.execute(
+        select(Task.reuse_key).join(Job).where(*_reusable(user_id, keys)).distinct()).scalars())
+
+
 def candidates(session, user_id, key):
     """The user's succeeded tasks with this key, newest first."""
     return list(session.execute(
-        select(Task).join(Job)
-        .where(Task.reuse_key == key, Job.user_id == user_id, Task.status == states.SUCCEEDED,
-               Task.output_format.is_not(None))
+        select(Task).join(Job).where(*_reusable(user_id, [key]))
         .order_by(Task.id.desc()).limit(CANDIDATES)).scalars())
 
 
@@ -85,10 +97,13 @@ def reuse(session, storage, job, files, enabled):
     result that result, succeeded at once (before the job is committed: the
     caller removes the job's folder if it is not). The count reused."""
     options = json.loads(job.options)
-    reused = 0
     for task, info in zip(job.tasks, files):
         task.reuse_key = reuse_key(job.user_id, info.get("sha256"), options)
-        if not (enabled and task.reuse_key):
+    keys = sorted({task.reuse_key for task in job.tasks if task.reuse_key})
+    known = known_keys(session, job.user_id, keys) if enabled else set()
+    reused = 0
+    for task in job.tasks:
+        if task.reuse_key not in known:
             continue
         source = next((c for c in candidates(session, job.user_id, task.reuse_key)
                        if link_result(storage, c, job.id, task.index)), None)
