@@ -7,8 +7,11 @@ The rules, in the order they apply:
 
 1. Load. The backlog is ready + unacknowledged messages: a task a worker
    holds is work too (KEDA's AMQP mode counts only ready ones and so scales
-   busy workers away, kedacore/keda#5050). With a cost model the backlog is
-   the estimated CPU-seconds of that work instead of a message count.
+   busy workers away, kedacore/keda#5050). When the jobs service reports its
+   unfinished tasks, the backlog is the larger of the two: fair sharing keeps
+   most of a busy user's tasks off the queue (services/jobs/fair.py), and
+   they are work all the same. With a cost model the backlog is the
+   estimated CPU-seconds of that work instead of a task count.
 2. Idle. A backlog at or below `activation_backlog` asks for `min_replicas`
    (0 allowed: no converter runs until work arrives).
 3. Otherwise it asks for ceil(backlog / target per replica), at least 1.
@@ -88,10 +91,11 @@ class Observation:
     replicas: int         # running replicas, read back from the backend
     consumers: int = 0    # consumers on the queue (for the reason and status only)
     work_s: float = None  # estimated CPU-seconds of the backlog, when a cost model runs
+    pending: int = None   # unfinished tasks (the jobs service's count), queued or not
 
     @property
     def backlog(self):
-        return self.ready + self.unacked
+        return max(self.ready + self.unacked, self.pending or 0)
 
 
 @dataclass(frozen=True)
@@ -173,7 +177,8 @@ def _load(policy, obs):
 
 def _reason(policy, obs, current, wanted, floor, desired, clamped):
     load, target, unit = _load(policy, obs)
-    seen = (f"backlog {obs.backlog} (ready {obs.ready}, unacked {obs.unacked})"
+    seen = (f"backlog {obs.backlog} (ready {obs.ready}, unacked {obs.unacked}"
+            + (f", unfinished {obs.pending}" if obs.pending is not None else "") + ")"
             + (f", ~{obs.work_s:.1f} CPU-s" if obs.work_s is not None else "")
             + f", {obs.consumers} consumers, {obs.replicas} running")
     if load <= policy.activation_backlog:

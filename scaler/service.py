@@ -64,10 +64,8 @@ class ScalerService:
                  fmt, self.scaler.cost.rate(fmt))
 
     def _pending_work(self):
-        # priced when the policy targets work, or weighs it against start-up
-        policy = self.scaler.policy
-        if not (policy.by_work or policy.replica_startup_s):
-            return None
+        """The unfinished tasks by output format: the backlog counts those fair
+        sharing keeps off the queue, and the cost model prices them."""
         try:
             with eventlet.Timeout(PENDING_WORK_TIMEOUT_S):
                 return [PendingGroup.from_dict(g) for g in self.jobs.pending_work()]

@@ -17,12 +17,14 @@ def test_poll_prices_the_backlog_when_the_policy_targets_work():
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("avif", 2, 4096)])
 
 
-def test_poll_counts_messages_only_when_neither_work_nor_start_up_counts():
+def test_poll_asks_for_the_unfinished_tasks_whatever_the_policy():
+    """They are the backlog fair sharing keeps off the queue (scaler/policy.py rule 1)."""
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**BASE)
+    service.jobs.pending_work.return_value = [
+        {"output_format": "webp", "count": 40, "input_bytes": 10**6}]
     service.poll()
-    service.scaler.tick.assert_called_once_with(pending=None)
-    service.jobs.pending_work.assert_not_called()
+    service.scaler.tick.assert_called_once_with(pending=[PendingGroup("webp", 40, 10**6)])
 
 
 def test_poll_falls_back_to_counts_when_jobs_does_not_answer(monkeypatch):

@@ -198,3 +198,18 @@ def test_start_up_hold_says_why():
     hold = decide(policy, State(), Observation(0, ready=24, unacked=0, replicas=1, work_s=6.0))
     assert hold.direction == HOLD and hold.desired == 1
     assert "before a new replica would consume (10s start-up)" in hold.reason
+
+
+def test_tasks_kept_off_the_queue_count_as_backlog():
+    """Fair sharing keeps most of one user's tasks unpublished: the queue holds
+    2 messages, the jobs service counts 60 unfinished; the scaler sees 60."""
+    policy = Policy(min_replicas=1, max_replicas=10, target_backlog_per_replica=10,
+                    target_work_s_per_replica=0, scale_up_step=10,
+                    scale_down_stabilization_s=60, poll_interval_s=1, activation_backlog=0,
+                    max_sandboxes=0, replica_startup_s=0)
+    queue_only = Observation(0, ready=0, unacked=2, replicas=1)
+    with_jobs = Observation(0, ready=0, unacked=2, replicas=1, pending=60)
+    assert wanted_replicas(policy, queue_only) == 1
+    assert wanted_replicas(policy, with_jobs) == 6
+    # messages the jobs service does not know of (a redelivery) still count
+    assert Observation(0, ready=30, unacked=2, replicas=1, pending=5).backlog == 32
