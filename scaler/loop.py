@@ -38,8 +38,8 @@ class Scaler:
             work_s = self.cost.estimate(pending) if pending is not None else None
             obs = Observation(now=self.clock(), ready=stats.ready, unacked=stats.unacked,
                               replicas=self.backend.running(), consumers=stats.consumers,
-                              work_s=work_s,
-                              pending=sum(g.count for g in pending) if pending is not None else None)
+                              work_s=work_s, pending=None if pending is None
+                              else sum(group.count for group in pending))
         except Exception as exc:
             # The broker is restarting or the queue is not declared yet: keep
             # what runs (never scale on missing data) and try again next poll.

@@ -1,8 +1,10 @@
 """Fair sharing of the conversion queue (docs/DESIGN.md "Fair sharing").
 
 At most `cap` tasks of one user are on the queue (published, not final) at a
-time; the rest wait in the database, unpublished, and the next ones go out
-as the user's earlier tasks end. The queue itself stays first come, first
+time (JOBS.max_tasks_in_flight_per_user, or by default `share()` of the
+sandboxes consuming the queue among the users with work); the rest wait in
+the database, unpublished, and the next ones go out as the user's earlier
+tasks end. The queue itself stays first come, first
 served, but it never holds more than `cap` tasks of anyone, so a user with
 one task waits behind at most `cap` tasks of each other active user rather
 than behind a whole backlog. Each user's tasks go out oldest job first.
@@ -26,25 +28,45 @@ def user_lock(user_id):
     return _LOCKS[hash(user_id) % len(_LOCKS)]
 
 
+def share(sandboxes, users):
+    """The cap per user when none is configured: the sandboxes consuming the
+    queue, divided among the users with work. One user alone gets twice the
+    sandboxes, so the queue holds the next task while each sandbox converts;
+    with several, each gets an equal part (at least 1), so a newcomer's task
+    finds a sandbox about to be free rather than a queue of someone else's.
+    No sandbox known (none consuming yet): 1 each, the scaler brings them."""
+    sandboxes, users = max(1, sandboxes), max(1, users)
+    return 2 * sandboxes if users == 1 else max(1, sandboxes // users)
+
+
+def active_users(session):
+    """Users with an unfinished task (published or waiting)."""
+    return session.execute(
+        select(func.count(Job.user_id.distinct())).select_from(Task).join(Job)
+        .where(Task.status.in_(IN_FLIGHT))).scalar_one()
+
+
 def next_tasks(session, user_id, cap, created_before=None):
     """(task id, job id, index, options JSON) of the user's tasks to publish now.
 
-    The waiting tasks first: most calls (a task ended, nothing of its user
-    waits) then cost one query, not two."""
+    `cap`: an int, or a function of the session giving it. The waiting tasks
+    are looked for first: most calls (a task ended, nothing of its user
+    waits) then cost one query, and the cap is worked out only when needed."""
     query = (select(Task.id, Task.job_id, Task.index, Job.options).join(Job)
              .where(Job.user_id == user_id, Task.published.is_(False),
                     Task.status == states.QUEUED))
     if created_before is not None:
         query = query.where(Job.created_at < created_before)
-    waiting = session.execute(
-        query.order_by(Job.created_at, Job.id, Task.index).limit(cap)).all()
-    if not waiting:
+    query = query.order_by(Job.created_at, Job.id, Task.index)
+    if session.execute(query.limit(1)).first() is None:
         return []
+    cap = cap(session) if callable(cap) else cap
     in_flight = session.execute(
         select(func.count(Task.id)).join(Job)
         .where(Job.user_id == user_id, Task.published.is_(True),
                Task.status.in_(IN_FLIGHT))).scalar_one()
-    return waiting[:max(0, cap - in_flight)]
+    room = cap - in_flight
+    return session.execute(query.limit(room)).all() if room > 0 else []
 
 
 def waiting_users(session, created_before):

@@ -26,6 +26,7 @@ from convertix.contract import (
 )
 from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
+from infra.nameko.capacity import ConverterCapacity
 from infra.nameko.database import ModelDatabase
 from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
@@ -60,6 +61,7 @@ class JobsService:
     db = ModelDatabase(Base, session_options={"expire_on_commit": False})
     storage = StorageProvider()
     publish_task = TaskPublisher()
+    capacity = ConverterCapacity()  # sandboxes on the queue, for fair shares
     config = ConfigProvider()
     log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
@@ -338,9 +340,8 @@ class JobsService:
         are out (one UPDATE for all), so a crash in between publishes them
         twice, never not at all."""
         session = self.db.session
-        cap = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
         with fair.user_lock(user_id):
-            rows = fair.next_tasks(session, user_id, cap, created_before)
+            rows = fair.next_tasks(session, user_id, self._cap, created_before)
             session.commit()
             if not rows:
                 return 0
@@ -355,6 +356,13 @@ class JobsService:
                                     .values(published=True))
                     session.commit()
         return len(rows)
+
+    def _cap(self, session):
+        """A user's tasks on the queue at most: configured, or a fair share."""
+        configured = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
+        if configured:
+            return configured
+        return fair.share(self.capacity.sandboxes(), fair.active_users(session))
 
     def _publish_next_safely(self, user_id):
         """After a task ended: the next one of its user. A failure here loses

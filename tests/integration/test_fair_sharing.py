@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import create_engine, select
 
+from infra.nameko.capacity import Capacity
 from services.converter.service import ConverterService
 from services.jobs.models import Job, Task
 from services.jobs.service import JobsService
@@ -33,8 +34,25 @@ def times(db_url, job_id):
         engine.dispose()
 
 
-def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory, config,
-                                                                    db_url):
+@pytest.fixture
+def default_config(rabbit_config, db_url, storage_root):
+    """No cap configured: each user's share of the sandboxes (fair.share)."""
+    return make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root, max_workers=2)
+
+
+def test_the_capacity_is_the_sandboxes_consuming_the_queue(runner_factory, default_config):
+    ticks = iter(range(0, 10**6, 10))  # each read past the cache's 2 s
+    capacity = Capacity(default_config["AMQP_URI"], per_consumer=2, clock=lambda: next(ticks))
+    runner_factory(default_config, JobsService).start()  # declares the queue; consumes none
+    assert capacity.sandboxes() == 0
+    runner_factory(default_config, ConverterService).start()
+    assert capacity.sandboxes() == 2  # one converter of 2 sandboxes
+
+
+@pytest.mark.parametrize("settings, bound", [("config", 2 * CAP), ("default_config", 4)])
+def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory, settings,
+                                                                    bound, db_url, request):
+    config = request.getfixturevalue(settings)
     runner_factory(config, JobsService, ConverterService).start()
     alice, bob = Client(config), Client(config)
     image = png_bytes((600, 400))
@@ -49,6 +67,7 @@ def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory
     bob_came, (bob_done,) = times(db_url, single["id"])
     assert alice.wait_final(backlog["id"], timeout=180)["status"] == "succeeded"
     done = sum(bob_came < at < bob_done for at in times(db_url, backlog["id"])[1])
-    # While Bob waited, at most what Alice had on the queue (the cap) and what
-    # was converting then ended; without the cap, the rest of her 30 did
-    assert done <= 2 * CAP, f"{done} of alice's tasks ended while bob's one waited"
+    # While Bob waited, at most what Alice had on the queue (the cap, or alone
+    # twice the 2 sandboxes) and what was converting then ended; without the
+    # cap, the rest of her 30 did
+    assert done <= bound, f"{done} of alice's tasks ended while bob's one waited"

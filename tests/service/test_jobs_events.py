@@ -12,6 +12,7 @@ from convertix.storage import Storage
 from services.jobs import progress
 from services.jobs.models import Base
 from services.jobs.service import JobsService
+from tests.service.capacity import FixedCapacity
 
 USER = "u" * 32
 FILES = [{"filename": "a.png", "format": "png", "bytes": 10}]
@@ -26,7 +27,7 @@ def service(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
     Base.metadata.create_all(engine)
     return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-                          storage=Storage(tmp_path / "storage"),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
                           config={"CONVERTER": {"max_attempts": 3}})
 
 

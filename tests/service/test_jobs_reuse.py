@@ -14,6 +14,7 @@ from convertix.contract import JOB_CHANGED
 from convertix.errors import NotFound
 from convertix.storage import Storage
 from services.jobs.service import JobsService
+from tests.service.capacity import FixedCapacity
 
 ALICE, BOB = "a" * 32, "b" * 32
 PHOTO = b"\x89PNG the same bytes every time"
@@ -38,7 +39,7 @@ def make_service(db_url, tmp_path):
         engines.append(engine)
         services.append(worker_factory(
             JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-            storage=Storage(tmp_path / "storage"),
+            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
             config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
         return services[-1]
     yield make

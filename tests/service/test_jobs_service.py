@@ -16,6 +16,7 @@ from convertix.storage import Storage
 from infra import migrations
 from services.jobs.models import Job, Task, utcnow
 from services.jobs.service import JobsService
+from tests.service.capacity import FixedCapacity
 
 JOB = "0123456789abcdef0123456789abcdef"
 USER = "u" * 32
@@ -31,7 +32,7 @@ def service(tmp_path):
     event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
     session = sessionmaker(bind=engine)
     return worker_factory(JobsService, db=DatabaseWrapper(session),
-                          storage=Storage(tmp_path / "storage"),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
                           config={"CONVERTER": {"max_attempts": 4}})
 
 

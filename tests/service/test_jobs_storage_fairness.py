@@ -15,6 +15,7 @@ from convertix.storage import Storage
 from infra import metrics
 from services.jobs.models import Job, Task, utcnow
 from services.jobs.service import JobsService
+from tests.service.capacity import FixedCapacity
 
 ALICE, BOB = "a" * 32, "b" * 32
 
@@ -36,7 +37,7 @@ def make_service(db_url, tmp_path):
         engines.append(engine)
         services.append(worker_factory(
             JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-            storage=Storage(tmp_path / "storage"),
+            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
             config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
         return services[-1]
     yield make
@@ -201,3 +202,28 @@ def test_the_timer_publishes_waiting_tasks_when_an_end_was_missed(make_service):
     service.publish_task.reset_mock()
     service.publish_forgotten_tasks()
     assert published(service) == []
+
+
+def test_by_default_users_share_the_sandboxes(db_url, tmp_path):
+    """No cap configured: one user alone gets twice the sandboxes on the queue;
+    once a second user has work, the first gets no more than its share (1 of
+    2) as its tasks end, so the second's tasks find a sandbox at once."""
+    engine = create_engine(db_url)
+    service = worker_factory(
+        JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
+        storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+        config={"CONVERTER": {"max_attempts": 3}, "JOBS": {}})
+    try:
+        service.create_job(job_id(1), ALICE, {"format": "png"}, files(10))
+        assert published(service) == [(job_id(1), i) for i in range(4)]
+        service.create_job(job_id(2), BOB, {"format": "png"}, files(3))
+        assert published(service)[4:] == [(job_id(2), 0)]  # Bob: share 1 of 2
+        service.publish_task.reset_mock()
+        for index in range(3):  # Alice had 4 out; she gets more only below her share
+            service.on_task_succeeded({"job_id": job_id(1), "index": index, "output": output(1)})
+            assert published(service) == []
+        service.on_task_succeeded({"job_id": job_id(1), "index": 3, "output": output(1)})
+        assert published(service) == [(job_id(1), 4)]
+    finally:
+        service.db.session.close()
+        engine.dispose()

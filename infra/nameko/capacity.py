@@ -1,0 +1,54 @@
+"""How many sandboxes consume the conversion queue now: its consumers (one per
+converter replica, read with a passive declare) times the sandboxes each runs
+(SCALER.local.worker_max_workers, which is also each consumer's prefetch).
+
+The jobs service divides this among the users with work (services/jobs/fair.py).
+Read at most every CACHE_S: a refill follows every task's end.
+"""
+import logging
+import time
+
+from nameko.amqp import get_connection
+from nameko.extensions import DependencyProvider
+
+from convertix.contract import CONVERT_QUEUE
+from infra.config.schema import SCALER, read
+
+log = logging.getLogger(__name__)
+CACHE_S = 2.0
+
+
+class Capacity:
+    def __init__(self, amqp_uri, per_consumer, clock=time.monotonic):
+        self.amqp_uri = amqp_uri
+        self.per_consumer = per_consumer
+        self.clock = clock
+        self._value, self._at = None, None
+
+    def sandboxes(self):
+        """Consumers x sandboxes each; 0 when nothing consumes (or the broker
+        cannot say: the caller falls back to its floor)."""
+        now = self.clock()
+        if self._at is None or now - self._at >= CACHE_S:
+            self._value, self._at = self._read(), now
+        return self._value
+
+    def _read(self):
+        try:
+            with get_connection(self.amqp_uri) as conn:
+                _, _, consumers = conn.default_channel.queue_declare(
+                    queue=CONVERT_QUEUE, passive=True)
+        except Exception as exc:  # not declared yet, or the broker is restarting
+            log.info("conversion queue capacity unknown: %s", exc)
+            return 0
+        return consumers * self.per_consumer
+
+
+class ConverterCapacity(DependencyProvider):
+    def setup(self):
+        config = self.container.config
+        per_consumer = read(config, SCALER)["local"]["worker_max_workers"]
+        self.capacity = Capacity(config["AMQP_URI"], per_consumer)
+
+    def get_dependency(self, worker_ctx):
+        return self.capacity
