@@ -15,7 +15,7 @@ the child has. So the child (worker.py) starts with an empty environment
 4. after the ImageMagick policy probe (which runs a child of its own) and
    once the engine is loaded: RLIMIT_AS, RLIMIT_NPROC (no process or thread more), RLIMIT_NOFILE,
    RLIMIT_FSIZE (writes past it fail with EFBIG, SIGXFSZ ignored),
-   RLIMIT_CORE=0, and RLIMIT_CPU per conversion (cpu_limit);
+   RLIMIT_CORE=0, and RLIMIT_CPU per conversion (cpu_limit); nice 10;
 5. a seccomp filter (pyseccomp over libseccomp): no socket, no exec, no fork
    (clone without CLONE_THREAD), no ptrace or process_vm_*, no signals to
    other processes, no namespaces, mounts, keyrings, bpf or modules.
@@ -39,6 +39,7 @@ CLONE_THREAD = 0x00010000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
+SANDBOX_NICE = 10  # CPU priority this much below its parent's (limit_resources)
 
 # A user of its own for each sandbox: uid (and gid) DYNAMIC_ID_BASE + its pid,
 # in no passwd file (as systemd's DynamicUser), unique among live processes;
@@ -162,6 +163,10 @@ def limit_resources(memory_mb, max_file_mb=DEFAULT_MAX_FILE_MB,
     threads (libheif failed so), so threads are left unbounded and said so.
     """
     degraded = []
+    # Image work yields the CPU to the services' own (heartbeats, events,
+    # HTTP): when every core converts, another user's request is still
+    # handled at once, and only its conversion shares a core.
+    os.nice(SANDBOX_NICE)
     if memory_mb:
         _set(resource.RLIMIT_AS, memory_mb * 2**20)
     _set(resource.RLIMIT_CORE, 0)

@@ -30,13 +30,11 @@ def user_lock(user_id):
 
 def share(sandboxes, users):
     """The cap per user when none is configured: the sandboxes consuming the
-    queue, divided among the users with work. One user alone gets twice the
-    sandboxes, so the queue holds the next task while each sandbox converts;
-    with several, each gets an equal part (at least 1), so a newcomer's task
-    finds a sandbox about to be free rather than a queue of someone else's.
-    No sandbox known (none consuming yet): 1 each, the scaler brings them."""
-    sandboxes, users = max(1, sandboxes), max(1, users)
-    return 2 * sandboxes if users == 1 else max(1, sandboxes // users)
+    queue, divided among the users with work (at least 1 each). A user alone
+    fills every sandbox but queues nothing behind them, so a newcomer's task
+    is next for the first sandbox to free, not behind a queue of someone
+    else's. No sandbox known (none consuming yet): as if one."""
+    return max(1, max(1, sandboxes) // max(1, users))
 
 
 def active_users(session):

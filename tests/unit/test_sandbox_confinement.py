@@ -121,6 +121,8 @@ def test_child_limits(probe):
     assert nproc == [confine.DEFAULT_MAX_THREADS] * 2
     assert as_ == [1024 * 2**20] * 2
     assert 0 < cpu[0] < 60 + confine.CPU_GRACE_S + 60 and cpu[1] == resource.RLIM_INFINITY
+    got = run(probe, "import os\nresult = os.getpriority(os.PRIO_PROCESS, 0)")
+    assert got["result"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + confine.SANDBOX_NICE)
     got = run(probe, "import os\nresult = [os.open('/dev/null', os.O_RDONLY) for _ in range(100)]")
     assert got["raised"] == "OSError" and got["errno"] == errno.EMFILE
 
