@@ -34,6 +34,14 @@ def events(service):
     return [(call.args[0], call.args[1]) for call in service.dispatch.call_args_list]
 
 
+def convert_in_stages(data, options, on_stage):
+    """An engine that reports the sandbox's stages, then a 1x1 PNG."""
+    on_stage("transform")
+    on_stage("encode")
+    return Converted(data=b"png!", format="png", mime="image/png", width=1, height=1, frames=1,
+                     input=InputInfo(format="png", width=1, height=1, frames=1, bytes=11))
+
+
 def test_success_writes_the_output_and_reports_it(converter):
     converter.engine.convert.return_value = Converted(
         data=b"webp!", format="webp", mime="image/webp", width=3, height=2, frames=1,
@@ -101,13 +109,7 @@ def test_unexpected_errors_raise_so_the_message_is_requeued(converter):
 
 
 def test_the_sandbox_stages_are_reported_as_progress(converter):
-    def convert(data, options, on_stage):
-        on_stage("transform")
-        on_stage("encode")
-        return Converted(data=b"png!", format="png", mime="image/png", width=1, height=1,
-                         frames=1, input=InputInfo(format="png", width=1, height=1, frames=1,
-                                                   bytes=11))
-    converter.engine.convert.side_effect = convert
+    converter.engine.convert.side_effect = convert_in_stages
     converter.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     stages = [payload["stage"] for name, payload in events(converter) if name == TASK_PROGRESS]
     assert stages == ["transform", "encode", "store"]
@@ -121,12 +123,6 @@ def test_a_fast_task_reports_only_its_end(tmp_path):
                              progress=partial(StageReports, after_s=30))
     service.engine.output_formats.return_value = ["png"]
 
-    def convert(data, options, on_stage):
-        on_stage("transform")
-        on_stage("encode")
-        return Converted(data=b"png!", format="png", mime="image/png", width=1, height=1,
-                         frames=1, input=InputInfo(format="png", width=1, height=1, frames=1,
-                                                   bytes=11))
-    service.engine.convert.side_effect = convert
+    service.engine.convert.side_effect = convert_in_stages
     service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     assert [name for name, _ in events(service)] == [TASK_SUCCEEDED]

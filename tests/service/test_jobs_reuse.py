@@ -5,16 +5,9 @@ import hashlib
 import os
 
 import pytest
-from nameko.testing.services import worker_factory
-from nameko_sqlalchemy.database import DatabaseWrapper
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from convertix.contract import JOB_CHANGED
 from convertix.errors import NotFound
-from convertix.storage import Storage
-from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity
 
 ALICE, BOB = "a" * 32, "b" * 32
 PHOTO = b"\x89PNG the same bytes every time"
@@ -28,25 +21,6 @@ def job_id(n):
 def files(data=PHOTO):
     return [{"filename": "photo.png", "format": "png", "bytes": len(data),
              "sha256": hashlib.sha256(data).hexdigest()}]
-
-
-@pytest.fixture
-def make_service(db_url, tmp_path):
-    engines, services = [], []
-
-    def make(**jobs_settings):
-        engine = create_engine(db_url)
-        engines.append(engine)
-        services.append(worker_factory(
-            JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
-            config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
-        return services[-1]
-    yield make
-    for service in services:
-        service.db.session.close()
-    for engine in engines:
-        engine.dispose()
 
 
 def submit(service, n, user=ALICE, options=None, data=PHOTO):

@@ -5,17 +5,11 @@ import os
 from datetime import timedelta
 
 import pytest
-from nameko.testing.services import worker_factory
-from nameko_sqlalchemy.database import DatabaseWrapper
-from sqlalchemy import create_engine, func, select, update
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import func, select, update
 
 from convertix.errors import NotFound, QuotaExceeded
-from convertix.storage import Storage
 from infra import metrics
 from services.jobs.models import Job, Task, utcnow
-from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity
 
 ALICE, BOB = "a" * 32, "b" * 32
 
@@ -26,25 +20,6 @@ def job_id(n):
 
 def files(count, size=100):
     return [{"filename": f"{i}.png", "format": "png", "bytes": size} for i in range(count)]
-
-
-@pytest.fixture
-def make_service(db_url, tmp_path):
-    engines, services = [], []
-
-    def make(**jobs_settings):
-        engine = create_engine(db_url)
-        engines.append(engine)
-        services.append(worker_factory(
-            JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
-            config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
-        return services[-1]
-    yield make
-    for service in services:
-        service.db.session.close()
-    for engine in engines:
-        engine.dispose()
 
 
 def output(size):
@@ -204,29 +179,21 @@ def test_the_timer_publishes_waiting_tasks_when_an_end_was_missed(make_service):
     assert published(service) == []
 
 
-def test_by_default_users_share_the_sandboxes(db_url, tmp_path):
+def test_by_default_users_share_the_sandboxes(make_service):
     """No cap configured: one user alone gets the sandboxes (2); once a
     second user has work, the first gets no more than its share (1 of 2) as
     its tasks end, so the second's tasks find a sandbox at once."""
-    engine = create_engine(db_url)
-    service = worker_factory(
-        JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-        storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
-        config={"CONVERTER": {"max_attempts": 3}, "JOBS": {}})
-    try:
-        service.create_job(job_id(1), ALICE, {"format": "png"}, files(10))
-        assert published(service) == [(job_id(1), 0), (job_id(1), 1)]
-        service.create_job(job_id(2), BOB, {"format": "png"}, files(3))
-        assert published(service)[2:] == [(job_id(2), 0)]  # Bob: share 1 of 2
-        service.publish_task.reset_mock()
-        # Alice had 2 out; she gets another only once below her share of 1
-        service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(1)})
-        assert published(service) == []
-        service.on_task_succeeded({"job_id": job_id(1), "index": 1, "output": output(1)})
-        assert published(service) == [(job_id(1), 2)]
-        # Bob's ends let his next out, one at a time
-        service.on_task_succeeded({"job_id": job_id(2), "index": 0, "output": output(1)})
-        assert published(service) == [(job_id(1), 2), (job_id(2), 1)]
-    finally:
-        service.db.session.close()
-        engine.dispose()
+    service = make_service()
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(10))
+    assert published(service) == [(job_id(1), 0), (job_id(1), 1)]
+    service.create_job(job_id(2), BOB, {"format": "png"}, files(3))
+    assert published(service)[2:] == [(job_id(2), 0)]  # Bob: share 1 of 2
+    service.publish_task.reset_mock()
+    # Alice had 2 out; she gets another only once below her share of 1
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(1)})
+    assert published(service) == []
+    service.on_task_succeeded({"job_id": job_id(1), "index": 1, "output": output(1)})
+    assert published(service) == [(job_id(1), 2)]
+    # Bob's ends let his next out, one at a time
+    service.on_task_succeeded({"job_id": job_id(2), "index": 0, "output": output(1)})
+    assert published(service) == [(job_id(1), 2), (job_id(2), 1)]
