@@ -70,7 +70,10 @@ def make_service_config(amqp_uri, db_url, storage_root, **overrides):
         "max_workers": 2,
         "DB_URIS": {"accounts:Base": db_url, "jobs:Base": db_url},
         "STORAGE": {"root": str(storage_root)},
-        "CONVERTER": {"max_attempts": 3, "timeout_s": 20, "memory_mb": 1024},
+        # progress_after_s 0: every task reports its start and stages (tests
+        # wait for tasks to be processing; the default reports slow ones only)
+        "CONVERTER": {"max_attempts": 3, "timeout_s": 20, "memory_mb": 1024,
+                      "progress_after_s": 0},
         "LIMITS": {"max_file_bytes": 20 * 2**20, "max_files": 50},
     }
     for key, value in overrides.items():

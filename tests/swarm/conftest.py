@@ -87,7 +87,8 @@ def code_mounts(storage_root):
 def container_env(stack, **extra):
     env = {k: v for k, v in stack.env.items()
            if k in ("AMQP_URI", "DATABASE_URL", "STORAGE_ROOT", "CONVERTIX_JWT_SECRET",
-                    "CONVERSION_TIMEOUT_S", "CONVERTER_MEMORY_MB", "PYTHONUNBUFFERED")}
+                    "CONVERSION_TIMEOUT_S", "CONVERTER_MEMORY_MB", "PYTHONUNBUFFERED",
+                    "PROGRESS_AFTER_S")}  # 0: every task reports its start (tests count them)
     # the checkout is read-only in the container: what a process writes goes to its /tmp
     env.update({"HOME": "/tmp", "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
                 "METRICS_PORT": "0", "METRICS_TARGETS_DIR": "/tmp/metrics/targets",
