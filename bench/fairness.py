@@ -15,14 +15,13 @@ not behind the backlog. Prints a table; docs/DESIGN.md "Fair sharing".
 import argparse
 import json
 import os
-import signal
 import statistics
 import sys
 import time
 
 import requests
 
-from bench.pipeline import SystemClient, photo_like, start_system
+from bench.pipeline import SystemClient, photo_like, system_at
 
 FILES_PER_JOB = 50
 OPTIONS = {"format": "webp", "width": 400, "quality": 80}
@@ -62,9 +61,7 @@ def main(argv=None):
            "JOB_RATE_LIMIT_PER_USER": "10000 per minute", "AUTH_RATE_LIMIT": "1000 per minute",
            "REUSE_RESULTS": "false",  # the same image throughout: every task converts
            "QUOTA_BYTES": str(2**40)}
-    system = start_system(args.port, name="bench-fairness", env=env)
-    try:
-        url = f"http://127.0.0.1:{args.port}"
+    with system_at(None, args.port, name="bench-fairness", env=env) as url:
         alice, bob = SystemClient(url), SystemClient(url)
         data = photo_like((800, 600), 3)
         bob.one(data, OPTIONS)  # warm-up
@@ -75,9 +72,6 @@ def main(argv=None):
         left = remaining(alice, jobs)
         for job_id in jobs:  # cancel the rest: DELETE
             requests.delete(f"{alice.api}/jobs/{job_id}", headers=alice.headers, timeout=60)
-    finally:
-        os.killpg(system.pid, signal.SIGINT)
-        system.wait(timeout=120)
 
     idle_ms, busy_ms = statistics.median(idle) * 1000, statistics.median(busy) * 1000
     print(f"\nuser A: {args.backlog} tasks; cap {args.cap} per user; one converter with "

@@ -11,6 +11,7 @@ and their ratio.
 """
 import argparse
 import concurrent.futures
+import contextlib
 import io
 import json
 import os
@@ -137,6 +138,26 @@ def start_system(port, name="bench", env=None):
                        + "".join(said[-20:]))
 
 
+def stop_system(proc, timeout=180):
+    """Stops what start_system started (run.sh stops the whole system on SIGINT)."""
+    os.killpg(proc.pid, signal.SIGINT)
+    proc.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def system_at(url, port, name="bench", env=None):
+    """Yields the gateway's URL: `url` where given, else that of a system
+    started here (start_system) and stopped on the way out."""
+    if url:
+        yield url
+        return
+    proc = start_system(port, name, env)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_system(proc)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running gateway; default: start one")
@@ -146,20 +167,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     # the same images again and again: converted each time, not reused
-    system = None if args.url else start_system(args.port, env={"REUSE_RESULTS": "false"})
-    url = args.url or f"http://127.0.0.1:{args.port}"
-    try:
+    rows = []
+    with system_at(args.url, args.port, env={"REUSE_RESULTS": "false"}) as url:
         client = SystemClient(url)
-        rows = []
         for seed, (name, (size, options)) in enumerate(CASES.items()):
             data = photo_like(size, seed)
             engine = bench_engine(data, options, args.count)
             whole = bench_system(client, data, options, args.count, args.clients)
             rows.append((name, engine, whole))
-    finally:
-        if system:
-            os.killpg(system.pid, signal.SIGINT)
-            system.wait(timeout=120)
 
     print(f"\n{args.count} images per case; system: {args.clients} concurrent clients, "
           f"{os.cpu_count()} CPUs\n")

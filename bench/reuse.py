@@ -14,14 +14,13 @@ import argparse
 import concurrent.futures
 import json
 import os
-import signal
 import sys
 import time
 import uuid
 
 import requests
 
-from bench.pipeline import CASES, photo_like, start_system, summarise
+from bench.pipeline import CASES, photo_like, summarise, system_at
 
 
 class Client:
@@ -66,21 +65,15 @@ def main(argv=None):
     parser.add_argument("--port", type=int, default=8097)
     args = parser.parse_args(argv)
 
-    system = None if args.url else start_system(args.port, "bench-reuse", {
-        "REUSE_RESULTS": "true", "JOB_RATE_LIMIT_PER_USER": "100000 per minute"})
-    url = args.url or f"http://127.0.0.1:{args.port}"
     rows = []
-    try:
+    env = {"REUSE_RESULTS": "true", "JOB_RATE_LIMIT_PER_USER": "100000 per minute"}
+    with system_at(args.url, args.port, "bench-reuse", env) as url:
         client = Client(url)
         for case, (name, (size, options)) in enumerate(CASES.items()):
             images = [photo_like(size, 100 * case + n) for n in range(args.count)]
             first = side(client, images, options, args.clients)
             again = side(client, images, options, args.clients)
             rows.append((name, first, again))
-    finally:
-        if system:
-            os.killpg(system.pid, signal.SIGINT)
-            system.wait(timeout=120)
 
     print(f"\n{args.count} different images per case, each sent twice by one user; "
           f"{args.clients} concurrent clients, POST /convert, {os.cpu_count()} CPUs\n")

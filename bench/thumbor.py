@@ -42,7 +42,7 @@ import requests
 from PIL import Image
 
 from bench import proctimes
-from bench.pipeline import ROOT, percentile, photo_like, start_system
+from bench.pipeline import ROOT, percentile, photo_like, start_system, stop_system
 
 RESULTS = os.path.join(ROOT, "bench", "results")
 THUMBOR_REQUIREMENT = "thumbor>=7.7,<8"
@@ -396,8 +396,7 @@ def main(argv=None):
             os.killpg(thumbor.pid, signal.SIGTERM)
             thumbor.wait(timeout=60)
         if system:
-            os.killpg(system.pid, signal.SIGINT)
-            system.wait(timeout=180)
+            stop_system(system)
         if vhost:
             requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
 

@@ -109,8 +109,8 @@ class FakeElasticsearch:
                 elif data_stream and op != "create":
                     status, error = 400, {
                         "type": "illegal_argument_exception",
-                        "reason": f"only write ops with an op_type of create are allowed in "
-                                  f"data streams"}
+                        "reason": "only write ops with an op_type of create are allowed in "
+                                  "data streams"}
                 elif doc_id is not None and (index, doc_id) in self.ids:
                     status, error = 409, {"type": "version_conflict_engine_exception",
                                           "reason": f"[{doc_id}]: version conflict"}

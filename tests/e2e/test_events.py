@@ -12,7 +12,7 @@ import requests
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from convertix.contract import JOB_FINAL, STAGES
+from convertix.contract import STAGES
 from tests.e2e.conftest import Api
 from tests.helpers import wait_until
 
