@@ -2,7 +2,7 @@
 
 The API's own `message` is precise but technical ("cannot identify image
 file"); these say what happened and what to do. Every task error code has
-one (tests/web/test_messages.py).
+one (tests/web/test_openapi.py checks it).
 """
 
 SENTENCES = {

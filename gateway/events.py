@@ -24,6 +24,7 @@ from kombu import Connection, Exchange, Queue
 
 from convertix.contract import JOB_CHANGED, JOB_FINAL, JOBS_SERVICE
 from gateway import sse
+from gateway.settings import default
 from gateway.waiters import RESYNC, WaiterRegistry
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,7 @@ class JobEvents:
     def init_app(self, app):
         self.registry = WaiterRegistry()
         self.listener = JobEventListener(app.config["AMQP_URI"], self.registry)
-        self.heartbeat_s = float(app.config.get("SSE_HEARTBEAT_S", 10))
+        self.heartbeat_s = float(app.config.get("SSE_HEARTBEAT_S", default("SSE_HEARTBEAT_S")))
         self.draining = False
         app.extensions[EXTENSION] = self
 

@@ -27,6 +27,8 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.settings import default
+
 log = logging.getLogger(__name__)
 
 EXTENSION = "convertix.limiter"
@@ -55,7 +57,7 @@ def init_app(app):
                                                         "socket_timeout": 2})
     # Werkzeug parses every part before a view can count files: 2,000 parts
     # were all parsed (and spooled) before check_count refused the upload.
-    app.config.setdefault("MAX_FORM_PARTS", app.config.get("MAX_FILES", 50) + EXTRA_FORM_PARTS)
+    app.config.setdefault("MAX_FORM_PARTS", app.config.get("MAX_FILES", default("MAX_FILES")) + EXTRA_FORM_PARTS)
     proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)

@@ -47,6 +47,12 @@ def settings_from(config):
     return values
 
 
+def default(flask_key):
+    """The schema's default for a Flask key (a test_config may leave it out)."""
+    section, key = FROM_CONFIG[flask_key]
+    return section.default[key]
+
+
 def load_settings(path=None):
     settings = settings_from(load_checked(path))
     secret = os.environ.get(JWT_SECRET_ENV)

@@ -1,8 +1,8 @@
 """One webhook POST: resolve, check, connect to the checked address, no redirects.
 
 `post()` is a plain function (the service calls it in its own worker, and
-eventlet makes the socket calls cooperative). The outcome of an attempt is a
-table lookup on the HTTP status (`OUTCOMES`).
+eventlet makes the socket calls cooperative). The outcome of an attempt
+follows from the HTTP status (`outcome()`).
 """
 import time
 from urllib.parse import urlsplit

@@ -11,13 +11,12 @@ import pytest
 import requests
 from PIL import Image
 
+from convertix.contract import JOB_FINAL
 from tests.deploy.conftest import STACK, kernel_does_esp, wait_replicas
 from tests.e2e.conftest import Api
 from tests.helpers import corpus_bytes, wait_until
 
 pytestmark = pytest.mark.deploy
-
-FINAL = {"succeeded", "failed", "partial", "cancelled"}
 
 EDGE, PROCESSING = "cvxt-edge", "cvxt-processing"
 PLACEMENT = {"gateway": EDGE, "rabbitmq": EDGE, "postgres": EDGE, "services": EDGE,
@@ -67,7 +66,7 @@ def final(api, job_id, timeout):
         if answer.status_code != 200:
             return None
         doc = answer.json()
-        return doc if doc["status"] in FINAL else None
+        return doc if doc["status"] in JOB_FINAL else None
     return wait_until(done, timeout=timeout, interval=0.5, message=f"job {job_id}")
 
 

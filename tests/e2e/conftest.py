@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from convertix.contract import JOB_FINAL
 from tests.conftest import TEST_JWT_SECRET
 from tests.helpers import wait_until
 
@@ -202,7 +203,7 @@ class Api:
             if answer.status_code == 503:  # a backend is restarting
                 return None
             doc = answer.json()
-            return doc if doc["status"] in {"succeeded", "failed", "partial", "cancelled"} else None
+            return doc if doc["status"] in JOB_FINAL else None
         return wait_until(final, timeout=timeout, interval=0.2, message=f"job {job_id}")
 
 

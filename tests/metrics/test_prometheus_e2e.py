@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from convertix.contract import CONVERT_QUEUE, DEAD_LETTER_QUEUE
 from tests.e2e.conftest import Api, Stack
 from tests.helpers import corpus_bytes, wait_until
 from tests.metrics.prometheus import FILE_SD_JOB, Prometheus, config_for_test
@@ -77,9 +78,9 @@ def test_every_component_is_discovered_and_scraped(stack, prometheus):
     assert components == {"gateway", "accounts,jobs", "converter"}
     # RabbitMQ's own plugin: the stack's conversion queue, empty
     asked.until(f'rabbitmq_detailed_queue_messages{{vhost="{stack.vhost}", '
-                'queue="convertix.convert"}', 0)
+                f'queue="{CONVERT_QUEUE}"}}', 0)
     asked.until(f'rabbitmq_detailed_queue_consumers{{vhost="{stack.vhost}", '
-                'queue="convertix.convert.dead-letter"}', 1)
+                f'queue="{DEAD_LETTER_QUEUE}"}}', 1)
     # the shipped alert rules are loaded and evaluate
     groups = prometheus.api("rules")["groups"]
     rules = [rule for group in groups for rule in group["rules"]]

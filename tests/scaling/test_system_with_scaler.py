@@ -4,6 +4,7 @@ scaler answers `scaler.status()` and serves its Prometheus metrics."""
 import pytest
 import requests
 
+from convertix.contract import CONVERT_QUEUE, DEAD_LETTER_QUEUE
 from tests.e2e.conftest import BIN, Api, Stack, free_port
 from tests.e2e.test_logs import make_admin, whole_life
 from tests.helpers import corpus_bytes, wait_until
@@ -47,12 +48,12 @@ def test_admin_stats_show_queues_workers_and_jobs(scaled):
         assert answer.status_code == 200, answer.text
         stats = answer.json()
         # the management API has no figures for a queue it has not sampled yet
-        return stats if stats["queues"]["convertix.convert"]["source"] == "amqp+management" \
+        return stats if stats["queues"][CONVERT_QUEUE]["source"] == "amqp+management" \
             else None
     stats = wait_until(stats_with_unacked, timeout=30, interval=1, message="management stats")
-    queue = stats["queues"]["convertix.convert"]
+    queue = stats["queues"][CONVERT_QUEUE]
     assert queue["consumers"] == 1 and queue["backlog"] == 0
-    assert stats["queues"]["convertix.convert.dead-letter"]["ready"] == 0
+    assert stats["queues"][DEAD_LETTER_QUEUE]["ready"] == 0
     workers = stats["workers"]
     assert workers["backend"] == "local" and workers["running"] == 1 and workers["desired"] == 1
     assert [r["state"] for r in workers["replicas"]] == ["running"]

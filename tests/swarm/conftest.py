@@ -21,6 +21,7 @@ import uuid
 import pytest
 import requests
 
+from convertix.contract import CONVERT_QUEUE
 from convertix.storage import Storage
 from tests.e2e.conftest import AUTH, BIN, MANAGEMENT, ROOT, SERVICES, Stack
 from tests.helpers import wait_until
@@ -190,7 +191,7 @@ class SwarmStack(Stack):
 
     def queue(self):
         """The conversion queue as the management API sees it (lags by seconds)."""
-        answer = requests.get(f"{MANAGEMENT}/queues/{self.vhost}/convertix.convert",
+        answer = requests.get(f"{MANAGEMENT}/queues/{self.vhost}/{CONVERT_QUEUE}",
                               auth=AUTH, timeout=10)
         return answer.json() if answer.status_code == 200 else {}
 
@@ -222,7 +223,7 @@ def converters_consume(stack, count, timeout=90):
     def consumers():
         with Connection(stack.env["AMQP_URI"], connect_timeout=5) as conn:
             _, _, found = conn.default_channel.queue_declare(
-                queue="convertix.convert", passive=True)
+                queue=CONVERT_QUEUE, passive=True)
             return found == count
     wait_until(consumers, timeout=timeout, interval=0.5,
                message=f"{count} consumers on the conversion queue")

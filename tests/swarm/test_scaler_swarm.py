@@ -7,6 +7,7 @@ import io
 import pytest
 from PIL import Image
 
+from convertix.contract import JOB_FINAL
 from scaler.backends.swarm import SwarmBackend
 from tests.e2e.conftest import BIN
 from tests.helpers import wait_until
@@ -58,7 +59,7 @@ def test_300_tasks_scale_min_to_max_and_back_with_nothing_lost(tmp_path, docker_
         def drained():
             seen["max"] = max(seen["max"], backend.running())
             docs = [stack.job(job_id) for job_id in job_ids]
-            final = all(d["status"] in ("succeeded", "failed", "partial") for d in docs)
+            final = all(d["status"] in JOB_FINAL for d in docs)
             return docs if final else None
         docs = wait_until(drained, timeout=180, interval=0.5, message="the 300 tasks")
         status = _status(stack)

@@ -6,6 +6,7 @@ import time
 import pytest
 from PIL import Image
 
+from convertix.contract import JOB_FINAL
 from scaler.backends import backend_class
 from scaler.backends.swarm import SwarmBackend
 from tests.helpers import wait_until
@@ -148,7 +149,7 @@ def test_scale_down_is_graceful_and_loses_nothing(stack, docker_client):
 
 
 def _final(doc):
-    return doc if doc["status"] in ("succeeded", "failed", "partial", "cancelled") else None
+    return doc if doc["status"] in JOB_FINAL else None
 
 
 def _count(doc, status):
