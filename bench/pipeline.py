@@ -25,6 +25,7 @@ import uuid
 import requests
 from PIL import Image
 
+from convertix.contract import JOB_FINAL
 from convertix.imaging import capabilities, convert
 from convertix.options import validate
 
@@ -94,7 +95,7 @@ class SystemClient:
         deadline = time.monotonic() + JOB_DEADLINE_S
         while True:  # poll the job (the events stream is a later feature)
             doc = session.get(f"{self.api}/jobs/{job_id}", headers=self.headers, timeout=30).json()
-            if doc["status"] in ("succeeded", "failed", "partial", "cancelled"):
+            if doc["status"] in JOB_FINAL:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"job {job_id} not done after {JOB_DEADLINE_S} s")

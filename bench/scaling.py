@@ -28,7 +28,7 @@ import requests  # noqa: E402
 from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 
 from bench.pipeline import photo_like  # noqa: E402
-from convertix.contract import CONVERT_QUEUE  # noqa: E402
+from convertix.contract import CONVERT_QUEUE, JOB_FINAL  # noqa: E402
 from convertix.imaging import sniff  # noqa: E402
 from infra.config.schema import SCALER  # noqa: E402
 from infra.queue_stats import QueueStatsReader  # noqa: E402
@@ -37,7 +37,6 @@ from scaler.backends.local import LocalBackend  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MANAGEMENT = "http://guest:guest@localhost:15672"
-FINAL = {"succeeded", "failed", "partial", "cancelled"}
 
 
 class System:
@@ -89,7 +88,7 @@ class System:
         return ids
 
     def unfinished(self, ids):
-        return [j for j in ids if self.proxy.jobs.get_job(j, "bench")["status"] not in FINAL]
+        return [j for j in ids if self.proxy.jobs.get_job(j, "bench")["status"] not in JOB_FINAL]
 
     def consumers(self):
         return self.stats.declare_passive(CONVERT_QUEUE)[1]

@@ -43,10 +43,10 @@ from PIL import Image
 
 from bench import proctimes
 from bench.pipeline import ROOT, percentile, photo_like, start_system, stop_system
+from convertix.contract import JOB_FINAL
 
 RESULTS = os.path.join(ROOT, "bench", "results")
 THUMBOR_REQUIREMENT = "thumbor>=7.7,<8"
-FINAL = ("succeeded", "failed", "partial", "cancelled")
 DEADLINE_S = 300
 MANAGEMENT = "http://guest:guest@localhost:15672"
 
@@ -213,7 +213,7 @@ class Convertix:
             if not answer.ok:
                 raise RuntimeError(f"GET job {job_id}: {answer.status_code} {answer.text[:300]}")
             doc = answer.json()
-            if doc["status"] in FINAL:
+            if doc["status"] in JOB_FINAL:
                 return doc
             if time.monotonic() > deadline:
                 raise RuntimeError(f"job {job_id} not done after {DEADLINE_S} s")
