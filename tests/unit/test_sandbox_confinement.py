@@ -95,6 +95,16 @@ def test_child_cannot_fork_or_exec(probe):
     assert got.get("raised") == "PermissionError"
 
 
+def test_child_gains_no_privileges_and_cannot_be_inspected(probe):
+    got = run(probe, "result = open('/proc/self/status').read()")
+    status = dict(line.split(":\t", 1) for line in got["result"].splitlines() if ":\t" in line)
+    assert status["NoNewPrivs"].strip() == "1"  # no setuid binary or file capability can raise it
+    if confine.seccomp is not None:
+        assert status["Seccomp"].strip() == "2"  # a filter is installed
+    got = run(probe, "import ctypes\nresult = ctypes.CDLL(None).prctl(3, 0, 0, 0, 0)")
+    assert got["result"] == 0  # PR_GET_DUMPABLE: no ptrace or /proc/<pid>/mem for its peers
+
+
 @as_root
 def test_child_threads_are_bounded(probe):
     code = ("import threading, time\nstarted = []\n"
