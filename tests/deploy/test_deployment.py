@@ -104,7 +104,9 @@ def test_nodes_and_placement(deployment):
 
 
 def test_corpus_converts_through_the_gateway_container(deployment, api):
-    ids = [submit(api, 1, item=(name, {"format": "webp", "width": 64}))[0] for name in CORPUS]
+    # enlarge: basn6a08.png is 32 px wide, and a smaller image is not enlarged by default
+    options = {"format": "webp", "width": 64, "enlarge": True}
+    ids = [submit(api, 1, item=(name, options))[0] for name in CORPUS]
     tasks = finish(api, ids, timeout=180)
     for job_id, task in zip(ids, tasks):
         result = api.get(f"/jobs/{job_id}/tasks/0/result")
