@@ -32,17 +32,17 @@ revision: setup
 	$(PY) -m infra.migrations revision "$(SCHEMA)" "$(MSG)"
 
 ## The whole suite: pure functions, services and gateway on real RabbitMQ
-## and databases, the system started as processes, and converters as a
-## Docker Swarm service (scripts/start-docker.sh starts the engine and the
-## swarm, and fails the run if it cannot).
+## and databases, the system started as processes, converters as a Docker
+## Swarm service (scripts/start-docker.sh starts the engine and the swarm,
+## and fails the run if it cannot), and the real two-node deployment
+## (tests/deploy: the images built here, two engines as one swarm, the stack).
 test: setup
 	bash scripts/start-backends.sh --postgres
 	bash scripts/start-docker.sh
-	$(NAMEKO) test tests -p no:cacheprovider -ra -m "not deploy" $(PYTEST_ARGS)
+	$(NAMEKO) test tests -p no:cacheprovider -ra $(PYTEST_ARGS)
 
-## The real deployment's layer (tests/deploy): builds the images, two nodes,
-## the stack, conversions, scaling and faults; tears it all down. Not in
-## `make test` yet: not reliable on a busy 2-core machine (deploy/README.md).
+## The real deployment's layer alone (tests/deploy): builds the images, two
+## nodes, the stack, conversions, scaling and faults; tears it all down.
 test-deploy: setup
 	bash scripts/start-backends.sh --postgres
 	bash scripts/start-docker.sh

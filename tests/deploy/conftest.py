@@ -1,12 +1,13 @@
 """Deploy layer: the real images on a real two-node Swarm on this machine.
 
-The session fixture builds every image from Debian's packages and PyPI
+The module's fixture builds every image from Debian's packages and PyPI
 (scripts/build-images.sh: cached between runs on one machine), starts two
 Docker engines, each in a network namespace of its own, as one swarm
 (scripts/swarm-nodes.sh), and deploys deploy/docker-stack.yml on it
 (scripts/deploy-stack.sh). The tests talk to the gateway container on the edge
 node's address, and to the engines through their sockets. Everything is torn
-down at the end, also when a test fails: both engines, their namespaces, the
+down when the layer ends (not the whole session: two engines and the stack
+would take CPU from the layers after it), also when a test fails: both engines, their namespaces, the
 bridge, their data. Nothing here touches the default engine (tests/swarm).
 
 The nodes use their own prefix, subnet and folders, so a `make deploy` of a
@@ -95,7 +96,7 @@ class Deployment:
         script("swarm-nodes.sh", action, node, timeout=180)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     storage = tmp_path_factory.mktemp("deploy") / "storage"
     timings = {}
