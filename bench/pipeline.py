@@ -75,9 +75,11 @@ def bench_engine(data, options, count):
 
 
 class SystemClient:
-    def __init__(self, url):
+    """A user of its own (registered and signed in) on the gateway at `url`."""
+
+    def __init__(self, url, prefix="bench-"):
         self.api = url.rstrip("/") + "/api/v1"
-        name, password = "bench-" + uuid.uuid4().hex[:8], uuid.uuid4().hex
+        name, password = prefix + uuid.uuid4().hex[:8], uuid.uuid4().hex
         requests.post(f"{self.api}/auth/register", json={"username": name, "password": password},
                       timeout=30).raise_for_status()
         token = requests.post(f"{self.api}/auth/login", json={"username": name,
@@ -93,7 +95,7 @@ class SystemClient:
         answer.raise_for_status()
         job_id = answer.json()["id"]
         deadline = time.monotonic() + JOB_DEADLINE_S
-        while True:  # poll the job (the events stream is a later feature)
+        while True:  # poll the job, as a plain HTTP client would (no event stream)
             doc = session.get(f"{self.api}/jobs/{job_id}", headers=self.headers, timeout=30).json()
             if doc["status"] in JOB_FINAL:
                 break

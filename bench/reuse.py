@@ -16,22 +16,15 @@ import json
 import os
 import sys
 import time
-import uuid
 
 import requests
 
-from bench.pipeline import CASES, photo_like, summarise, system_at
+from bench.pipeline import CASES, SystemClient, photo_like, summarise, system_at
 
 
-class Client:
+class Client(SystemClient):
     def __init__(self, url):
-        self.api = url.rstrip("/") + "/api/v1"
-        name, password = "bench-reuse-" + uuid.uuid4().hex[:8], uuid.uuid4().hex
-        requests.post(f"{self.api}/auth/register", json={"username": name, "password": password},
-                      timeout=30).raise_for_status()
-        token = requests.post(f"{self.api}/auth/login", json={"username": name,
-                              "password": password}, timeout=30).json()["access_token"]
-        self.headers = {"Authorization": f"Bearer {token}"}
+        super().__init__(url, prefix="bench-reuse-")
 
     def convert(self, data, options):
         """(seconds, reused) of one POST /convert answered with the bytes."""
