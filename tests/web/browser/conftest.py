@@ -73,7 +73,8 @@ class Watched:
     def shot(self, name):
         self.shots += 1
         path = self.folder / f"{self.shots:02d}-{name}.png"
-        self.page.screenshot(path=path, full_page=True)
+        # transitions fast-forwarded: a progress bar at 100 is drawn full, not mid-way
+        self.page.screenshot(path=path, full_page=True, animations="disabled")
         return path
 
     def check(self):
