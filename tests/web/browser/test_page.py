@@ -105,6 +105,23 @@ def test_bad_options_are_explained_next_to_the_field(watched):
     watched.shot("invalid-width")
 
 
+def test_a_preset_fills_the_options_and_the_result_says_its_size(watched):
+    page = watched.page
+    sign_up(page, "preset")
+    page.get_by_label("Preset").select_option("Web thumbnail")
+    expect(page.get_by_label("Format")).to_have_value("webp")
+    expect(page.get_by_label("Width")).to_have_value("320")
+    expect(page.get_by_label("Height")).to_have_value("320")
+    expect(page.get_by_label("Quality")).to_have_value("75")
+    expect(page.get_by_label("Fit")).to_have_value("cover")
+    page.locator("input[type=file]").set_input_files([corpus_path(PHOTOS[1])])
+    page.get_by_role("button", name="Convert").click()
+    expect(page.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuenow", "100", timeout=JOB_TIMEOUT_MS)
+    # cover: exactly the box; the row says the format and the dimensions
+    expect(page.get_by_text("Done: WEBP, 320 × 320 px")).to_be_visible()
+
+
 def test_unreadable_files_are_refused_at_once_by_name(watched, tmp_path):
     page = watched.page
     sign_up(page, "refuse")
@@ -123,11 +140,17 @@ def test_sign_in_errors_in_words_and_sign_out_revokes(watched, stack):
     expect(page.get_by_role("alert").filter(has_text="Wrong username or password")).to_be_visible()
 
     sign_up(page, "leaver")
-    token = page.evaluate("JSON.parse(localStorage.getItem('convertix.session')).access")
+    session = page.evaluate("JSON.parse(localStorage.getItem('convertix.session'))")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('convertix.session')") is None
+    # both tokens are revoked: the access token, and the refresh token that
+    # could have minted a new one
     answer = page.request.get(stack.url + "/api/v1/auth/me",
-                              headers={"Authorization": "Bearer " + token})
+                              headers={"Authorization": "Bearer " + session["access"]})
+    assert answer.status == 401 and answer.json()["error"]["code"] == "TOKEN_REVOKED"
+    answer = page.request.post(stack.url + "/api/v1/auth/refresh",
+                               headers={"Authorization": "Bearer " + session["refresh"]})
     assert answer.status == 401 and answer.json()["error"]["code"] == "TOKEN_REVOKED"
 
 
