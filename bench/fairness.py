@@ -49,7 +49,7 @@ def remaining(client, jobs):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--backlog", type=int, default=500, help="user A's tasks")
-    parser.add_argument("--samples", type=int, default=5, help="user B's tasks, each timed")
+    parser.add_argument("--samples", type=int, default=10, help="user B's tasks, each timed (5 proved too few)")
     parser.add_argument("--cap", type=int, default=2, help="max_tasks_in_flight_per_user")
     parser.add_argument("--workers", type=int, default=2, help="the converter's sandboxes")
     parser.add_argument("--port", type=int, default=8193)
