@@ -8,11 +8,11 @@ Read at most every CACHE_S: a refill follows every task's end.
 import logging
 import time
 
-from nameko.amqp import get_connection
 from nameko.extensions import DependencyProvider
 
 from convertix.contract import CONVERT_QUEUE
 from infra.config.schema import SCALER, read
+from infra.queue_stats import QueueStatsReader
 
 log = logging.getLogger(__name__)
 CACHE_S = 2.0
@@ -20,7 +20,7 @@ CACHE_S = 2.0
 
 class Capacity:
     def __init__(self, amqp_uri, per_consumer, clock=time.monotonic):
-        self.amqp_uri = amqp_uri
+        self.queue = QueueStatsReader(amqp_uri)  # its passive declare, as the scaler's
         self.per_consumer = per_consumer
         self.clock = clock
         self._value, self._at = None, None
@@ -35,9 +35,7 @@ class Capacity:
 
     def _read(self):
         try:
-            with get_connection(self.amqp_uri) as conn:
-                _, _, consumers = conn.default_channel.queue_declare(
-                    queue=CONVERT_QUEUE, passive=True)
+            _, consumers = self.queue.declare_passive(CONVERT_QUEUE)
         except Exception as exc:  # not declared yet, or the broker is restarting
             log.info("conversion queue capacity unknown: %s", exc)
             return 0
