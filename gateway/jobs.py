@@ -17,7 +17,7 @@ from gateway.limits import job_creation_limit
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.slots import convert_slot
-from gateway.storage import storage
+from gateway.storage import reuse_on, storage
 from gateway.uploads import (
     check_count, clean_filename, parse_callback_url, parse_options, store_upload,
 )
@@ -44,7 +44,8 @@ def _submit(job_id=None):
         files = []
         for index, upload in enumerate(uploads):
             fmt, size, sha256 = store_upload(upload, store.input_path(job_id, index), store,
-                                             caps["input"], config["MAX_FILE_BYTES"])
+                                             caps["input"], config["MAX_FILE_BYTES"],
+                                             hashed=reuse_on(current_app))
             files.append({"filename": clean_filename(upload.filename), "format": fmt,
                           "bytes": size, "sha256": sha256})
         # Past half our RPC timeout the service refuses rather than creates

@@ -7,7 +7,7 @@ import os
 
 from infra.config import load_checked
 from infra.config.schema import (
-    AMQP_URI_KEY, AUTH, GATEWAY, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, STORAGE,
+    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, STORAGE,
     read, read_value,
 )
 
@@ -28,6 +28,8 @@ FROM_CONFIG = {
     "MAX_FILE_BYTES": (LIMITS, "max_file_bytes"),
     "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),
     "STORAGE_ROOT": (STORAGE, "root"),
+    # uploads are hashed (SHA-256) only for result reuse: off, not paid for
+    "REUSE_RESULTS": (JOBS, "reuse_results"),
     "JWT_ACCESS_TOKEN_EXPIRES": (AUTH, "access_token_ttl_s"),
     "JWT_REFRESH_TOKEN_EXPIRES": (AUTH, "refresh_token_ttl_s"),
 }

@@ -25,6 +25,7 @@ from flask import Request, current_app, g
 
 from convertix.errors import FileTooLarge
 from convertix.storage import Storage, private_dirs
+from gateway.settings import default
 
 EXTENSION = "convertix.storage"
 INCOMING = ".incoming"
@@ -92,22 +93,24 @@ class StagedFile:
     """A file part being written into the staging folder (what the parser
     gets from Request._get_file_stream, and FileStorage.stream wraps)."""
 
-    def __init__(self, folder, filename, limit):
+    def __init__(self, folder, filename, limit, hashed=True):
         private_dirs(folder)  # 0700, as the job folders
         fd, self.path = tempfile.mkstemp(dir=folder, prefix="up-")
         self.file = os.fdopen(fd, "w+b", buffering=0)  # one syscall per parser chunk
         self.filename = filename
         self.limit = limit
         self.size = 0
-        # the content's hash as it passes (result reuse: services/jobs/reuse.py)
-        self.sha256 = hashlib.sha256()
+        # the content's hash as it passes, for result reuse
+        # (services/jobs/reuse.py); None when reuse is off: ~0.7 ms per MB
+        self.sha256 = hashlib.sha256() if hashed else None
 
     def write(self, data):
         self.size += len(data)
         if self.size > self.limit:
             raise FileTooLarge(f"'{self.filename}' is larger than {self.limit} bytes",
                                details={"filename": self.filename, "max_bytes": self.limit})
-        self.sha256.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
         view = memoryview(data)
         while view:
             view = view[self.file.write(view):]
@@ -121,9 +124,15 @@ class StagingRequest(Request):
     def _get_file_stream(self, total_content_length, content_type, filename=None,
                          content_length=None):
         staged = StagedFile(incoming_dir(storage()), filename or "image",
-                            current_app.config["MAX_FILE_BYTES"])
+                            current_app.config["MAX_FILE_BYTES"],
+                            hashed=reuse_on(current_app))
         g.setdefault("staged_uploads", []).append(staged)
         return staged
+
+
+def reuse_on(app):
+    """Whether uploads are hashed for result reuse (JOBS.reuse_results)."""
+    return bool(app.config.get("REUSE_RESULTS", default("REUSE_RESULTS")))
 
 
 def adopt(staged, path):

@@ -40,11 +40,11 @@ def check_count(uploads, max_files):
                              details={"field": "file", "max_files": max_files})
 
 
-def store_upload(upload, path, storage, input_formats, max_bytes):
+def store_upload(upload, path, storage, input_formats, max_bytes, hashed=True):
     """Sniff an upload from its first bytes, then stream it to `path`.
 
     Returns (format, bytes, SHA-256 hex of the bytes: hashed while written,
-    never read again). Nothing is stored for a refused format; a file
+    never read again; None when `hashed` is false). Nothing is stored for a refused format; a file
     over `max_bytes` is removed again (FileTooLarge).
     """
     head = upload.stream.read(SNIFF_BYTES)
@@ -57,14 +57,15 @@ def store_upload(upload, path, storage, input_formats, max_bytes):
             details={"filename": name, "detected": fmt})
     if isinstance(upload.stream, StagedFile):  # in the storage folder, bounded: a rename
         adopt(upload.stream, path)
-        return fmt, upload.stream.size, upload.stream.sha256.hexdigest()
-    digest = hashlib.sha256()
+        digest = upload.stream.sha256
+        return fmt, upload.stream.size, digest.hexdigest() if digest else None
+    digest = hashlib.sha256() if hashed else None
     try:
         size = storage.write_stream(path, head, upload.stream, max_bytes, digest=digest)
     except FileTooLarge as exc:
         raise FileTooLarge(f"'{name}' is larger than {max_bytes} bytes",
                            details={"filename": name, "max_bytes": max_bytes}) from exc
-    return fmt, size, digest.hexdigest()
+    return fmt, size, digest.hexdigest() if digest else None
 
 
 def parse_options(raw, output_formats):

@@ -6,7 +6,9 @@ import os
 import pytest
 
 from convertix.storage import Storage
-from gateway.storage import StagedFile
+from flask import Flask, request
+
+from gateway.storage import StagedFile, init_storage
 
 JOB, OTHER = "0123456789abcdef0123456789abcdef", "f" * 32
 DATA = bytes(range(256)) * 1000
@@ -28,6 +30,29 @@ def test_a_staged_upload_is_hashed_as_the_parser_writes_it(tmp_path):
         staged.write(DATA[start:start + 65536])
     staged.file.close()
     assert staged.sha256.hexdigest() == hashlib.sha256(DATA).hexdigest()
+
+
+def test_with_reuse_off_a_staged_upload_is_written_but_not_hashed(tmp_path):
+    staged = StagedFile(str(tmp_path / "incoming"), "a.png", limit=len(DATA), hashed=False)
+    staged.write(DATA)
+    staged.file.seek(0)
+    assert staged.file.read() == DATA and staged.sha256 is None
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_the_gateway_hashes_uploads_only_when_reuse_is_on(tmp_path, reuse):
+    app = Flask(__name__)
+    app.config.update(STORAGE_ROOT=str(tmp_path), MAX_FILE_BYTES=len(DATA), REUSE_RESULTS=reuse)
+    init_storage(app)
+    body, boundary = DATA, "cvxboundary"
+    payload = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+               f"filename=\"a.bin\"\r\n\r\n").encode() + body + f"\r\n--{boundary}--\r\n".encode()
+    with app.test_request_context("/", method="POST", data=payload,
+                                  content_type=f"multipart/form-data; boundary={boundary}"):
+        staged = request.files["file"].stream
+        assert staged.size == len(DATA)
+        assert (staged.sha256.hexdigest() if staged.sha256 else None) == (
+            hashlib.sha256(DATA).hexdigest() if reuse else None)
 
 
 def test_link_gives_a_second_name_that_outlives_the_first(tmp_path):
