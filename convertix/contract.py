@@ -46,9 +46,13 @@ STAGES = ("decode", "transform", "encode", "store")
 # --- the event the jobs service dispatches after each committed change of a
 # job or one of its tasks (nameko event of JOBS_SERVICE). Its payload:
 # {"job_id", "user_id", "seq" (grows per job), "document" (the job document),
-#  "callback_url"}. The gateway (live events, /convert) and the notifier
-# (webhooks) handle it.
+#  "callback_url"}. The gateway (live events, /convert) handles it.
 JOB_CHANGED = "job_changed"
+# The same payload once more, confirmed by the broker, when a job that has a
+# callback_url becomes final: the notifier (webhooks) handles only this one,
+# so it hears nothing of the other changes (two per /convert, most jobs
+# without a webhook).
+JOB_WEBHOOK_DUE = "job_webhook_due"
 NOTIFIER_SERVICE = "notifier"
 
 # Config keys, and the secrets that come only from the environment, are not

@@ -21,8 +21,8 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from convertix.contract import (
-    CONVERTER_SERVICE, DEFAULT_PAGE, JOB_CHANGED, MAX_PAGE, JOBS_SERVICE, STAGES, TASK_FAILED,
-    TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+    CONVERTER_SERVICE, DEFAULT_PAGE, JOB_CHANGED, JOB_FINAL, JOB_WEBHOOK_DUE, JOBS_SERVICE,
+    MAX_PAGE, STAGES, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady
 from convertix.imaging.formats import extension
@@ -69,6 +69,8 @@ class JobsService:
     # (the change is committed; the next event carries the whole document and
     # waiters resync by RPC), so no round trip to the broker per change.
     dispatch = EventDispatcher(use_confirms=False)
+    # job_webhook_due, for the notifier: confirmed, as it triggers a delivery
+    dispatch_webhook = EventDispatcher()
 
     # --- RPC: the gateway's API -------------------------------------------
 
@@ -332,6 +334,12 @@ class JobsService:
         except Exception:
             log.warning("job %s: job_changed (seq %s) not dispatched", event["job_id"],
                         event["seq"], exc_info=True)
+        if event["callback_url"] and event["document"]["status"] in JOB_FINAL:
+            try:
+                self.dispatch_webhook(JOB_WEBHOOK_DUE, event)
+            except Exception:  # as job_changed's: the change itself is committed
+                log.error("job %s: its webhook was not handed to the notifier",
+                          event["job_id"], exc_info=True)
 
     def _publish_next(self, user_id, created_before=None):
         """Publish the user's waiting tasks while fewer than the cap are in

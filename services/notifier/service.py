@@ -17,7 +17,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_FINAL, JOBS_SERVICE, NOTIFIER_SERVICE,
+    ACCOUNTS_SERVICE, JOB_FINAL, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE,
 )
 from convertix.errors import NotFound
 from infra.config.schema import NOTIFIER, WEBHOOK_ALLOW_PRIVATE_KEY, read_value
@@ -25,6 +25,7 @@ from infra.metrics import WEBHOOK_ATTEMPTS
 from infra.nameko.dependencies import ConfigProvider, Settings
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
+from infra.nameko.obsolete import ObsoleteQueues
 from services.notifier import http, signature
 from services.notifier.dependencies import Deliveries
 from services.notifier.models import Base, utcnow
@@ -37,6 +38,11 @@ SECRET_LOOKUP_TIMEOUT_S = 10
 JOB_HEADER = "X-Convertix-Job"
 
 
+# nameko's queue for this service's handler of every job_changed, in versions
+# before job_webhook_due: nothing consumes it now (infra/nameko/obsolete.py)
+OBSOLETE_QUEUE = f"evt-{JOBS_SERVICE}-job_changed--{NOTIFIER_SERVICE}.job_changed"
+
+
 class NotifierService:
     name = NOTIFIER_SERVICE
 
@@ -46,9 +52,10 @@ class NotifierService:
     accounts = RpcProxy(ACCOUNTS_SERVICE)
     log_context = LogContext()
     metrics = ServiceMetrics()
+    obsolete_queues = ObsoleteQueues(OBSOLETE_QUEUE)
 
-    @event_handler(JOBS_SERVICE, JOB_CHANGED)
-    def job_changed(self, payload):
+    @event_handler(JOBS_SERVICE, JOB_WEBHOOK_DUE)
+    def webhook_due(self, payload):
         document, url = payload.get("document") or {}, payload.get("callback_url")
         if document.get("status") not in JOB_FINAL or not url:
             return

@@ -2,23 +2,24 @@
 with a real HTTP receiver on loopback: one signed POST per final job, retries
 on 5xx, failures on 4xx, the SSRF guard, redelivery and the attempt log.
 
-The jobs service's JOB_CHANGED event is dispatched here as it dispatches it
+The jobs service's JOB_WEBHOOK_DUE event is dispatched here as it dispatches it
 (tests/e2e covers the whole chain)."""
 import json
 import uuid
 
 import pytest
+from kombu import Connection, Exchange, Queue
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
 
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_CHANGED, JOBS_SERVICE, NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
+    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
 )
 from convertix.errors import NotFound
 from services.accounts.service import AccountsService
 from services.notifier import signature
-from services.notifier.service import NotifierService
+from services.notifier.service import OBSOLETE_QUEUE, NotifierService
 from tests.conftest import make_service_config
 from tests.helpers import wait_until
 from tests.webhook_receiver import Receiver
@@ -46,9 +47,9 @@ class System:
         with ClusterRpcProxy(self.config, timeout=30) as rpc:
             return getattr(rpc[NOTIFIER_SERVICE], method)(*args)
 
-    def job_changed(self, job_id, status, callback_url, seq=1):
+    def webhook_due(self, job_id, status, callback_url, seq=1):
         document = {"id": job_id, "status": status, "tasks": [], "callback_url": callback_url}
-        self.dispatch(JOBS_SERVICE, JOB_CHANGED, {
+        self.dispatch(JOBS_SERVICE, JOB_WEBHOOK_DUE, {
             "job_id": job_id, "user_id": self.user["id"], "seq": seq, "document": document,
             "callback_url": callback_url})
         return document
@@ -75,10 +76,10 @@ def new_job():
 def test_one_signed_post_per_final_job(system):
     with Receiver() as receiver:
         job_id, other = new_job(), new_job()
-        system.job_changed(job_id, PROCESSING, receiver.url(), seq=1)   # not final: nothing
-        document = system.job_changed(job_id, SUCCEEDED, receiver.url(), seq=2)
-        system.job_changed(job_id, SUCCEEDED, receiver.url(), seq=2)    # the event, twice
-        system.job_changed(other, SUCCEEDED, receiver.url())
+        system.webhook_due(job_id, PROCESSING, receiver.url(), seq=1)   # not final: nothing
+        document = system.webhook_due(job_id, SUCCEEDED, receiver.url(), seq=2)
+        system.webhook_due(job_id, SUCCEEDED, receiver.url(), seq=2)    # the event, twice
+        system.webhook_due(other, SUCCEEDED, receiver.url())
         system.wait_status(job_id, "delivered")
         system.wait_status(other, "delivered")
         wait_until(lambda: len(receiver.requests) >= 2, message="two posts")
@@ -97,10 +98,10 @@ def test_one_signed_post_per_final_job(system):
 def test_events_without_a_callback_or_before_the_end_make_no_delivery(system):
     with Receiver() as receiver:
         job_id = new_job()
-        system.job_changed(job_id, SUCCEEDED, None)
-        system.job_changed(new_job(), PROCESSING, receiver.url())
+        system.webhook_due(job_id, SUCCEEDED, None)
+        system.webhook_due(new_job(), PROCESSING, receiver.url())
         probe = new_job()  # handled after the two above: their turn has passed
-        system.job_changed(probe, SUCCEEDED, receiver.url())
+        system.webhook_due(probe, SUCCEEDED, receiver.url())
         system.wait_status(probe, "delivered")
     assert [json.loads(r["body"])["id"] for r in receiver.requests] == [probe]
     assert system.deliveries(job_id)["status"] is None
@@ -114,7 +115,7 @@ def test_a_receiver_failing_twice_gets_the_third_try(system):
     before = {outcome: attempts_counted(outcome) for outcome in ("retry", "delivered")}
     with Receiver([500, 503]) as receiver:
         job_id = new_job()
-        system.job_changed(job_id, SUCCEEDED, receiver.url())
+        system.webhook_due(job_id, SUCCEEDED, receiver.url())
         doc = system.wait_status(job_id, "delivered")
     assert len(receiver.requests) == 3
     assert [(a["attempt"], a["http_status"], a["outcome"]) for a in doc["attempts"]] == [
@@ -128,7 +129,7 @@ def test_a_receiver_failing_twice_gets_the_third_try(system):
 def test_a_4xx_ends_it_failed_and_a_redelivery_starts_again(system):
     with Receiver([404]) as receiver:
         job_id = new_job()
-        system.job_changed(job_id, SUCCEEDED, receiver.url())
+        system.webhook_due(job_id, SUCCEEDED, receiver.url())
         failed = system.wait_status(job_id, "failed")
         assert [a["http_status"] for a in failed["attempts"]] == [404]
         assert failed["next_attempt_at"] is None
@@ -154,7 +155,7 @@ def test_redelivery_makes_the_delivery_the_notifier_never_saw(system):
 def test_attempts_stop_at_max_attempts(system):
     with Receiver([500] * 10) as receiver:
         job_id = new_job()
-        system.job_changed(job_id, SUCCEEDED, receiver.url())
+        system.webhook_due(job_id, SUCCEEDED, receiver.url())
         doc = system.wait_status(job_id, "failed")
     assert [a["outcome"] for a in doc["attempts"]] == ["retry"] * 4  # max_attempts: 4
     assert len(receiver.requests) == 4
@@ -163,7 +164,7 @@ def test_attempts_stop_at_max_attempts(system):
 def test_another_users_deliveries_are_not_shown(system):
     with Receiver() as receiver:
         job_id = new_job()
-        system.job_changed(job_id, SUCCEEDED, receiver.url())
+        system.webhook_due(job_id, SUCCEEDED, receiver.url())
         system.wait_status(job_id, "delivered")
     assert system.rpc("deliveries_of", job_id, uuid.uuid4().hex)["attempts"] == []
 
@@ -179,9 +180,27 @@ def guarded(runner_factory, rabbit_config, db_url, storage_root):
 def test_loopback_callbacks_are_refused_unless_allowed(guarded, host):
     with Receiver() as receiver:
         job_id = new_job()
-        guarded.job_changed(job_id, SUCCEEDED, receiver.url(host))
+        guarded.webhook_due(job_id, SUCCEEDED, receiver.url(host))
         doc = guarded.wait_status(job_id, "failed")
     assert receiver.requests == []
     (attempt,) = doc["attempts"]
     assert attempt["http_status"] is None and attempt["outcome"] == "failed"
     assert "refused" in attempt["error"] and "loopback" in attempt["error"]
+
+
+def test_the_queue_an_earlier_notifier_left_is_deleted_at_start(
+        runner_factory, rabbit_config, sqlite_url, storage_root):
+    # as the notifier before job_webhook_due declared it: bound to every job_changed
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        exchange = Exchange(f"{JOBS_SERVICE}.events", type="topic", durable=True)
+        Queue(OBSOLETE_QUEUE, exchange, routing_key=JOB_CHANGED, durable=True)(
+            conn.default_channel).declare()
+        conn.Producer().publish({"job_id": "x"}, exchange=exchange, routing_key=JOB_CHANGED,
+                                declare=[exchange])
+        assert conn.default_channel.queue_declare(OBSOLETE_QUEUE, passive=True)[1] == 1
+
+    config = notifier_config(rabbit_config, sqlite_url, storage_root)
+    runner_factory(config, AccountsService, NotifierService).start()
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        with pytest.raises(Exception, match="NOT_FOUND|no queue"):
+            conn.default_channel.queue_declare(OBSOLETE_QUEUE, passive=True)

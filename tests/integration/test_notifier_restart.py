@@ -13,7 +13,7 @@ import pytest
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from convertix.contract import ACCOUNTS_SERVICE, JOB_CHANGED, JOBS_SERVICE, NOTIFIER_SERVICE
+from convertix.contract import ACCOUNTS_SERVICE, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE
 from services.accounts.service import AccountsService
 from tests.conftest import make_service_config
 from tests.helpers import wait_until
@@ -83,7 +83,7 @@ def test_a_notifier_killed_during_the_backoff_delivers_after_restart(
     wait_until(lambda: deliveries(job_id), timeout=60, message="the notifier to answer")
     with Receiver([500]) as receiver:
         document = {"id": job_id, "status": "succeeded", "tasks": []}
-        event_dispatcher(config)(JOBS_SERVICE, JOB_CHANGED, {
+        event_dispatcher(config)(JOBS_SERVICE, JOB_WEBHOOK_DUE, {
             "job_id": job_id, "user_id": user["id"], "seq": 3, "document": document,
             "callback_url": receiver.url()})
         pending = wait_until(lambda: (lambda d: d if d and d["attempts"] else None)(

@@ -7,7 +7,7 @@ from nameko_sqlalchemy.database import DatabaseWrapper
 from sqlalchemy import create_engine
 from sqlalchemy.orm import sessionmaker
 
-from convertix.contract import JOB_CHANGED
+from convertix.contract import JOB_CHANGED, JOB_WEBHOOK_DUE
 from convertix.storage import Storage
 from services.jobs import progress
 from services.jobs.models import Base
@@ -61,6 +61,22 @@ def test_each_committed_change_is_published_once_with_a_growing_seq(service):
         job_id(1), USER, "https://example.com/hook")
     assert last["document"]["seq"] == 6
     assert service.get_job(job_id(1), USER) == last["document"]
+
+
+def test_the_notifier_hears_only_of_final_jobs_with_a_webhook(service):
+    hook = "https://example.com/hook"
+    service.create_job(job_id(1), USER, {"format": "png"}, FILES, callback_url=hook)
+    service.create_job(job_id(2), USER, {"format": "png"}, FILES)  # no webhook
+    service.on_task_started(ref())
+    assert not service.dispatch_webhook.called  # not final yet
+    service.on_task_succeeded({**ref(), "output": {"format": "png", "width": 1, "height": 1,
+                                                   "bytes": 5}})
+    service.on_task_failed({**ref(job=2), "error": {"code": "CORRUPT_IMAGE", "message": "x"}})
+    service.on_task_succeeded({**ref(), "output": {"format": "png"}})  # a duplicate: no change
+    (call,) = service.dispatch_webhook.call_args_list
+    assert call.args == (JOB_WEBHOOK_DUE, changes(service)[-2])
+    assert (call.args[1]["job_id"], call.args[1]["callback_url"]) == (job_id(1), hook)
+    assert call.args[1]["document"]["status"] == "succeeded"
 
 
 def test_late_duplicate_and_stale_reports_publish_nothing(service):
