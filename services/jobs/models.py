@@ -2,7 +2,8 @@
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    BigInteger, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.sql.expression import false
@@ -72,3 +73,13 @@ class Task(Base):
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 
     job = relationship("Job", back_populates="tasks")
+
+
+class StorageUsage(Base):
+    """The bytes a user has stored: changed in the same transaction as each
+    job change that changes them (services/jobs/quota.py), so that the quota
+    check is one row, not a SUM over the user's whole history."""
+    __tablename__ = "storage_usage"
+
+    user_id = Column(String(32), primary_key=True)
+    used_bytes = Column(BigInteger, nullable=False, default=0)

@@ -4,9 +4,9 @@ A final job's inputs go as soon as it is final (the jobs service); its
 outputs and its records go `JOBS.retention_s` after its last change, in
 batches of `JOBS.retention_batch` per sweep so that one sweep stays short.
 """
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 
-from services.jobs import states
+from services.jobs import quota, states
 from services.jobs.models import Job, Task
 
 
@@ -19,16 +19,26 @@ def expired(session, cutoff, limit):
 
 def remove(session, job_ids, cutoff):
     """Delete the records (tasks, then jobs: no reliance on ON DELETE CASCADE,
-    which SQLite applies only with its foreign_keys pragma); the count removed.
-    Guarded by the cutoff again: a job changed meanwhile stays."""
-    still = select(Job.id).where(Job.id.in_(job_ids), Job.status.in_(states.JOB_FINAL),
-                                 Job.updated_at < cutoff)
-    session.execute(delete(Task).where(Task.job_id.in_(still)).execution_options(
-        synchronize_session=False))
-    return session.execute(
-        delete(Job).where(Job.id.in_(job_ids), Job.status.in_(states.JOB_FINAL),
-                          Job.updated_at < cutoff)
-        .execution_options(synchronize_session=False)).rowcount
+    which SQLite applies only with its foreign_keys pragma) and take their
+    bytes off their users' totals; the count removed. Guarded by the cutoff
+    again: a job changed meanwhile stays."""
+    guard = (Job.id.in_(job_ids), Job.status.in_(states.JOB_FINAL), Job.updated_at < cutoff)
+    # Lock them first (their rows in PostgreSQL, the database in SQLite), so
+    # that the bytes summed are those of exactly the jobs deleted, even with
+    # a DELETE /jobs/<id> of one of them at the same moment.
+    session.execute(update(Job).where(*guard).values(seq=Job.seq)
+                    .execution_options(synchronize_session=False))
+    held = session.execute(  # what quota.counted gives a final job: its outputs
+        select(Job.user_id, func.sum(Task.output_bytes)).join(Task)
+        .where(*guard, Job.status != states.CANCELLED, Task.status == states.SUCCEEDED)
+        .group_by(Job.user_id).order_by(Job.user_id)).all()
+    session.execute(delete(Task).where(Task.job_id.in_(select(Job.id).where(*guard)))
+                    .execution_options(synchronize_session=False))
+    removed = session.execute(delete(Job).where(*guard)
+                              .execution_options(synchronize_session=False)).rowcount
+    for user_id, total in held:  # in user order: two sweeps never wait on each other
+        quota.add(session, user_id, -int(total or 0))
+    return removed
 
 
 def input_paths(storage, job):

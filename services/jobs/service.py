@@ -106,6 +106,7 @@ class JobsService:
         # Same bytes and options as an earlier success of this user: that result (reuse.py).
         reuse.reuse(session, self.storage, job, files, settings["reuse_results"])
         session.add(job)
+        quota.add(session, user_id, quota.counted(job))
         session.commit()
         # The job as created: a converter may start a task before we answer.
         event = change_event(job, job_document(job))
@@ -117,6 +118,7 @@ class JobsService:
             # Not accepted: leave nothing behind. A task that did get queued
             # finds no input and no job, and its events are ignored.
             log.exception("could not queue job %s", job_id)
+            quota.add(session, user_id, -quota.counted(job))
             session.delete(job)
             session.commit()
             self.storage.delete_job(job_id)
@@ -151,8 +153,9 @@ class JobsService:
     @rpc
     def cancel_job(self, job_id, user_id):
         """Cancel what has not finished and remove the job's stored files."""
-        job = self._cancel_unfinished(job_id, user_id)
+        job, held = self._cancel_unfinished(job_id, user_id)
         job.status = states.job_status(t.status for t in job.tasks)
+        quota.add(self.db.session, user_id, quota.counted(job) - held)
         self.db.session.commit()
         self.storage.delete_job(job_id)
         return self._changed(job)
@@ -162,10 +165,11 @@ class JobsService:
         """DELETE /jobs/<id>: cancel what has not finished, remove the files
         and the records. The job is then gone for its owner (NotFound on every
         path); late results of its tasks find no task and are dropped."""
-        job = self._cancel_unfinished(job_id, user_id)
+        job, held = self._cancel_unfinished(job_id, user_id)
         job.status = states.CANCELLED
         # the last change its watchers see: final, so streams and waiters end
         event = change_event(job, job_document(job))
+        quota.add(self.db.session, user_id, -held)
         self.db.session.delete(job)  # its tasks with it (delete-orphan)
         self.db.session.commit()
         self.storage.delete_job(job_id)
@@ -394,16 +398,18 @@ class JobsService:
         return job
 
     def _cancel_unfinished(self, job_id, user_id):
-        """The owner's job, locked, with its unfinished tasks cancelled (not committed)."""
+        """(The owner's job, locked, with its unfinished tasks cancelled (not
+        committed); the bytes it held before: quota.counted)."""
         now = utcnow()
         self._lock_job(job_id, now)  # before any read; rolled back if not found
         job = self._own_job(job_id, user_id)
+        held = quota.counted(job)
         for task in job.tasks:
             new = states.next_task_status(task.status, "cancelled")
             if new:
                 task.status, task.updated_at = new, now
         job.queue_position = None
-        return job
+        return job, held
 
     def _lock_job(self, job_id, now):
         """Write the job's row first: that locks it (PostgreSQL) or the
@@ -434,6 +440,7 @@ class JobsService:
             status = task.status if task else None
             session.rollback()
             return False, status
+        held = quota.counted(job)
         attempt = int(payload.get("attempt") or 1)
         new_stage = None
         if new == states.PROCESSING:
@@ -458,6 +465,7 @@ class JobsService:
         job.status = states.job_status(t.status for t in job.tasks)
         if job.status != states.QUEUED:
             job.queue_position = None
+        quota.add(session, job.user_id, quota.counted(job) - held)
         session.commit()
         log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, new,
                  f" ({task.stage})" if task.stage else "", task.attempts, job.status)

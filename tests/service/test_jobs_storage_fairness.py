@@ -197,3 +197,55 @@ def test_by_default_users_share_the_sandboxes(make_service):
     # Bob's ends let his next out, one at a time
     service.on_task_succeeded({"job_id": job_id(2), "index": 0, "output": output(1)})
     assert published(service) == [(job_id(1), 2), (job_id(2), 1)]
+
+
+# --- the usage row (services/jobs/quota.py): every path keeps it equal to the SUM -----
+
+def test_every_change_of_a_job_keeps_the_usage_row_equal_to_the_records(make_service):
+    from services.jobs import quota
+
+    service = make_service(quota_bytes=10**9, retention_s=3600, retention_batch=100)
+
+    def check():
+        session = service.db.session
+        used = quota.used_bytes(session, ALICE)
+        assert used == quota.recount(session, ALICE)
+        session.commit()
+        return used
+
+    service.create_job(job_id(1), ALICE, {"format": "png"}, files(3, size=1000))
+    assert check() == 3000
+    service.on_task_started({"job_id": job_id(1), "index": 0})
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(70)})
+    assert check() == 3070
+    service.on_task_failed({"job_id": job_id(1), "index": 1,
+                            "error": {"code": "CORRUPT_IMAGE", "message": "x"}})
+    service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(70)})  # again
+    assert check() == 3070
+    service.on_task_succeeded({"job_id": job_id(1), "index": 2, "output": output(30)})
+    assert check() == 100  # partial, final: its inputs gone, two outputs kept
+
+    service.create_job(job_id(2), ALICE, {"format": "png"}, files(2, size=500))
+    service.on_task_succeeded({"job_id": job_id(2), "index": 0, "output": output(9)})
+    assert check() == 100 + 1009
+    service.cancel_job(job_id(2), ALICE)
+    assert check() == 100  # cancelled: nothing counted
+    service.on_dead_letter({"job_id": job_id(2), "index": 1})  # late: no change
+    assert check() == 100
+
+    service.create_job(job_id(3), ALICE, {"format": "png"}, files(1, size=400))
+    service.delete_job(job_id(3), ALICE)
+    assert check() == 100
+
+    service.publish_task.side_effect = RuntimeError("broker down")
+    with pytest.raises(Exception):
+        service.create_job(job_id(4), ALICE, {"format": "png"}, files(1, size=400))
+    service.publish_task.side_effect = None
+    assert check() == 100  # refused: nothing stays
+
+    service.create_job(job_id(5), BOB, {"format": "png"}, files(1, size=5))
+    service.db.session.execute(update(Job).values(updated_at=utcnow() - timedelta(hours=2)))
+    service.db.session.commit()
+    assert service.remove_expired_jobs() == 2  # jobs 1 and 2 (final); 5 is not
+    assert check() == 0
+    assert quota.used_bytes(service.db.session, BOB) == 5  # not final: stays

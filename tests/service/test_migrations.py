@@ -187,3 +187,33 @@ def test_the_password_is_not_in_the_message(empty_db_url):
     engine.dispose()
     password = engine.url.password
     assert not password or f":{password}@" not in str(refused.value)
+
+
+def test_upgrading_to_the_usage_row_fills_it_from_the_records(empty_db_url):
+    """0004 (storage_usage): each user's row is what the SUM over the records gives."""
+    migrations.upgrade({JOBS_SERVICE: empty_db_url}, revision="0003")
+    engine = engine_for(empty_db_url)
+    rows = [  # (job, user, job status, [(task status, input bytes, output bytes)])
+        ("1" * 32, "u" * 32, "succeeded", [("succeeded", 1000, 70), ("succeeded", 5, None)]),
+        ("2" * 32, "u" * 32, "processing", [("succeeded", 300, 40), ("queued", 200, None)]),
+        ("3" * 32, "u" * 32, "cancelled", [("succeeded", 9000, 900)]),
+        ("4" * 32, "v" * 32, "partial", [("failed", 50, None), ("succeeded", 60, 6)]),
+        ("5" * 32, "w" * 32, "cancelled", [("cancelled", 10, None)]),
+    ]
+    with engine.begin() as conn:
+        for job, user, status, tasks in rows:
+            conn.execute(text("INSERT INTO jobs (id, user_id, status, options, created_at, "
+                              "updated_at) VALUES (:id, :u, :s, '{}', '2026-01-02 03:04:05', "
+                              "'2026-01-02 03:04:05')"), {"id": job, "u": user, "s": status})
+            for index, (task_status, given, made) in enumerate(tasks):
+                conn.execute(text(
+                    'INSERT INTO tasks (job_id, "index", filename, status, attempts, published, '
+                    "input_bytes, output_bytes, updated_at) VALUES (:j, :i, 'a', :s, 1, :p, :b, "
+                    ":o, '2026-01-02 03:04:05')"),
+                    {"j": job, "i": index, "s": task_status, "p": True, "b": given, "o": made})
+    migrations.upgrade(empty_db_url)
+    with engine.connect() as conn:
+        usage = dict(conn.execute(text("SELECT user_id, used_bytes FROM storage_usage")).all())
+    engine.dispose()
+    # u: job 1's outputs (70); job 2's inputs (500) and its output (40); job 3 cancelled
+    assert usage == {"u" * 32: 70 + 500 + 40, "v" * 32: 6}
