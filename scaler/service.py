@@ -59,7 +59,8 @@ class ScalerService:
         fmt = (payload.get("output") or {}).get("format")
         self.scaler.cost.observe(fmt, (payload.get("input") or {}).get("bytes") or 0,
                                  payload.get("duration_s"))
-        log.info("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
+        # debug: one line per task (the jobs service logs each task's end)
+        log.debug("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
                  payload.get("job_id"), payload.get("index"), fmt, payload.get("duration_s"),
                  fmt, self.scaler.cost.rate(fmt))
 
