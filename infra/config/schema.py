@@ -154,7 +154,10 @@ GATEWAY = Section(
     GATEWAY_KEY, "the HTTP gateway (gunicorn and Flask)",
     Key("host", "127.0.0.1", TEXT, "address gunicorn binds"),
     Key("port", 8080, PORT, "port gunicorn binds"),
-    Key("workers", 2, POSITIVE, "gunicorn worker processes"),
+    # One: a gevent worker holds every connection, and each worker receives
+    # and decodes every job event (docs/DESIGN.md "Live events"); more where
+    # the gateway's own CPU is the limit (a node with cores to spare).
+    Key("workers", 1, POSITIVE, "gunicorn worker processes"),
     Key("threads", 8, POSITIVE, "threads per worker (gthread)"),
     Key("worker_class", "gevent", OneOf(("gevent", "gthread")),
         "gunicorn's worker: gevent holds many idle event streams per worker"),
