@@ -59,8 +59,9 @@ class ScalerService:
         fmt = (payload.get("output") or {}).get("format")
         self.scaler.cost.observe(fmt, (payload.get("input") or {}).get("bytes") or 0,
                                  payload.get("duration_s"))
-        # debug: one line per task (the jobs service logs each task's end)
-        log.debug("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
+        # info: a job's lines in the log search include the scaler's (what
+        # its conversion taught the model; tests/scaling/test_system_with_scaler.py)
+        log.info("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
                  payload.get("job_id"), payload.get("index"), fmt, payload.get("duration_s"),
                  fmt, self.scaler.cost.rate(fmt))
 

@@ -195,9 +195,7 @@ def test_the_queue_an_earlier_notifier_left_is_deleted_at_start(
         exchange = Exchange(f"{JOBS_SERVICE}.events", type="topic", durable=True)
         Queue(OBSOLETE_QUEUE, exchange, routing_key=JOB_CHANGED, durable=True)(
             conn.default_channel).declare()
-        conn.Producer().publish({"job_id": "x"}, exchange=exchange, routing_key=JOB_CHANGED,
-                                declare=[exchange])
-        assert conn.default_channel.queue_declare(OBSOLETE_QUEUE, passive=True)[1] == 1
+        conn.default_channel.queue_declare(OBSOLETE_QUEUE, passive=True)  # it is there
 
     config = notifier_config(rabbit_config, sqlite_url, storage_root)
     runner_factory(config, AccountsService, NotifierService).start()

@@ -45,7 +45,7 @@ def test_learn_feeds_the_cost_model():
 def test_learn_logs_with_the_jobs_context(caplog):
     service = worker_factory(ScalerService)
     service.scaler.cost.rate.return_value = 0.25
-    with caplog.at_level("DEBUG", logger="scaler.service"):
+    with caplog.at_level("INFO", logger="scaler.service"):
         service.learn({"job_id": "j1", "index": 3, "input": {"bytes": 10},
                        "output": {"format": "webp"}, "duration_s": 0.1})
     service.log_context.bind.assert_called_once_with(job_id="j1", task_index=3)

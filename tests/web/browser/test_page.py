@@ -1,5 +1,6 @@
 """The web page, step by step as a person uses it (issue: "Tests that must exist")."""
 import io
+import json
 import time
 import zipfile
 
@@ -77,6 +78,32 @@ def test_three_photos_to_webp_then_download_all_and_history(watched):
     page.set_viewport_size({"width": 390, "height": 844})
     no_horizontal_scroll(page)
     watched.shot("phone-390")
+
+
+def test_the_history_shows_ten_jobs_a_page_newest_first(watched, stack):
+    page = watched.page
+    sign_up(page, "pages")
+    token = page.evaluate("JSON.parse(localStorage.getItem('convertix.session')).access")
+    with open(corpus_path(PHOTOS[0]), "rb") as handle:
+        image = handle.read()
+    for n in range(11):  # through the API, as another client of the same user would
+        answer = page.request.post(stack.url + "/api/v1/jobs", headers={
+            "Authorization": "Bearer " + token}, multipart={
+            "options": json.dumps({"format": "png", "width": 8}),
+            "file": {"name": f"page-{n}.png", "mimeType": "image/png", "buffer": image}})
+        assert answer.status == 202, answer.text()
+    page.reload()
+    history = page.locator("#jobs li")
+    expect(history).to_have_count(10)
+    expect(history.first).to_contain_text("page-10.png")
+    expect(page.get_by_role("button", name="Newer jobs")).to_be_disabled()
+    page.get_by_role("button", name="Older jobs").click()
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("page-0.png")
+    expect(page.get_by_role("button", name="Older jobs")).to_be_disabled()
+    page.get_by_role("button", name="Newer jobs").click()
+    expect(history).to_have_count(10)
+    expect(history.first).to_contain_text("page-10.png")
 
 
 def test_a_corrupt_file_says_why_in_words(watched):
