@@ -9,11 +9,11 @@ The user's total is one row (`storage_usage`), moved by `counted` after
 minus before, in the same transaction as every change of a job (create,
 task events, cancel, delete, retention): a crash loses the change and its
 delta together. It was a SUM over all of the user's tasks at every job
-creation: 1.6 ms with 1,000 tasks kept, 14 ms with 10,000, 126 ms with
-50,000, on the jobs process's hub. `recount` is that SUM, kept as the
+creation: 1.1 ms with 1,000 jobs kept, 12.8 ms with 10,000, 112 ms with
+50,000, on the jobs process's hub (`python -m bench.quota`). `recount` is that SUM, kept as the
 reference the tests hold the row to (and the migration's starting value).
 """
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from convertix.errors import QuotaExceeded
@@ -39,13 +39,10 @@ def used_bytes(session, user_id):
 
 
 def add(session, user_id, delta):
-    """Move the user's total by `delta` (in the caller's transaction)."""
+    """Move the user's total by `delta` (in the caller's transaction): one
+    upsert, which also makes the row at the user's first job."""
     if not delta:
         return
-    if session.execute(update(StorageUsage).where(StorageUsage.user_id == user_id)
-                       .values(used_bytes=StorageUsage.used_bytes + delta)).rowcount:
-        return
-    # the user's first job: the row, or the increment if another made it meanwhile
     insert = _INSERTS[session.get_bind().dialect.name](StorageUsage)
     session.execute(insert.values(user_id=user_id, used_bytes=delta).on_conflict_do_update(
         index_elements=[StorageUsage.user_id],
