@@ -4,7 +4,7 @@ Elasticsearch itself cannot be installed on the machines these tests run on,
 so the real `elasticsearch` client (8.x, as setup.cfg pins) talks over HTTP to
 this: `GET /`, `_bulk` (POST or PUT; data streams take only `create`) and
 `_search` (a `bool` of `term` filters and a `simple_query_string`, sorted by
-`@timestamp`). Like a real 8.x server it answers with
+the body's `sort` fields). Like a real 8.x server it answers with
 `X-Elastic-Product: Elasticsearch` and refuses a client that asks for
 `compatible-with=9`.
 
@@ -136,8 +136,9 @@ class FakeElasticsearch:
                     all(_text(source, clause["simple_query_string"])
                         for clause in query.get("must", [])):
                 hits.append(source)
-        hits.sort(key=lambda s: s.get("@timestamp", ""),
-                  reverse=_order(body) == "desc")
+        for field, order in reversed(_sorts(body)):  # stable sorts, last key first
+            hits.sort(key=lambda s, f=field: get_field(s, f) or 0 if f != "@timestamp"
+                      else s.get("@timestamp", ""), reverse=order == "desc")
         return {"took": 1, "timed_out": False,
                 "hits": {"total": {"value": len(hits), "relation": "eq"},
                          "hits": [{"_index": index, "_source": s} for s in hits[:size]]}}
@@ -155,11 +156,13 @@ def _text(source, clause):
     return all(word.lower() in text for word in clause["query"].split())
 
 
-def _order(body):
+def _sorts(body):
+    """[(field, "asc" | "desc")] of the body's `sort`."""
+    sorts = []
     for sort in body.get("sort") or []:
-        (_field, spec), = sort.items()
-        return spec.get("order", "asc") if isinstance(spec, dict) else spec
-    return "asc"
+        (field, spec), = sort.items()
+        sorts.append((field, spec.get("order", "asc") if isinstance(spec, dict) else spec))
+    return sorts
 
 
 def _handler(fake):

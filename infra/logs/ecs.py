@@ -2,8 +2,12 @@
 
 Every line carries `service.name` (the Nameko service a worker runs for, else
 the process's name), `trace.id`, `user.id`, `convertix.job_id` and
-`convertix.task_index` when they are known (see `context`).
+`convertix.task_index` when they are known (see `context`), and
+`event.sequence`: this process's count of lines, so that lines logged within
+one millisecond (ECS's `@timestamp` resolution) come back from a search in
+the order they were logged, from Elasticsearch and from the local store alike.
 """
+import itertools
 import os
 import socket
 import sys
@@ -21,6 +25,7 @@ ECS_FIELDS = {
 }
 
 _process = {"service": None}
+_sequence = itertools.count(1)  # next() on a count is atomic under the GIL
 
 
 def set_process_service(name):
@@ -67,6 +72,7 @@ class EcsFormatter(ecs_logging.StdlibFormatter):
         doc["service"] = {**doc.get("service", {}),
                           "name": fields.get("service") or self._service or process_service()}
         doc.setdefault("host", {})["name"] = self._host
+        doc.setdefault("event", {})["sequence"] = next(_sequence)
         for key, ecs_name in ECS_FIELDS.items():
             if key in fields and not has_field(doc, ecs_name):
                 group, name = ecs_name.split(".")

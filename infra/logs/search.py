@@ -1,7 +1,10 @@
 """Log search: one query, one answer shape, from Elasticsearch or the local store.
 
 The answer is `{"backend": "elasticsearch" | "local", "count": n, "items": [...]}`,
-each item an ECS document exactly as it was logged, newest first.
+each item an ECS document exactly as it was logged, newest first: by
+`@timestamp`, then (lines of one millisecond) by `event.sequence`. Lines of two
+processes in one millisecond with the same sequence number may come back in
+either order, and in a different one from each backend.
 
 Matching:
 - `service`, `level`, `job_id`, `trace_id`: exact (level without regard to case);
@@ -18,6 +21,7 @@ from infra.logs.ecs import get_field
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_TEXT = 256
+SEQUENCE = "event.sequence"  # ties of @timestamp: see infra/logs/ecs.py
 TEXT_FIELDS = ("message", "error.message", "error.type")
 # query attribute -> ECS field, for the exact filters
 EXACT = {"service": "service.name", "level": "log.level", "job_id": "convertix.job_id",
@@ -82,8 +86,15 @@ class LogQuery:
         must = [{"simple_query_string": {"query": self.q, "fields": list(TEXT_FIELDS),
                                          "default_operator": "and"}}] if self.q else []
         return {"query": {"bool": {"filter": clauses, "must": must}},
-                "sort": [{"@timestamp": {"order": "desc"}}],
+                "sort": [{"@timestamp": {"order": "desc"}},
+                         # lines before event.sequence existed have none
+                         {SEQUENCE: {"order": "desc", "unmapped_type": "long"}}],
                 "size": self.limit}
+
+
+def newest_first_key(doc):
+    """The order of an answer's items (descending), as the Elasticsearch sort above."""
+    return get_field(doc, "@timestamp") or "", get_field(doc, SEQUENCE) or 0
 
 
 def answer(backend, items):

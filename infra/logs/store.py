@@ -16,7 +16,7 @@ import os
 import threading
 import time
 
-from infra.logs.ecs import get_field
+from infra.logs.search import newest_first_key
 
 SUFFIX = ".ndjson"
 
@@ -118,7 +118,7 @@ def search(directory, query):
                 except ValueError:  # a line being written
                     continue
                 if query.matches(doc):
-                    found.append((get_field(doc, "@timestamp") or "", written, number, doc))
+                    found.append((newest_first_key(doc), written, number, doc))
     found.sort(key=lambda item: item[:3], reverse=True)
     return [doc for *_, doc in found[:query.limit]]
 

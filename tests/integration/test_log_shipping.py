@@ -113,6 +113,30 @@ def test_a_jobs_lines_arrive_as_ecs_documents_and_search_the_same_from_both_back
         assert search(local_settings, query)["count"] == expected, args
 
 
+class OneMillisecond(logging.Filter):
+    """Every record at the same instant: the lines tie on `@timestamp`."""
+    def filter(self, record):
+        record.created, record.msecs = 1_796_000_000.5, 500.0
+        return True
+
+
+def test_lines_of_one_millisecond_come_back_in_the_order_logged_from_both_backends(
+        shipping, fake):
+    logger, handler = shipping()
+    logger.addFilter(OneMillisecond())
+    with context.bound(job_id="job-tie", service="jobs"):
+        for n in range(6):
+            logger.info("tied line %d", n)
+    wait_until(lambda: len(messages(fake)) == 6, timeout=15, message="6 lines in Elasticsearch")
+    assert len({doc["@timestamp"] for doc in fake.sources(DATA_STREAM)}) == 1
+
+    query = LogQuery.from_args({"job_id": "job-tie"})
+    local_settings = LogSettings.from_section({"dir": handler.settings.dir})
+    newest_first = [f"tied line {n}" for n in reversed(range(6))]
+    for settings in (handler.settings, local_settings):
+        assert [d["message"] for d in search(settings, query)["items"]] == newest_first
+
+
 def test_an_outage_of_10_seconds_loses_nothing_and_replays_in_order(shipping, fake, tmp_path):
     logger, handler = shipping(buffer_size=40, batch_size=25)
     for n in range(50):

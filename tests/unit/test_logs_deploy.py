@@ -42,6 +42,7 @@ def test_the_index_template_makes_the_configured_data_stream_with_the_policy():
         assert mapping(properties, field)["type"] == "keyword", field
     assert mapping(properties, "@timestamp")["type"] == "date"
     assert mapping(properties, "convertix.task_index")["type"] == "integer"
+    assert mapping(properties, "event.sequence")["type"] == "long"  # the search's second sort
 
 
 def test_every_field_of_a_line_is_mapped_or_dynamic_as_a_keyword():
