@@ -14,7 +14,7 @@ def expired(session, cutoff, limit):
     """Ids of final jobs last changed before `cutoff`, oldest first."""
     return list(session.execute(
         select(Job.id).where(Job.status.in_(states.JOB_FINAL), Job.updated_at < cutoff)
-        .order_by(Job.updated_at).limit(limit)).scalars())
+        .order_by(Job.updated_at, Job.id).limit(limit)).scalars())  # id: a stable order in ties
 
 
 def remove(session, job_ids, cutoff):

@@ -44,7 +44,7 @@ class DeliveryStore:
             return list(session.execute(
                 select(Delivery.job_id).where(Delivery.status == PENDING,
                                               Delivery.next_attempt_at <= now)
-                .order_by(Delivery.next_attempt_at).limit(limit)).scalars())
+                .order_by(Delivery.next_attempt_at, Delivery.job_id).limit(limit)).scalars())
 
     def claim(self, job_id, now, lease_s):
         """The delivery to attempt now (a dict), or None if it is not due or taken."""

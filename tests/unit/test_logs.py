@@ -92,9 +92,12 @@ def test_log_query_is_validated():
         assert raised.value.code == "BAD_REQUEST"
 
 
-def doc(message, level="info", service="jobs", job_id=None, ts="2026-01-01T00:00:00.000Z"):
+def doc(message, level="info", service="jobs", job_id=None, ts="2026-01-01T00:00:00.000Z",
+        sequence=None):
     line = {"@timestamp": ts, "log.level": level, "message": message,
             "service": {"name": service}}
+    if sequence is not None:  # as the formatter numbers a process's lines
+        line["event"] = {"sequence": sequence}
     if job_id:
         line["convertix"] = {"job_id": job_id}
     return json.dumps(line)
@@ -130,7 +133,7 @@ def test_local_store_rotates_and_stays_bounded(tmp_path):
     os.utime(old, (0, 0))  # far past retention
     store = LocalStore(str(tmp_path), "gateway", max_file_bytes=2000, max_total_bytes=10**6)
     for n in range(100):
-        store.write(doc(f"line {n}"))
+        store.write(doc(f"line {n}", sequence=n + 1))  # one @timestamp: ties
     store.close()
     names = sorted(os.path.basename(p) for p in log_files(str(tmp_path)))
     assert names == [f"gateway.{os.getpid()}.ndjson", f"gateway.{os.getpid()}.ndjson.1"]

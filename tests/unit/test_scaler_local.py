@@ -12,10 +12,22 @@ from scaler.policy import Policy
 from tests.unit.test_scaler_policy import BASE
 from tests.helpers import wait_until
 
+# Each stand-in writes <ready dir>/<its pid> once its SIGTERM trap is set.
 # finishes its "work" for 0.5 s after SIGTERM, then exits 0 (as a draining converter)
-DRAINER = ["sh", "-c", "trap 'sleep 0.5; exit 0' TERM; sleep 60 & wait"]
-STUBBORN = ["sh", "-c", "trap '' TERM; sleep 60 & wait; sleep 60"]  # ignores SIGTERM
+DRAINER = "trap 'sleep 0.5; exit 0' TERM; : > \"$0/$$\"; sleep 60 & wait"
+STUBBORN = "trap '' TERM; : > \"$0/$$\"; sleep 60 & wait; sleep 60"  # ignores SIGTERM
 CRASHER = ["sh", "-c", "exit 3"]
+
+
+def trapping(script, ready_dir):
+    """argv of a stand-in running `script`, with `ready_dir` as its $0."""
+    ready_dir.mkdir(exist_ok=True)
+    return ["sh", "-c", script, str(ready_dir)]
+
+
+def wait_for_traps(ready_dir, count):
+    wait_until(lambda: len(list(ready_dir.iterdir())) == count, timeout=10,
+               interval=0.02, message=f"{count} stand-ins to set their SIGTERM trap")
 
 
 @pytest.fixture
@@ -35,11 +47,11 @@ def backends(tmp_path):
                 replica.proc.wait()
 
 
-def test_scale_down_drains_the_newest_and_counts_only_serving_replicas(backends):
-    backend = backends(DRAINER)
+def test_scale_down_drains_the_newest_and_counts_only_serving_replicas(backends, tmp_path):
+    backend = backends(trapping(DRAINER, tmp_path / "ready"))
     backend.scale(3)
     oldest = backend.replicas[0]
-    time.sleep(0.2)  # let sh install its trap (a bounded pause, not a wait for an event)
+    wait_for_traps(tmp_path / "ready", 3)
     backend.scale(1)
     assert backend.running() == 1 and backend.replicas == [oldest]
     states = [r["state"] for r in backend.describe()["replicas"]]
@@ -50,11 +62,11 @@ def test_scale_down_drains_the_newest_and_counts_only_serving_replicas(backends)
     assert [r["state"] for r in backend.describe()["replicas"]] == ["running"]
 
 
-def test_a_replica_still_draining_after_the_timeout_is_killed(backends):
-    backend = backends(STUBBORN, stop_timeout_s=0.5)
+def test_a_replica_still_draining_after_the_timeout_is_killed(backends, tmp_path):
+    backend = backends(trapping(STUBBORN, tmp_path / "ready"), stop_timeout_s=0.5)
     backend.scale(1)
     (replica,) = backend.replicas
-    time.sleep(0.2)  # let sh install its trap (a bounded pause, not a wait for an event)
+    wait_for_traps(tmp_path / "ready", 1)
     backend.scale(0)
     wait_until(lambda: (backend.running(), replica.proc.poll())[1] is not None, timeout=10)
     assert replica.proc.returncode == -signal.SIGKILL
