@@ -2,6 +2,7 @@
 processes and the gateway under gunicorn — on a fresh RabbitMQ vhost, a
 fresh database and storage folder, driven over real HTTP."""
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,9 +28,21 @@ CONVERTER = ["services.converter.service"]
 
 
 def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, below the kernel's ephemeral range: the processes
+    started meanwhile bind their metrics servers to port 0 and connect out,
+    and both draw from that range, so a port taken from it (and bound only
+    seconds later) could be handed to one of them first."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+        ephemeral_low = int(handle.read().split()[0])
+    for _ in range(100):
+        port = random.randrange(10000, ephemeral_low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 class Stack:

@@ -1,4 +1,5 @@
 """The web page, step by step as a person uses it (issue: "Tests that must exist")."""
+import base64
 import io
 import json
 import time
@@ -104,6 +105,65 @@ def test_the_history_shows_ten_jobs_a_page_newest_first(watched, stack):
     page.get_by_role("button", name="Newer jobs").click()
     expect(history).to_have_count(10)
     expect(history.first).to_contain_text("page-10.png")
+
+
+DROP = """async ([encoded, name]) => {
+  const bytes = Uint8Array.from(atob(encoded), (c) => c.charCodeAt(0));
+  const files = new DataTransfer();
+  files.items.add(new File([bytes], name, { type: "image/png" }));
+  files.items.add(new File(["not an image"], "notes.txt", { type: "text/plain" }));
+  const zone = document.getElementById("drop");
+  const drag = (type) => zone.dispatchEvent(
+    new DragEvent(type, { dataTransfer: files, bubbles: true, cancelable: true }));
+  drag("dragover");
+  const over = zone.classList.contains("over");
+  drag("drop");
+  return { over, after: zone.classList.contains("over") };
+}"""
+# Every text the upload status takes, as it changes (it is cleared once the upload ends).
+WATCH_STATUS = """() => {
+  window.statusTexts = [];
+  const status = document.getElementById("upload-status");
+  new MutationObserver(() => window.statusTexts.push(status.textContent))
+    .observe(status, { childList: true, characterData: true, subtree: true });
+}"""
+LOADED_WIDTH = "(image) => image.complete && image.naturalWidth"
+
+
+def test_dropped_files_show_a_preview_then_the_upload_progress_then_the_result(watched):
+    page = watched.page
+    sign_up(page, "drop")
+    with open(corpus_path(PHOTOS[0]), "rb") as handle:
+        encoded = base64.b64encode(handle.read()).decode()
+    zone = page.evaluate(DROP, [encoded, "astronaut.png"])
+    assert zone == {"over": True, "after": False}  # highlighted while dragged over
+    picked = page.get_by_role("list", name="Files to convert").get_by_role("listitem")
+    expect(picked).to_have_count(1)  # the image; the text file refused by name
+    expect(picked.first).to_contain_text("astronaut.png")
+    expect(page.locator("#err-file")).to_contain_text("notes.txt")
+    preview = picked.first.locator("img")
+    page.wait_for_function(LOADED_WIDTH, arg=preview.element_handle())
+    assert preview.evaluate("(image) => image.naturalWidth") == 512  # the picked image itself
+    watched.shot("dropped")
+
+    page.evaluate(WATCH_STATUS)
+    page.get_by_label("Format").select_option("webp")
+    page.get_by_label("Width").fill("400")
+    page.get_by_role("button", name="Convert").click()
+    expect(page.get_by_role("progressbar")).to_have_attribute(
+        "aria-valuenow", "100", timeout=JOB_TIMEOUT_MS)
+    texts = page.evaluate("window.statusTexts")
+    percents = [int(t.removeprefix("Uploading… ").removesuffix(" %")) for t in texts
+                if t.startswith("Uploading… ")]
+    assert percents and percents == sorted(percents) and percents[-1] == 100, texts
+    assert texts[-1] == "", texts  # cleared once the job was accepted
+
+    result = page.get_by_role("img", name="Result: astronaut.webp")
+    expect(result).to_be_visible()
+    page.wait_for_function(LOADED_WIDTH, arg=result.element_handle())
+    # the thumbnail is the converted file: 400 px wide, shown at 64
+    assert result.evaluate("(image) => [image.naturalWidth, image.naturalHeight]") == [400, 400]
+    watched.shot("dropped-converted")
 
 
 def test_a_corrupt_file_says_why_in_words(watched):
