@@ -137,8 +137,10 @@ class FakeElasticsearch:
                         for clause in query.get("must", [])):
                 hits.append(source)
         for field, order in reversed(_sorts(body)):  # stable sorts, last key first
-            hits.sort(key=lambda s, f=field: get_field(s, f) or 0 if f != "@timestamp"
-                      else s.get("@timestamp", ""), reverse=order == "desc")
+            descending = order == "desc"
+            # a document without the field comes last either way, as in Elasticsearch
+            hits.sort(key=lambda s, f=field: ((get_field(s, f) is None) != descending,
+                                              get_field(s, f)), reverse=descending)
         return {"took": 1, "timed_out": False,
                 "hits": {"total": {"value": len(hits), "relation": "eq"},
                          "hits": [{"_index": index, "_source": s} for s in hits[:size]]}}

@@ -3,9 +3,10 @@
 Every line carries `service.name` (the Nameko service a worker runs for, else
 the process's name), `trace.id`, `user.id`, `convertix.job_id` and
 `convertix.task_index` when they are known (see `context`), and
-`event.sequence`: this process's count of lines, so that lines logged within
-one millisecond (ECS's `@timestamp` resolution) come back from a search in
-the order they were logged, from Elasticsearch and from the local store alike.
+`event.sequence`: this process's count of log records, so that one process's
+lines of one millisecond (ECS's `@timestamp` resolution) come back from a
+search in the order they were logged, from Elasticsearch and from the local
+store alike (infra/logs/search.py).
 """
 import itertools
 import os
@@ -26,6 +27,7 @@ ECS_FIELDS = {
 
 _process = {"service": None}
 _sequence = itertools.count(1)  # next() on a count is atomic under the GIL
+SEQUENCE_ATTRIBUTE = "event.sequence"
 
 
 def set_process_service(name):
@@ -67,12 +69,17 @@ class EcsFormatter(ecs_logging.StdlibFormatter):
         self._host = socket.gethostname()
 
     def format_to_ecs(self, record):
+        # Numbered once per record, not per formatter: the console's copy of
+        # a line and the stored one carry the same number. A record attribute
+        # outside LogRecord's own is an "extra" to ecs-logging, which writes
+        # this one as {"event": {"sequence": n}}.
+        if SEQUENCE_ATTRIBUTE not in record.__dict__:
+            record.__dict__[SEQUENCE_ATTRIBUTE] = next(_sequence)
         doc = super().format_to_ecs(record)
         fields = context.current()
         doc["service"] = {**doc.get("service", {}),
                           "name": fields.get("service") or self._service or process_service()}
         doc.setdefault("host", {})["name"] = self._host
-        doc.setdefault("event", {})["sequence"] = next(_sequence)
         for key, ecs_name in ECS_FIELDS.items():
             if key in fields and not has_field(doc, ecs_name):
                 group, name = ecs_name.split(".")

@@ -2,9 +2,12 @@
 
 The answer is `{"backend": "elasticsearch" | "local", "count": n, "items": [...]}`,
 each item an ECS document exactly as it was logged, newest first: by
-`@timestamp`, then (lines of one millisecond) by `event.sequence`. Lines of two
-processes in one millisecond with the same sequence number may come back in
-either order, and in a different one from each backend.
+`@timestamp`, which has millisecond resolution, then by `event.sequence` (a
+process's count of its lines), `process.pid` and `host.name`, so that both
+backends break ties the same way and one process's lines keep the order they
+were logged in. Lines missing one of these come after those that have it, as
+Elasticsearch sorts a missing value; lines written before `event.sequence`
+existed can still tie, and then come back in either order.
 
 Matching:
 - `service`, `level`, `job_id`, `trace_id`: exact (level without regard to case);
@@ -21,7 +24,12 @@ from infra.logs.ecs import get_field
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 MAX_TEXT = 256
-SEQUENCE = "event.sequence"  # ties of @timestamp: see infra/logs/ecs.py
+# (ECS field, its value where a line has none: below every real one) in the
+# order the sort applies them, all descending
+ORDER = (("@timestamp", ""), ("event.sequence", 0), ("process.pid", 0), ("host.name", ""))
+# what Elasticsearch sorts a field as in a backing index that has no mapping
+# of it yet (one made before the index template had the field)
+UNMAPPED_TYPE = {"event.sequence": "long", "process.pid": "long", "host.name": "keyword"}
 TEXT_FIELDS = ("message", "error.message", "error.type")
 # query attribute -> ECS field, for the exact filters
 EXACT = {"service": "service.name", "level": "log.level", "job_id": "convertix.job_id",
@@ -86,15 +94,19 @@ class LogQuery:
         must = [{"simple_query_string": {"query": self.q, "fields": list(TEXT_FIELDS),
                                          "default_operator": "and"}}] if self.q else []
         return {"query": {"bool": {"filter": clauses, "must": must}},
-                "sort": [{"@timestamp": {"order": "desc"}},
-                         # lines before event.sequence existed have none
-                         {SEQUENCE: {"order": "desc", "unmapped_type": "long"}}],
+                "sort": [{field: {"order": "desc", **({"unmapped_type": UNMAPPED_TYPE[field]}
+                                                       if field in UNMAPPED_TYPE else {})}}
+                         for field, _ in ORDER],
                 "size": self.limit}
 
 
 def newest_first_key(doc):
     """The order of an answer's items (descending), as the Elasticsearch sort above."""
-    return get_field(doc, "@timestamp") or "", get_field(doc, SEQUENCE) or 0
+    return tuple(_or(get_field(doc, field), missing) for field, missing in ORDER)
+
+
+def _or(value, missing):
+    return missing if value is None else value
 
 
 def answer(backend, items):

@@ -32,17 +32,21 @@ def free_port():
     started meanwhile bind their metrics servers to port 0 and connect out,
     and both draw from that range, so a port taken from it (and bound only
     seconds later) could be handed to one of them first."""
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
-        ephemeral_low = int(handle.read().split()[0])
-    for _ in range(100):
-        port = random.randrange(10000, ephemeral_low)
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as handle:
+            ephemeral_low = int(handle.read().split()[0])
+    except OSError:  # not Linux: 49152, IANA's start of the dynamic range
+        ephemeral_low = 49152
+    candidates = [random.randrange(10000, ephemeral_low) for _ in range(100)] \
+        if ephemeral_low > 11000 else []
+    for port in candidates + [0]:  # 0: the kernel's choice, if nothing below was free
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:  # in use
                 continue
-            return port
-    raise RuntimeError("no free port below the ephemeral range")
+            return sock.getsockname()[1]
+    raise RuntimeError("no free port")
 
 
 class Stack:

@@ -43,7 +43,7 @@ def test_admin_stats_show_queues_workers_and_jobs(scaled):
     make_admin(scaled, "statsadmin")
     admin.login("statsadmin", "password-statsadmin")
 
-    def stats_with_unacked():
+    def settled_stats():
         answer = admin.get("/admin/stats")
         assert answer.status_code == 200, answer.text
         stats = answer.json()
@@ -54,7 +54,7 @@ def test_admin_stats_show_queues_workers_and_jobs(scaled):
         settled = queue["source"] == "amqp+management" and queue["backlog"] == 0 \
             and "asks for min" in stats["workers"]["reason"]
         return stats if settled else None
-    stats = wait_until(stats_with_unacked, timeout=30, interval=1, message="management stats")
+    stats = wait_until(settled_stats, timeout=30, interval=1, message="management stats")
     queue = stats["queues"][CONVERT_QUEUE]
     assert queue["consumers"] == 1 and queue["backlog"] == 0
     assert stats["queues"][DEAD_LETTER_QUEUE]["ready"] == 0

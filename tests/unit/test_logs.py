@@ -2,6 +2,7 @@
 import json
 import logging
 import os
+import time
 
 import eventlet
 import pytest
@@ -12,6 +13,7 @@ from infra.logs.ecs import EcsFormatter, get_field, guess_service
 from infra.logs.search import LogQuery
 from infra.logs.spool import Spool
 from infra.logs.store import LocalStore, log_files, search
+from tests.fake_elasticsearch import FakeElasticsearch
 
 
 def test_trace_id_comes_from_traceparent_then_x_request_id_else_is_new():
@@ -125,6 +127,43 @@ def test_local_store_search_filters_and_sorts_newest_first(tmp_path):
     assert messages(q="corrupt_image TASK") == ["task failed: CORRUPT_IMAGE"]
     assert messages(q="queued", limit="1") == ["job j2 queued"]
     assert messages(job_id="nope") == []
+
+
+def line(message, sequence=None, pid=7, host="node-1", ts="2026-01-01T00:00:00.000Z"):
+    doc = {"@timestamp": ts, "log.level": "info", "message": message,
+           "service": {"name": "jobs"}, "process": {"pid": pid}, "host": {"name": host}}
+    if sequence is not None:
+        doc["event"] = {"sequence": sequence}
+    return doc
+
+
+def test_both_backends_break_ties_alike_whatever_the_order_of_files_and_arrival(tmp_path):
+    newest_first = [
+        line("a later millisecond", 1, ts="2026-01-01T00:00:00.001Z"),
+        line("seq 9", 9), line("seq 3 of pid 8", 3, pid=8),
+        line("seq 3 on node-2", 3, host="node-2"), line("seq 3 on node-1", 3),
+        line("seq 2", 2), line("from before event.sequence", None)]
+    # Files against the sort: the older lines in the newer file, and each
+    # file's lines written in reverse.
+    newer, older = newest_first[4:], newest_first[:4]
+    now = time.time()  # (within retention: a store prunes older files of others)
+    for name, docs, mtime in (("converter", older, now - 60), ("jobs", newer, now - 30)):
+        store = LocalStore(str(tmp_path), name)
+        for doc in reversed(docs):
+            store.write(json.dumps(doc))
+        store.close()
+        os.utime(store.path, (mtime, mtime))
+    fake = FakeElasticsearch()
+    fake.docs = [("logs-convertix-test", str(n), doc)  # arrived oldest first
+                 for n, doc in enumerate(reversed(newest_first))]
+    query = LogQuery.from_args({})
+
+    from_local = search(str(tmp_path), query)
+    from_es = [hit["_source"] for hit in
+               fake.search("logs-convertix-test", query.to_elasticsearch())["hits"]["hits"]]
+    expected = [doc["message"] for doc in newest_first]
+    assert [doc["message"] for doc in from_local] == expected
+    assert [doc["message"] for doc in from_es] == expected
 
 
 def test_local_store_rotates_and_stays_bounded(tmp_path):
