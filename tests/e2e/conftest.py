@@ -24,6 +24,10 @@ MANAGEMENT = "http://localhost:15672/api"
 AUTH = ("guest", "guest")
 
 SERVICES = ["services.accounts.service", "services.jobs.service"]
+# Longer than the gateway's rpc_timeout_s (30 s in config.yaml): a backend
+# that does not answer shows as the gateway's 503 (which waits retry), not as
+# this client giving up at the same moment the gateway does.
+READ_TIMEOUT_S = 60
 CONVERTER = ["services.converter.service"]
 
 
@@ -209,7 +213,8 @@ class Api:
             verify=self.verify)
 
     def get(self, path, **kwargs):
-        return self.session.get(self.base + path, timeout=30, verify=self.verify, **kwargs)
+        return self.session.get(self.base + path, timeout=READ_TIMEOUT_S, verify=self.verify,
+                                **kwargs)
 
     def wait_final(self, job_id, timeout=120):
         def final():

@@ -5,6 +5,7 @@ import zipfile
 
 import eventlet
 import pytest
+import requests
 from PIL import Image, ImageOps
 
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
@@ -228,7 +229,11 @@ def test_jobs_survive_a_broker_restart_and_a_gateway_restart(tmp_path):
         stack.stop_process("gateway")
         stack.start_gateway()
 
-        docs = [api.wait_final(i, timeout=240) for i in ids]
+        try:
+            docs = [api.wait_final(i, timeout=240) for i in ids]
+        except (AssertionError, requests.RequestException) as exc:
+            logs = "\n".join(f"--- {name}\n{stack.log(name)}" for name in stack.procs)
+            raise AssertionError(f"{exc!r}\n{logs}") from exc
         assert {doc["status"] for doc in docs} == {"succeeded"}
         for doc in docs:
             result = api.get(f"/jobs/{doc['id']}/tasks/0/result")
