@@ -1,8 +1,8 @@
 """Nameko dependencies and consumers shared by the services.
 
-Every service imports from here, so this is where the reconnect backoff is
-bounded for all of them (infra/nameko/reconnect.py).
+Every service imports from here, so this is where their consumers are made
+to live through a broker outage (infra/nameko/outage.py).
 """
-from infra.nameko import reconnect
+from infra.nameko import outage
 
-reconnect.install()
+outage.install()
