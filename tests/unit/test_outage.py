@@ -1,7 +1,6 @@
 """How a service's consumers meet a broker outage (infra/nameko/outage.py):
 a bounded reconnect wait, and no crash for an ack or requeue on a dead
-connection. tests/integration/test_broker_outage.py does it, and an RPC
-reply with no broker, on RabbitMQ."""
+connection. tests/integration/test_broker_outage.py does it on RabbitMQ."""
 import socket
 from types import SimpleNamespace
 
@@ -9,7 +8,6 @@ import pytest
 from amqp.exceptions import RecoverableConnectionError
 from kombu.exceptions import OperationalError
 from nameko.messaging import QueueConsumer
-from nameko.rpc import RpcConsumer
 
 from infra.nameko import outage
 from infra.nameko.queues import DrainingQueueConsumer
@@ -60,7 +58,6 @@ def test_every_service_consumer_has_the_mends():
         assert consumer.establish_connection is outage.establish_connection
     assert QueueConsumer.ack_message is outage.ack_message
     assert QueueConsumer.requeue_message is outage.requeue_message
-    assert RpcConsumer.handle_result is outage.handle_rpc_result
 
 
 def test_the_wait_between_attempts_grows_then_stops_at_the_bound(monkeypatch):
