@@ -1,4 +1,4 @@
-"""GET /jobs/<id>/archive as a stream (issue 12 finding 1).
+"""GET /jobs/<id>/archive as a stream.
 
 The zip is written while it is sent: each file is read CHUNK_BYTES at a
 time into zipfile, whose output goes to a sink the response drains after

@@ -1,4 +1,4 @@
-"""Security headers on every response (issue 12, finding 6).
+"""Security headers on every response.
 
 What each stops: nosniff, a browser guessing HTML out of a JSON answer or a
 converted file; DENY and frame-ancestors 'none', the API or the page inside

@@ -1,4 +1,4 @@
-"""Concurrent /convert requests per user (issue 12 finding 4).
+"""Concurrent /convert requests per user.
 
 /convert holds a gateway connection until the result is ready (up to
 GATEWAY.sync_convert_timeout_s), so each user may hold at most

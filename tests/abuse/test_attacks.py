@@ -1,4 +1,4 @@
-"""Generated attacks (issue 12) against the running system: each gets its
+"""Generated attacks against the running system: each gets its
 clear answer, fast, and a normal user's job made meanwhile still finishes."""
 import json
 import time

@@ -1,4 +1,4 @@
-"""Reused results against the system as processes (issue 11): the same bytes
+"""Reused results against the system as processes: the same bytes
 with the same options again, by the same user, come back as the stored
 result without reaching a converter; another user's are converted."""
 import glob

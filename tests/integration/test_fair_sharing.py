@@ -1,5 +1,5 @@
-"""Fair sharing with real RabbitMQ, a real database and the real converter
-(issue 12 finding 4): a user's backlog does not hold up another user's task."""
+"""Fair sharing with real RabbitMQ, a real database and the real converter:
+a user's backlog does not hold up another user's task."""
 import pytest
 from sqlalchemy import create_engine, select
 

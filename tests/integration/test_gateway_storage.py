@@ -1,6 +1,5 @@
 """Quota and DELETE through the HTTP API with the real services behind it
-(real RabbitMQ, SQLite and PostgreSQL, the real converter): issue 12
-findings 1 and 7."""
+(real RabbitMQ, SQLite and PostgreSQL, the real converter)."""
 import pytest
 
 from gateway import create_app
@@ -73,7 +72,7 @@ def test_after_delete_the_job_is_gone_everywhere_for_its_owner(http):
     assert http.get("/api/v1/jobs", headers=bearer(token)).get_json()["items"] == []
 
 
-# --- finding 4: per-user limits at the gateway ------------------------------------
+# --- per-user limits at the gateway ----------------------------------------------
 
 @pytest.fixture
 def limited(runner_factory, rabbit_config, sqlite_url, storage_root):

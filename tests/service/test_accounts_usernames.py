@@ -1,4 +1,4 @@
-"""Usernames (issue 12, finding 6): 'alice\\n' was registered, and 'Alice' was
+"""Usernames: 'alice\\n' was registered, and 'Alice' was
 another user than 'alice'. Now one form, lower case, matched whole."""
 import pytest
 from nameko.testing.services import worker_factory

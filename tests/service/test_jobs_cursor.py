@@ -8,7 +8,7 @@ from services.jobs.service import _decode_cursor
 
 
 @pytest.mark.parametrize("cursor", [
-    # 3000 '[' under base64: json.loads hit RecursionError, a 500 (issue 12, finding 6)
+    # 3000 '[' under base64: json.loads hit RecursionError, a 500
     base64.urlsafe_b64encode(b"[" * 3000).decode(),
     "[" * 3000,
     "A" * 100_000,

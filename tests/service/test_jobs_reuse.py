@@ -1,4 +1,4 @@
-"""Reused results in the jobs service (issue 11): worker_factory with the
+"""Reused results in the jobs service: worker_factory with the
 publisher mocked, on a real database of each kind (SQLite and PostgreSQL,
 migrated) and a real storage folder."""
 import hashlib

@@ -1,5 +1,5 @@
-"""Quota, retention, DELETE and fair sharing in the jobs service (issue 12
-findings 1, 4, 7): worker_factory with the publisher mocked, on a real
+"""Quota, retention, DELETE and fair sharing in the jobs service:
+worker_factory with the publisher mocked, on a real
 database of each kind (SQLite and PostgreSQL, migrated as `make migrate` does)."""
 import os
 from datetime import timedelta
@@ -34,7 +34,7 @@ def published(service):
     return [(c.args[0]["job_id"], c.args[0]["index"]) for c in service.publish_task.call_args_list]
 
 
-# --- finding 1: quota and retention ----------------------------------------
+# --- quota and retention ---------------------------------------------------
 
 def test_quota_counts_inputs_then_outputs_and_refuses_past_it(make_service):
     service = make_service(quota_bytes=1000)
@@ -102,7 +102,7 @@ def test_retention_keeps_unfinished_jobs_however_old(make_service):
     assert service.get_job(job_id(1), ALICE)["status"] == "queued"
 
 
-# --- finding 7: DELETE ---------------------------------------------------------
+# --- DELETE ---------------------------------------------------------------------
 
 def test_delete_removes_the_job_for_its_owner_and_drops_late_results(make_service):
     service = make_service(quota_bytes=10_000)
@@ -137,7 +137,7 @@ def test_delete_removes_the_job_for_its_owner_and_drops_late_results(make_servic
     assert service.db.session.execute(select(func.count(Task.id))).scalar_one() == 0
 
 
-# --- finding 4: fair sharing -----------------------------------------------------
+# --- fair sharing ---------------------------------------------------------------
 
 def test_a_user_has_at_most_the_cap_on_the_queue_and_the_rest_follow(make_service):
     service = make_service(max_tasks_in_flight_per_user=3)

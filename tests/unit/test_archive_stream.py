@@ -1,4 +1,4 @@
-"""GET /archive's zip is written while sent (issue 12 finding 1): pieces of
+"""GET /archive's zip is written while sent: pieces of
 about one chunk, never the whole archive; the result is a valid zip."""
 import io
 import os

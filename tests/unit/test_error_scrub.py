@@ -1,4 +1,4 @@
-"""Task error messages carry no library internals (issue 12, finding 6): the
+"""Task error messages carry no library internals: the
 parent scrubs what its sandbox child says before anyone sees it."""
 import pytest
 

@@ -1,5 +1,5 @@
-"""Files the services create are theirs alone (issue 12, finding 6: the
-database and logs were 0644): files 0600, the folders they create 0700."""
+"""Files the services create are theirs alone (the
+database and logs were once 0644): files 0600, the folders they create 0700."""
 import os
 import stat
 

@@ -1,4 +1,4 @@
-"""Gateway hardening (issue 12, findings 5 and 6), with no service behind it:
+"""Gateway hardening, with no service behind it:
 each request here is answered (or refused) before any RPC call.
 
 - security headers on every response; the pages keep their own CSP;

@@ -260,7 +260,7 @@ def test_svg_nesting_at_the_depth_limit_renders(svg, opts):
 
 
 def test_svg_decoy_ids_do_not_hide_nested_uses():
-    # Issue 12, finding 2: each group's id is given again to an empty decoy.
+    # A decoy attack: each group's id is given again to an empty decoy.
     # CairoSVG's <use> takes the first (40**3 rects drawn); a count keeping the
     # last saw ~130 and let it through, to render for minutes.
     from tests.attacks import decoy_id_svg

@@ -1,4 +1,4 @@
-"""The output-size cap (issue 12, finding 1's "What to build"): an output over
+"""The output-size cap: an output over
 Limits.output_cap fails its task with IMAGE_TOO_LARGE in the sandbox, before
 a byte of it is sent to the parent or stored."""
 import pytest

@@ -1,4 +1,4 @@
-"""The sandbox is a boundary (issue 12, finding 3): code running in the child,
+"""The sandbox is a boundary: code running in the child,
 as a decoder exploit would, cannot read the parent's secrets, reach the
 network, fill the disk or start processes. Each test runs attacker code in a
 child started exactly as the converter's (tests/sandbox_probe.py)."""

@@ -1,4 +1,4 @@
-"""The web page, step by step as a person uses it (issue: "Tests that must exist")."""
+"""The web page, step by step as a person uses it."""
 import base64
 import io
 import json

@@ -1,4 +1,4 @@
-"""job seq and queue position, task stage, tasks by status (live events, issue 9)
+"""job seq and queue position, task stage, tasks by status (live events)
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""task reuse key and reused flag, tasks by reuse key (result reuse, issue 11)
+"""task reuse key and reused flag, tasks by reuse key (result reuse)
 
 Revision ID: 0003
 Revises: 0002
