@@ -55,7 +55,7 @@ test-fast: setup
 
 ## The real deployment on this machine: the images built from Debian's
 ## packages, two Docker engines as a two-node swarm, the stack on it
-## (README "Deploy"). deploy-down removes all of it.
+## (README "Deployment"). deploy-down removes all of it.
 deploy:
 	bash scripts/start-docker.sh
 	bash scripts/build-images.sh

@@ -32,7 +32,7 @@ from convertix.options import validate
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB_DEADLINE_S = 300
 
-# name -> (image size, options): the two cases of README's speed table
+# name -> (image size, options): the two cases of docs/benchmarks.md "The pipeline"
 CASES = {
     "12MP JPEG -> 1024px WebP q80": ((4000, 3000), {"format": "webp", "width": 1024,
                                                      "height": 1024, "quality": 80}),
@@ -125,7 +125,7 @@ def start_system(port, name="bench", env=None):
     env = {**os.environ, "CONVERTIX_VAR": var, "GATEWAY_PORT": str(port),
            "DATABASE_URL": f"sqlite:///{var}/convertix.db", "STORAGE_ROOT": f"{var}/storage",
            # the benches send the same images again and again: measure their
-           # conversion, not the reuse of a stored result (README "Reused results")
+           # conversion, not the reuse of a stored result (docs/DESIGN.md "Reused results")
            "REUSE_RESULTS": "false",
            **(env or {})}
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env,

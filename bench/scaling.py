@@ -9,7 +9,7 @@ file and storage folder, then measures:
   plus the time from the burst to the first added replica consuming;
 - steady: a constant arrival rate for a while under the scaler; the number
   of scale changes after the settling time (must be 0: no flapping).
-Prints a table (the figures in README.md come from it).
+Prints a table (docs/benchmarks.md "Scaling" keeps its figures).
 """
 import eventlet
 

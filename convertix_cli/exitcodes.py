@@ -1,4 +1,4 @@
-"""Exit statuses of `convertix` (README, "The command line"): one table."""
+"""Exit statuses of `convertix` (README, "From the command line"): one table."""
 OK = 0            # every file succeeded (or the command did what it says)
 FAILED = 1        # every file of the job(s) failed, or the job was cancelled
 USAGE = 2         # bad arguments (typer/click's own status)
