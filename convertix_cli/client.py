@@ -1,11 +1,10 @@
 """The HTTP API through httpx: the session's tokens, refreshed on a 401."""
-import re
 import time
-from urllib.parse import unquote
 
 import httpx
 
 from convertix_cli import exitcodes, store
+from convertix_cli.names import disposition_name, safe_name
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, read=120.0)
@@ -116,9 +115,7 @@ class Client:
 
 
 def filename_of(response, fallback):
-    header = response.headers.get("content-disposition", "")
-    star = re.search(r"filename\*=UTF-8''([^;]+)", header, re.I)
-    if star:
-        return unquote(star.group(1))
-    plain = re.search(r'filename="?([^";]+)"?', header, re.I)
-    return plain.group(1) if plain else fallback
+    """A safe base name for a downloaded file: the server's name
+    (`Content-Disposition`) cut down to what cannot leave a folder, or
+    `fallback` (made safe too) when nothing of it is left."""
+    return safe_name(disposition_name(response.headers.get("content-disposition")), fallback)

@@ -16,6 +16,7 @@ from convertix_cli import exitcodes
 from convertix_cli.client import API, CliError, Client, filename_of
 from convertix_cli.files import batches, collect
 from convertix_cli.follow import FINAL, follow, progress_of
+from convertix_cli.names import safe_name, write_inside
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 MAX_FILES_PER_JOB = 50  # the server's default limit (LIMITS.max_files)
@@ -163,7 +164,8 @@ def _watch(state, job_ids):
 
 
 def _download(state, doc, outdir, taken):
-    """Write each succeeded output of `doc` into `outdir`; the files written."""
+    """Write each succeeded output of `doc` into `outdir`, and nowhere else
+    (convertix_cli/names.py); the files written."""
     outdir.mkdir(parents=True, exist_ok=True)
     written = {}
     for task in doc["tasks"]:
@@ -171,12 +173,13 @@ def _download(state, doc, outdir, taken):
             continue
         response = state.client.call("GET", task["output"]["url"][len(API):])
         name = filename_of(response, f"{task['index']}.{task['output']['format']}")
-        target = outdir / name
-        if target in taken:  # two inputs with one stem: keep both
-            target = outdir / f"{target.stem}-{task['index']}{target.suffix}"
-        taken.add(target)
-        target.write_bytes(response.content)
-        written[task["index"]] = str(target)
+        if name in taken or (outdir / name).is_dir():  # two inputs with one stem: keep both
+            stem, dot, ending = name.rpartition(".")
+            name = safe_name(f"{stem}-{task['index']}{dot}{ending}" if dot
+                             else f"{name}-{task['index']}")
+        taken.add(name)
+        write_inside(outdir, name, response.content)
+        written[task["index"]] = str(outdir / name)
     return written
 
 
