@@ -40,6 +40,7 @@ class Client:
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT)
         self.session = store.load(self.url)
+        self._formats = None
 
     def close(self):
         self.http.close()
@@ -69,6 +70,13 @@ class Client:
 
     def json(self, method, path, expect=(200,), **kwargs):
         return self.call(method, path, expect=expect, **kwargs).json()
+
+    def formats(self):
+        """GET /formats, asked once per command: what the server reads and
+        writes, and its tables (file endings, final statuses)."""
+        if self._formats is None:
+            self._formats = self.json("GET", "/formats", auth=False)
+        return self._formats
 
     # --- the session ---
     def access_token(self):
