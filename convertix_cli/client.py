@@ -1,11 +1,10 @@
 """The HTTP API through httpx: the session's tokens, refreshed on a 401."""
-import re
 import time
-from urllib.parse import unquote
 
 import httpx
 
 from convertix_cli import exitcodes, store
+from convertix_cli.names import disposition_name, safe_name
 
 API = "/api/v1"
 TIMEOUT = httpx.Timeout(30.0, read=120.0)
@@ -41,6 +40,7 @@ class Client:
         self.url = url.rstrip("/")
         self.http = httpx.Client(base_url=self.url, timeout=TIMEOUT)
         self.session = store.load(self.url)
+        self._formats = None
 
     def close(self):
         self.http.close()
@@ -70,6 +70,13 @@ class Client:
 
     def json(self, method, path, expect=(200,), **kwargs):
         return self.call(method, path, expect=expect, **kwargs).json()
+
+    def formats(self):
+        """GET /formats, asked once per command: what the server reads and
+        writes, and its tables (file endings, final statuses)."""
+        if self._formats is None:
+            self._formats = self.json("GET", "/formats", auth=False)
+        return self._formats
 
     # --- the session ---
     def access_token(self):
@@ -116,9 +123,7 @@ class Client:
 
 
 def filename_of(response, fallback):
-    header = response.headers.get("content-disposition", "")
-    star = re.search(r"filename\*=UTF-8''([^;]+)", header, re.I)
-    if star:
-        return unquote(star.group(1))
-    plain = re.search(r'filename="?([^";]+)"?', header, re.I)
-    return plain.group(1) if plain else fallback
+    """A safe base name for a downloaded file: the server's name
+    (`Content-Disposition`) cut down to what cannot leave a folder, or
+    `fallback` (made safe too) when nothing of it is left."""
+    return safe_name(disposition_name(response.headers.get("content-disposition")), fallback)

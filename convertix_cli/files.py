@@ -1,23 +1,27 @@
 """Which local files to upload: named files as they are, folders walked for
-files whose name says a format the server reads (GET /formats); the server
-still sniffs every byte."""
+files whose name ends in an ending of a format the server reads (GET /formats,
+`input` and `extensions`: the server's table, not a copy); the server still
+sniffs every byte."""
 from pathlib import Path
 
-# file name ending -> format name of GET /formats
-ENDINGS = {
-    "jpg": "jpeg", "jpeg": "jpeg", "jpe": "jpeg", "jfif": "jpeg", "png": "png", "webp": "webp",
-    "avif": "avif", "gif": "gif", "tif": "tiff", "tiff": "tiff", "bmp": "bmp", "dib": "bmp",
-    "ico": "ico", "heic": "heic", "heif": "heic", "svg": "svg", "pdf": "pdf", "psd": "psd",
-    "jp2": "jp2", "tga": "tga", "ppm": "ppm", "pgm": "ppm", "pbm": "ppm", "pnm": "ppm",
-}
+
+def endings_of(formats):
+    """File name ending -> input format, from the server's GET /formats answer.
+    A server that does not send `extensions` (older than them): an ending that
+    is a format's own name (png, webp ...) still counts."""
+    extensions = formats.get("extensions") or {}
+    endings = {}
+    for fmt in formats["input"]:
+        for ending in [fmt, *extensions.get(fmt, [])]:
+            endings.setdefault(ending.lower(), fmt)
+    return endings
 
 
-def readable(path, input_formats):
-    ending = path.suffix.lower().lstrip(".")
-    return ending in input_formats or ENDINGS.get(ending) in input_formats
+def readable(path, endings):
+    return path.suffix.lower().lstrip(".") in endings
 
 
-def collect(arguments, input_formats):
+def collect(arguments, endings):
     """The files to send, in a stable order; folders contribute readable images only."""
     found = []
     for argument in arguments:
@@ -25,7 +29,7 @@ def collect(arguments, input_formats):
         if path.is_dir():
             found += sorted(p for p in path.rglob("*")
                             if p.is_file() and not p.name.startswith(".")
-                            and readable(p, input_formats))
+                            and readable(p, endings))
         elif path.is_file():
             found.append(path)
         else:

@@ -7,21 +7,29 @@ import time
 import httpx
 from httpx_sse import SSEError, connect_sse
 
+from convertix.contract import JOB_FINAL, TASK_FINAL
 from convertix_cli.client import API, api_error
 
-FINAL = {"succeeded", "failed", "partial", "cancelled"}
-TASK_FINAL = {"succeeded", "failed", "cancelled"}
 NO_EVENTS = {404, 405, 501}
 POLL_S = 1.0
 # a task's share of done while it runs, by the converter's stage
 STAGE_SHARE = {"decode": 0.25, "transform": 0.5, "encode": 0.75, "store": 0.9}
 
 
-def progress_of(doc):
+def final_statuses(formats):
+    """(job, task) statuses after which nothing changes: the server's (GET
+    /formats, `final_statuses`); the contract's (convertix/contract.py, the
+    same package) for a server that does not say them."""
+    given = formats.get("final_statuses") or {}
+    return (frozenset(given.get("job") or JOB_FINAL),
+            frozenset(given.get("task") or TASK_FINAL))
+
+
+def progress_of(doc, task_final):
     """(done, total) in tasks; a running task counts by its stage."""
     done = 0.0
     for task in doc["tasks"]:
-        if task["status"] in TASK_FINAL:
+        if task["status"] in task_final:
             done += 1
         elif task["status"] == "processing":
             done += STAGE_SHARE.get(task.get("stage"), 0.1)
@@ -30,18 +38,19 @@ def progress_of(doc):
 
 def follow(client, job_id, on_change):
     """Call `on_change(doc)` at each change; return the final document."""
+    final, _ = final_statuses(client.formats())
     try:
-        doc = _follow_events(client, job_id, on_change)
+        doc = _follow_events(client, job_id, on_change, final)
     except _NoEvents:
         doc = None
-    return doc if doc is not None else _poll(client, job_id, on_change)
+    return doc if doc is not None else _poll(client, job_id, on_change, final)
 
 
 class _NoEvents(Exception):
     pass
 
 
-def _follow_events(client, job_id, on_change):
+def _follow_events(client, job_id, on_change, final):
     last_id = None
     for _attempt in range(20):  # reconnects after a dropped stream, with Last-Event-ID
         headers = {"Authorization": "Bearer " + client.access_token(),
@@ -66,7 +75,7 @@ def _follow_events(client, job_id, on_change):
                     if event.event == "job":
                         doc = json.loads(event.data)
                         on_change(doc)
-                if doc is not None and doc["status"] in FINAL:
+                if doc is not None and doc["status"] in final:
                     return doc
         except (httpx.TransportError, SSEError):
             pass
@@ -74,11 +83,11 @@ def _follow_events(client, job_id, on_change):
     return None
 
 
-def _poll(client, job_id, on_change):
+def _poll(client, job_id, on_change, final):
     while True:
         doc = client.json("GET", f"/jobs/{job_id}")
         on_change(doc)
-        if doc["status"] in FINAL:
+        if doc["status"] in final:
             return doc
         time.sleep(POLL_S)
 

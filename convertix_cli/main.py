@@ -14,8 +14,9 @@ from rich.table import Table
 from convertix.messages import sentence
 from convertix_cli import exitcodes
 from convertix_cli.client import API, CliError, Client, filename_of
-from convertix_cli.files import batches, collect
-from convertix_cli.follow import FINAL, follow, progress_of
+from convertix_cli.files import batches, collect, endings_of
+from convertix_cli.follow import final_statuses, follow, progress_of
+from convertix_cli.names import safe_name, write_inside
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 MAX_FILES_PER_JOB = 50  # the server's default limit (LIMITS.max_files)
@@ -144,6 +145,7 @@ def _watch(state, job_ids):
     finals = []
     if state.as_json:
         return [follow(state.client, job_id, lambda doc: None) for job_id in job_ids]
+    _, task_final = final_statuses(state.client.formats())
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[words]}"),
                TimeElapsedColumn())
     with Progress(*columns, console=err) as progress:
@@ -151,7 +153,7 @@ def _watch(state, job_ids):
                 for job_id in job_ids}
 
         def on_change(doc):
-            done, total = progress_of(doc)
+            done, total = progress_of(doc, task_final)
             words = doc["status"]
             if doc.get("queue_position"):
                 words += f" (queue position {doc['queue_position']})"
@@ -163,7 +165,8 @@ def _watch(state, job_ids):
 
 
 def _download(state, doc, outdir, taken):
-    """Write each succeeded output of `doc` into `outdir`; the files written."""
+    """Write each succeeded output of `doc` into `outdir`, and nowhere else
+    (convertix_cli/names.py); the files written."""
     outdir.mkdir(parents=True, exist_ok=True)
     written = {}
     for task in doc["tasks"]:
@@ -171,12 +174,16 @@ def _download(state, doc, outdir, taken):
             continue
         response = state.client.call("GET", task["output"]["url"][len(API):])
         name = filename_of(response, f"{task['index']}.{task['output']['format']}")
-        target = outdir / name
-        if target in taken:  # two inputs with one stem: keep both
-            target = outdir / f"{target.stem}-{task['index']}{target.suffix}"
-        taken.add(target)
-        target.write_bytes(response.content)
-        written[task["index"]] = str(target)
+        if name in taken or (outdir / name).is_dir():  # two inputs with one stem: keep both
+            stem, dot, ending = name.rpartition(".")
+            name = safe_name(f"{stem}-{task['index']}{dot}{ending}" if dot
+                             else f"{name}-{task['index']}")
+        taken.add(name)
+        try:
+            write_inside(outdir, name, response.content)
+        except OSError as exc:  # e.g. a folder in the way, a full disk
+            raise CliError(f"cannot write {name} in {outdir}: {exc}", exitcodes.USAGE) from None
+        written[task["index"]] = str(outdir / name)
     return written
 
 
@@ -215,9 +222,8 @@ def convert(state,
                                       help="Follow the jobs and download the results."),
             batch: int = typer.Option(MAX_FILES_PER_JOB, "--batch", help="Files per job.")):
     """Upload images (one job per batch), follow them live, download the results."""
-    formats = state.client.json("GET", "/formats", auth=False)
     try:
-        files = collect(paths, set(formats["input"]))
+        files = collect(paths, endings_of(state.client.formats()))
     except FileNotFoundError as exc:
         raise CliError(f"no such file or folder: {exc}", exitcodes.USAGE) from None
     if not files:
@@ -287,8 +293,7 @@ def show(state, job_id: str = typer.Argument(..., metavar="ID")):
     """One job: its status and each file's result."""
     doc = state.client.json("GET", f"/jobs/{job_id}")
     emit(state, doc, lambda: _show_job(doc))
-    return exitcodes.BY_JOB_STATUS.get(doc["status"], exitcodes.OK) if doc["status"] in FINAL \
-        else exitcodes.OK
+    return exitcodes.BY_JOB_STATUS.get(doc["status"], exitcodes.OK)  # OK while it runs
 
 
 @app.command()
@@ -306,7 +311,8 @@ def download(state, job_id: str = typer.Argument(..., metavar="ID"),
              outdir: Path = typer.Option(Path("."), "--out", "-o")):
     """Download a job's results into a folder."""
     doc = state.client.json("GET", f"/jobs/{job_id}")
-    if doc["status"] not in FINAL:
+    job_final, _ = final_statuses(state.client.formats())
+    if doc["status"] not in job_final:
         raise CliError(f"job {job_id} is {doc['status']}: `convertix watch {job_id}` first",
                        exitcodes.REFUSED, code="NOT_READY")
     written = _download(state, doc, outdir, set())

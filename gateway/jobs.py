@@ -6,9 +6,12 @@ import uuid
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from flask_jwt_extended import jwt_required
 
-from convertix.contract import DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE
+from convertix.contract import (
+    DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE, TASK_FINAL,
+)
 from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded, error
 from convertix.imaging import capabilities, extension, mime_type
+from convertix.imaging.formats import file_types
 from convertix.storage import result_filename
 from gateway.archive import stream_zip
 from gateway.auth import current_user_id
@@ -72,7 +75,15 @@ def _accepted(doc):
 
 @bp.get("/formats")
 def formats():
-    return jsonify(capabilities())
+    return jsonify(formats_document(capabilities()))
+
+
+def formats_document(caps):
+    """What clients need to know of formats and statuses, so that none of
+    them keeps its own copy of the server's tables: the capabilities, each
+    format's file endings and media types, and the final statuses."""
+    return {**caps, **file_types(set(caps["input"]) | set(caps["output"])),
+            "final_statuses": {"job": sorted(JOB_FINAL), "task": sorted(TASK_FINAL)}}
 
 
 @bp.post("/jobs")

@@ -1,4 +1,4 @@
-"""Format tables: the one place that names formats, their MIME types and extensions,
+"""Format tables: the one place that names formats, their MIME types and file endings,
 and which decoder (Pillow plugin list, or an ImageMagick coder) may read each."""
 
 # libmagic MIME type -> our format name.
@@ -88,20 +88,57 @@ MAGICK_CODERS = {
     "tiff": "TIFF",
 }
 
-# Output format -> (MIME type, file extension).
-OUTPUT_TYPES = {
-    "jpeg": ("image/jpeg", "jpg"),
-    "png": ("image/png", "png"),
-    "webp": ("image/webp", "webp"),
-    "avif": ("image/avif", "avif"),
-    "heic": ("image/heic", "heic"),
-    "gif": ("image/gif", "gif"),
-    "tiff": ("image/tiff", "tif"),
-    "bmp": ("image/bmp", "bmp"),
-    "ico": ("image/vnd.microsoft.icon", "ico"),
-    "pdf": ("application/pdf", "pdf"),
-    "svg": ("image/svg+xml", "svg"),
+# Format -> the file name endings that carry it; results are named with the
+# first. Clients read it from GET /formats (folder walks, the page's file
+# picker): it only guesses which local files are images, the server still
+# sniffs every byte.
+FILE_EXTENSIONS = {
+    "jpeg": ("jpg", "jpeg", "jpe", "jfif"),
+    "png": ("png", "apng"),
+    "gif": ("gif",),
+    "webp": ("webp",),
+    "avif": ("avif",),
+    "heic": ("heic", "heif"),
+    "tiff": ("tif", "tiff"),
+    "bmp": ("bmp", "dib"),
+    "ico": ("ico",),
+    "cur": ("cur",),
+    "icns": ("icns",),
+    "svg": ("svg",),
+    "psd": ("psd",),
+    "tga": ("tga",),
+    "jp2": ("jp2", "jpx", "jpf"),
+    "j2k": ("j2k", "j2c", "jpc"),
+    "pbm": ("pbm",),
+    "pgm": ("pgm",),
+    "ppm": ("ppm", "pnm"),
+    "pcx": ("pcx",),
+    "qoi": ("qoi",),
+    "dds": ("dds",),
+    "sgi": ("sgi", "rgb", "rgba", "bw"),
+    "sunras": ("ras", "sun"),
+    "xbm": ("xbm",),
+    "xpm": ("xpm",),
+    "pdf": ("pdf",),
 }
+
+# Output format -> its MIME type.
+OUTPUT_MEDIA_TYPES = {
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "heic": "image/heic",
+    "gif": "image/gif",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+    "ico": "image/vnd.microsoft.icon",
+    "pdf": "application/pdf",
+    "svg": "image/svg+xml",
+}
+
+# Output format -> (MIME type, file extension).
+OUTPUT_TYPES = {fmt: (mime, FILE_EXTENSIONS[fmt][0]) for fmt, mime in OUTPUT_MEDIA_TYPES.items()}
 
 
 def mime_type(fmt):
@@ -110,3 +147,14 @@ def mime_type(fmt):
 
 def extension(fmt):
     return OUTPUT_TYPES.get(fmt, ("application/octet-stream", "bin"))[1]
+
+
+def file_types(names):
+    """Each named format's file endings and media types, for clients that
+    guess from a file's name or type (GET /formats)."""
+    media = {}
+    for mime, fmt in list(MIME_TO_FORMAT.items()) + [(m, f) for f, m in OUTPUT_MEDIA_TYPES.items()]:
+        if mime not in media.setdefault(fmt, []):
+            media[fmt].append(mime)
+    return {"extensions": {fmt: list(FILE_EXTENSIONS.get(fmt, (fmt,))) for fmt in sorted(names)},
+            "media_types": {fmt: media.get(fmt, []) for fmt in sorted(names)}}

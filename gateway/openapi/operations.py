@@ -58,7 +58,9 @@ OPERATIONS = {
     # --- formats and jobs ---
     "GET /api/v1/formats": Op(
         "What this installation reads and writes", auth=None, answer=(JSON, "Formats"),
-        rpc=False, tags=("jobs",)),
+        rpc=False, tags=("jobs",),
+        description="Also each format's file name endings and media types, and the final "
+                    "statuses of a job and a task: clients take these tables from here."),
     "POST /api/v1/jobs": Op(
         "Upload files with one set of options: a job", request=(MULTIPART, "Upload"),
         status=202, answer=(JSON, "Job"),

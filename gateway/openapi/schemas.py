@@ -130,8 +130,17 @@ USER = {"type": "object", "properties": {
     "storage": {"type": "object", "properties": {"used_bytes": {"type": "integer"},
                                                  "quota_bytes": {"type": ["integer", "null"]}}}}}
 
-FORMATS = {"type": "object", "properties": {
-    k: {"type": "array", "items": {"type": "string"}} for k in ("input", "output", "operations")}}
+_NAMES = {"type": "array", "items": {"type": "string"}}
+FORMATS = {"type": "object", "required": ["input", "output", "operations"], "properties": {
+    **{k: _NAMES for k in ("input", "output", "operations")},
+    "extensions": {"type": "object", "additionalProperties": _NAMES,
+                   "description": "each format of input and output -> its file name endings "
+                                  "(lower case, no dot), the one results are named with first"},
+    "media_types": {"type": "object", "additionalProperties": _NAMES,
+                    "description": "each format of input and output -> its media types"},
+    "final_statuses": {"type": "object", "required": ["job", "task"],
+                       "properties": {"job": _NAMES, "task": _NAMES},
+                       "description": "the statuses after which a job (a task) no longer changes"}}}
 
 JOB_PAGE = {"type": "object", "required": ["items"], "properties": {
     "items": {"type": "array", "items": ref("Job")},

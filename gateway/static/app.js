@@ -4,22 +4,14 @@
 (() => {
   const API = "/api/v1";
   const STORE_KEY = "convertix.session";
-  const FINAL = new Set(["succeeded", "failed", "partial", "cancelled"]);
-  const TASK_FINAL = new Set(["succeeded", "failed", "cancelled"]);
+  // The final statuses and each format's file endings and media types are the server's
+  // tables (GET /formats), filled in by loadFormats before anything else runs.
+  let FINAL = new Set();
+  let TASK_FINAL = new Set();
+  let FORMAT_FILES = {};
   // Where a task is, as a share of the bar: the converter's stages in order.
   const STAGE_PERCENT = { decode: 25, transform: 50, encode: 75, store: 90 };
   const STAGE_WORDS = { decode: "reading", transform: "resizing", encode: "encoding", store: "saving" };
-  // A format name (GET /formats) -> the file name endings and media types that carry it.
-  const FORMAT_FILES = {
-    jpeg: [["jpg", "jpeg", "jpe", "jfif"], ["image/jpeg"]], png: [["png"], ["image/png"]],
-    webp: [["webp"], ["image/webp"]], avif: [["avif"], ["image/avif"]], gif: [["gif"], ["image/gif"]],
-    tiff: [["tif", "tiff"], ["image/tiff"]], bmp: [["bmp", "dib"], ["image/bmp"]],
-    ico: [["ico"], ["image/x-icon", "image/vnd.microsoft.icon"]],
-    heic: [["heic", "heif"], ["image/heic", "image/heif"]], svg: [["svg"], ["image/svg+xml"]],
-    pdf: [["pdf"], ["application/pdf"]], psd: [["psd"], ["image/vnd.adobe.photoshop"]],
-    jp2: [["jp2", "j2k"], ["image/jp2"]], tga: [["tga"], ["image/x-tga"]],
-    ppm: [["ppm", "pgm", "pbm", "pnm"], ["image/x-portable-anymap"]],
-  };
   const PRESETS = {
     "Web thumbnail": { format: "webp", width: 320, height: 320, fit: "cover", quality: 75 },
     "WebP 80": { format: "webp", quality: 80 },
@@ -197,6 +189,10 @@
     const answer = await fetch(API + "/formats");
     const formats = await answer.json();
     inputFormats = new Set(formats.input);
+    FINAL = new Set(formats.final_statuses.job);
+    TASK_FINAL = new Set(formats.final_statuses.task);
+    FORMAT_FILES = Object.fromEntries(formats.input.map((name) =>
+      [name, [formats.extensions[name] || [], formats.media_types[name] || []]]));
     const select = $("f-format");
     select.replaceChildren(...formats.output.map((name) =>
       el("option", { value: name, textContent: name.toUpperCase() })));

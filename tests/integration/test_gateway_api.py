@@ -22,6 +22,7 @@ from tests.helpers import wait_until
 from tests.integration.conftest import jpeg_bytes, png_bytes
 
 from convertix.contract import JOB_FINAL as FINAL
+from convertix.contract import TASK_FINAL
 
 
 @pytest.fixture
@@ -158,6 +159,18 @@ def test_formats_is_public_and_lists_real_formats(http):
     formats = http.get("/api/v1/formats").get_json()
     assert {"png", "jpeg", "webp"} <= set(formats["output"]) and "width" in formats["operations"]
     assert "pdf" not in formats["input"]
+
+
+def test_formats_gives_clients_the_servers_tables(http):
+    """File endings and final statuses come from the server, so no client keeps a copy."""
+    formats = http.get("/api/v1/formats").get_json()
+    named = set(formats["input"]) | set(formats["output"])
+    assert set(formats["extensions"]) == named == set(formats["media_types"])
+    assert formats["extensions"]["jpeg"][0] == "jpg" and "jfif" in formats["extensions"]["jpeg"]
+    assert "image/png" in formats["media_types"]["png"]
+    for fmt in {"pgm", "pbm"} & named:  # its own format, not folded into ppm
+        assert formats["extensions"][fmt] == [fmt]
+    assert formats["final_statuses"] == {"job": sorted(FINAL), "task": sorted(TASK_FINAL)}
 
 
 def test_upload_follow_download_archive_delete(http):

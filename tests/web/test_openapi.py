@@ -93,3 +93,13 @@ def test_the_api_page_is_served_from_the_gateway(app):
 
 def test_every_task_error_code_has_a_sentence():
     assert set(TASK_ERROR_CODES) <= set(SENTENCES)
+
+
+def test_the_formats_answer_matches_its_schema(app, document):
+    """GET /formats with the tables clients take from it (file endings, final statuses)."""
+    schemas = document["components"]["schemas"]
+    formats = schemas["Formats"]
+    assert {"extensions", "media_types", "final_statuses"} <= set(formats["properties"])
+    answer = app.test_client().get("/api/v1/formats").get_json()
+    jsonschema.Draft202012Validator(formats).validate(answer)
+    assert set(answer["final_statuses"]["job"]) == {"succeeded", "failed", "partial", "cancelled"}
