@@ -1,10 +1,14 @@
 """Jobs: job and task records, the state machine, and the conversion queue.
 
-Entrypoints validate, call the database or the publisher, and return. Two
-rules keep concurrent event handlers correct on SQLite and PostgreSQL alike:
-every change to a job's tasks starts by writing the job's row (which takes
-PostgreSQL's row lock and SQLite's write lock before anything is read), and
-no message is published while a transaction is open.
+Entrypoints validate, call the database or the publisher, and return. What
+an event or a new job changes is decided by a pure core (transitions.py);
+the service reads, asks it, and applies its Change in one place (_record,
+then _after_commit). Three rules keep concurrent handlers correct on SQLite
+and PostgreSQL alike: every change to a job's tasks starts by writing the
+job's row (which takes PostgreSQL's row lock and SQLite's write lock before
+anything is read); a new job starts by locking its user's storage_usage row
+(quota.lock), so quota checks of one user follow each other; and no message
+is published while a transaction is open.
 """
 import base64
 import json
