@@ -92,7 +92,7 @@ def test_two_processes_never_accept_past_the_quota(two_jobs_processes, rabbit_co
         rpc.jobs.create_job(uuid.uuid4().hex, near, {"format": "png"},
                             [{"filename": "a.png", "format": "png", "bytes": 700}])
         accepted_near = create_at_once(rpc, near, 300, AT_ONCE)
-        usage = rpc.jobs.storage_usage(first)["used_bytes"], rpc.jobs.storage_usage(near)["used_bytes"]
+        usage = tuple(rpc.jobs.storage_usage(user)["used_bytes"] for user in (first, near))
     with Session(engine) as session:
         recounted = quota.recount(session, first), quota.recount(session, near)
     engine.dispose()
