@@ -47,10 +47,16 @@ MAX_RENDER_WORK = 50_000_000_000
 UNITS_TO_PX = {"": 1.0, "px": 1.0, "pt": 96 / 72, "pc": 16.0, "in": 96.0,
                "cm": 96 / 2.54, "mm": 9.6 / 2.54, "em": 16.0, "ex": 8.0}
 
-# Elements whose local name alone makes a document unsafe.
+# What makes a document unsafe, as tables (each checked in this order):
+# elements by their local name, elements by their namespace (a prefix of the
+# tag as ElementTree spells it, '{namespace}name'), attributes by their local
+# name whose value must point inside the document ('#id'), and elements whose
+# text is CSS (where @import and url() are checked, as in every attribute value).
 FORBIDDEN_ELEMENTS = frozenset({"script", "foreignObject", "include", "handler", "listener"})
 XINCLUDE_NS = "http://www.w3.org/2001/XInclude"
+FORBIDDEN_NAMESPACES = ("{" + XINCLUDE_NS,)
 REFERENCE_ATTRIBUTES = frozenset({"href", "src"})
+CSS_TEXT_ELEMENTS = {"style": "<style>"}
 
 _STYLESHEET_PI = re.compile(rb"<\?xml-stylesheet\b", re.IGNORECASE)
 _URL = re.compile(r"url\(\s*['\"]?\s*([^'\")\s]*)", re.IGNORECASE)
@@ -112,16 +118,48 @@ def _check_css(text, where):
             _refuse(f"external url({target[:60]}) in {where}")
 
 
+def _forbidden(el):
+    """Whether the element is refused for its name or its namespace."""
+    tag = el.tag if isinstance(el.tag, str) else ""
+    return _local(el.tag) in FORBIDDEN_ELEMENTS or tag.startswith(FORBIDDEN_NAMESPACES)
+
+
+def _check_attribute(name, value):
+    if name in REFERENCE_ATTRIBUTES and not value.strip().startswith("#"):
+        _refuse(f"reference {name}='{value[:60]}' outside the document")
+    _check_css(value, f"attribute {name}")
+
+
 def _check_element(el):
-    name = _local(el.tag)
-    if name in FORBIDDEN_ELEMENTS or (isinstance(el.tag, str) and el.tag.startswith("{" + XINCLUDE_NS)):
-        _refuse(f"<{name}> element")
+    """The element's name, then each attribute in order, then its CSS text."""
+    if _forbidden(el):
+        _refuse(f"<{_local(el.tag)}> element")
     for attr, value in el.attrib.items():
-        if _local(attr) in REFERENCE_ATTRIBUTES and not value.strip().startswith("#"):
-            _refuse(f"reference {_local(attr)}='{value[:60]}' outside the document")
-        _check_css(value, f"attribute {_local(attr)}")
-    if name == "style" and el.text:
-        _check_css(el.text, "<style>")
+        _check_attribute(_local(attr), value)
+    where = CSS_TEXT_ELEMENTS.get(_local(el.tag))
+    if where and el.text:
+        _check_css(el.text, where)
+
+
+def _walk(root):
+    """(element, its depth, how many elements so far) in document order, with
+    a stack of its own: nothing recursive sees the tree before its depth is checked."""
+    stack = [(root, 1)]
+    count = 0
+    while stack:
+        el, depth = stack.pop()
+        count += 1
+        yield el, depth, count
+        stack.extend((child, depth + 1) for child in reversed(el))
+
+
+def _check_tree(root):
+    for el, depth, count in _walk(root):
+        if count > MAX_ELEMENTS:
+            raise ImageTooLarge(f"SVG has more than {MAX_ELEMENTS} elements")
+        if depth > MAX_DEPTH:
+            too_deep("nests elements")
+        _check_element(el)
 
 
 def _unusable(name, value):
@@ -179,56 +217,85 @@ def render_size(root):
     return round(w), round(h)
 
 
-def sanitise(data, limits):
-    """Return (clean SVG bytes, (w, h) to render it at); raise a ConvertixError if unsafe."""
-    if data[:2] == b"\x1f\x8b":
-        data = gunzip_bounded(data, limits.max_input_bytes)
+def _refused_markup(exc):
+    _refuse("DTD internal subset" if isinstance(exc, DTDForbidden) else type(exc).__name__)
+
+
+def _not_well_formed(exc):
+    raise CorruptImage(f"SVG is not well-formed XML: {exc}") from exc
+
+
+# The parser's exceptions, most specific first -> what the caller is told.
+_PARSE_ERRORS = ((DefusedXmlException, _refused_markup), (SafeET.ParseError, _not_well_formed))
+
+
+def _parse(data):
+    """The document's root element; refused markup (DTD subset, entities,
+    external references) is UNSUPPORTED_FORMAT, broken XML CORRUPT_IMAGE."""
     if _STYLESHEET_PI.search(data):
         _refuse("xml-stylesheet processing instruction")
     try:
         parser = _Parser(target=ET.TreeBuilder())
         parser.feed(data)
         root = parser.close()
-    except DTDForbidden:
-        _refuse("DTD internal subset")
-    except DefusedXmlException as exc:
-        _refuse(f"{type(exc).__name__}")
-    except SafeET.ParseError as exc:
-        raise CorruptImage(f"SVG is not well-formed XML: {exc}") from exc
+    except (DefusedXmlException, SafeET.ParseError) as exc:
+        next(handle for kind, handle in _PARSE_ERRORS if isinstance(exc, kind))(exc)
     if _local(root.tag) != "svg":
         raise CorruptImage("SVG document has no <svg> root element")
-    # A walk with its own stack, in document order: the depth is checked before
-    # anything recursive (svgrefs, serialising, CairoSVG) sees the tree.
-    count = 0
-    stack = [(root, 1)]
-    while stack:
-        el, depth = stack.pop()
-        count += 1
-        if count > MAX_ELEMENTS:
-            raise ImageTooLarge(f"SVG has more than {MAX_ELEMENTS} elements")
-        if depth > MAX_DEPTH:
-            too_deep("nests elements")
-        _check_element(el)
-        stack.extend((child, depth + 1) for child in reversed(el))
+    return root
+
+
+def _drawn(root):
+    """Elements drawn once references are expanded, within MAX_ELEMENTS."""
     drawn = expanded_count(root)
     if drawn > MAX_ELEMENTS:
         raise ImageTooLarge(f"SVG expands to more than {MAX_ELEMENTS} elements through its references "
                             "(use, pattern, marker, filter, mask...) or has a reference cycle",
                             details={"limit": MAX_ELEMENTS})
+    return drawn
+
+
+def _over_limits(w, h, drawn, limits):
+    if w > limits.max_width or h > limits.max_height or w * h > limits.max_pixels:
+        return ImageTooLarge(f"SVG renders at {w}x{h}, over the limits",
+                             details={"width": w, "height": h})
+    return None
+
+
+def _empty(w, h, drawn, limits):
+    return CorruptImage("SVG has an empty render size") if w < 1 or h < 1 else None
+
+
+def _too_much_work(w, h, drawn, limits):
+    if drawn * w * h <= MAX_RENDER_WORK:
+        return None
+    return ImageTooLarge(f"SVG draws up to {drawn} elements at {w}x{h}: more work than "
+                         f"{MAX_RENDER_WORK:.0e} element-pixels",
+                         details={"elements": drawn, "width": w, "height": h,
+                                  "limit": MAX_RENDER_WORK})
+
+
+# Checks of the render size, in order: each gives the error to raise, or None.
+SIZE_CHECKS = (_over_limits, _empty, _too_much_work)
+
+
+def _checked_size(root, drawn, limits):
     size = render_size(root)
     if size is None:
         raise CorruptImage("SVG has no usable width/height or viewBox")
-    w, h = size
-    if w > limits.max_width or h > limits.max_height or w * h > limits.max_pixels:
-        raise ImageTooLarge(f"SVG renders at {w}x{h}, over the limits",
-                            details={"width": w, "height": h})
-    if w < 1 or h < 1:
-        raise CorruptImage("SVG has an empty render size")
-    if drawn * w * h > MAX_RENDER_WORK:
-        raise ImageTooLarge(f"SVG draws up to {drawn} elements at {w}x{h}: more work than "
-                            f"{MAX_RENDER_WORK:.0e} element-pixels",
-                            details={"elements": drawn, "width": w, "height": h,
-                                     "limit": MAX_RENDER_WORK})
+    for check in SIZE_CHECKS:
+        error = check(*size, drawn, limits)
+        if error:
+            raise error
+    return size
+
+
+def sanitise(data, limits):
+    """Return (clean SVG bytes, (w, h) to render it at); raise a ConvertixError if unsafe."""
+    if data[:2] == b"\x1f\x8b":
+        data = gunzip_bounded(data, limits.max_input_bytes)
+    root = _parse(data)
+    _check_tree(root)
+    size = _checked_size(root, _drawn(root), limits)
     # Exactly the tree that was checked, re-serialised (namespaces as ns0:, ns1:...).
-    clean = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-    return clean, size
+    return ET.tostring(root, encoding="utf-8", xml_declaration=False), size

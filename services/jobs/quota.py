@@ -38,6 +38,26 @@ def used_bytes(session, user_id):
     return int(used or 0)
 
 
+def lock(session, user_id):
+    """The user's stored bytes, their row locked until the transaction ends.
+
+    SELECT ... FOR UPDATE: a job creation for the same user in another
+    transaction (another worker, another jobs process) waits here until this
+    one commits or rolls back, then reads the total it left, so the bytes
+    admitted never add up past the quota. The row is made first when missing
+    (a user's first job), as there is nothing to lock otherwise; a concurrent
+    maker of it waits for ours. On SQLite FOR UPDATE is left out (SQLAlchemy
+    knows SQLite has none) and that INSERT takes the database's write lock,
+    which serialises creations the same way.
+    """
+    insert = _INSERTS[session.get_bind().dialect.name](StorageUsage)
+    session.execute(insert.values(user_id=user_id, used_bytes=0)
+                    .on_conflict_do_nothing(index_elements=[StorageUsage.user_id]))
+    return int(session.execute(
+        select(StorageUsage.used_bytes).where(StorageUsage.user_id == user_id)
+        .with_for_update()).scalar_one())
+
+
 def add(session, user_id, delta):
     """Move the user's total by `delta` (in the caller's transaction): one
     upsert, which also makes the row at the user's first job."""

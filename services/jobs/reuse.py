@@ -113,8 +113,4 @@ def reuse(session, storage, job, files, enabled):
             setattr(task, column, getattr(source, column))
         task.status, task.reused = states.SUCCEEDED, True
         reused += 1
-    if reused:
-        job.status = states.job_status(task.status for task in job.tasks)
-        if job.status != states.QUEUED:
-            job.queue_position = None
     return reused

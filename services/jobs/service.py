@@ -1,10 +1,14 @@
 """Jobs: job and task records, the state machine, and the conversion queue.
 
-Entrypoints validate, call the database or the publisher, and return. Two
-rules keep concurrent event handlers correct on SQLite and PostgreSQL alike:
-every change to a job's tasks starts by writing the job's row (which takes
-PostgreSQL's row lock and SQLite's write lock before anything is read), and
-no message is published while a transaction is open.
+Entrypoints validate, call the database or the publisher, and return. What
+an event or a new job changes is decided by a pure core (transitions.py);
+the service reads, asks it, and applies its Change in one place (_record,
+then _after_commit). Three rules keep concurrent handlers correct on SQLite
+and PostgreSQL alike: every change to a job's tasks starts by writing the
+job's row (which takes PostgreSQL's row lock and SQLite's write lock before
+anything is read); a new job starts by locking its user's storage_usage row
+(quota.lock), so quota checks of one user follow each other; and no message
+is published while a transaction is open.
 """
 import base64
 import json
@@ -22,9 +26,9 @@ from sqlalchemy.orm import selectinload
 
 from convertix.contract import (
     CONVERTER_SERVICE, DEFAULT_PAGE, JOB_CHANGED, JOB_FINAL, JOB_WEBHOOK_DUE, JOBS_SERVICE,
-    MAX_PAGE, STAGES, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+    MAX_PAGE, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
 )
-from convertix.errors import ConvertixError, NotFound, NotReady
+from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded
 from convertix.imaging.formats import extension
 from infra.nameko.capacity import ConverterCapacity
 from infra.nameko.database import ModelDatabase
@@ -34,7 +38,7 @@ from infra.nameko.metrics import ServiceMetrics
 from infra import metrics as metric_names
 from infra.config.schema import JOBS, read
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
-from services.jobs import fair, progress, quota, retention, reuse, states, stats
+from services.jobs import fair, progress, quota, retention, reuse, states, stats, transitions
 from services.jobs.documents import change_event, job_document
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
@@ -89,25 +93,20 @@ class JobsService:
                                  code="BACKEND_UNAVAILABLE")
         settings = read(self.config, JOBS)
         session = self.db.session
-        quota.check(quota.used_bytes(session, user_id),
-                    sum(int(f.get("bytes") or 0) for f in files), settings["quota_bytes"])
-        now = utcnow()
-        ahead = session.execute(
-            select(func.count(Task.id)).where(Task.status == states.QUEUED)).scalar_one()
-        job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
-                  options=json.dumps(options), callback_url=callback_url,
-                  created_at=now, updated_at=now, seq=1, queue_position=ahead)
-        job.tasks = [
-            Task(index=index, filename=f["filename"][:255], status=states.QUEUED,
-                 attempts=0, input_format=f.get("format"), input_bytes=f.get("bytes"),
-                 updated_at=now)
-            for index, f in enumerate(files)
-        ]
+        # The user's row stays locked until the commit: another creation for
+        # the same user, in any jobs process, reads the total only after it.
+        used = quota.lock(session, user_id)
+        try:
+            transitions.admitted_bytes(used, files, settings["quota_bytes"])
+        except QuotaExceeded:
+            session.rollback()  # nothing recorded, the row's lock let go
+            raise
+        job = self._new_job(job_id, user_id, options, files, callback_url)
         # Same bytes and options as an earlier success of this user: that result (reuse.py).
         reuse.reuse(session, self.storage, job, files, settings["reuse_results"])
         session.add(job)
-        quota.add(session, user_id, quota.counted(job))
-        session.commit()
+        change = transitions.on_created(transitions.snapshot(job))
+        self._record(job, change)
         # The job as created: a converter may start a task before we answer.
         event = change_event(job, job_document(job))
         try:
@@ -115,19 +114,9 @@ class JobsService:
             # the queue now; the rest as earlier ones end (services/jobs/fair.py).
             self._publish_next(user_id)
         except Exception as exc:
-            # Not accepted: leave nothing behind. A task that did get queued
-            # finds no input and no job, and its events are ignored.
-            log.exception("could not queue job %s", job_id)
-            quota.add(session, user_id, -quota.counted(job))
-            session.delete(job)
-            session.commit()
-            self.storage.delete_job(job_id)
-            raise ConvertixError(f"the message broker refused the job: {exc}",
-                                 code="BACKEND_UNAVAILABLE")
+            self._undo_create(job, change, exc)
         log.info("job %s queued: %d tasks", job_id, len(files))
-        if job.status in states.JOB_FINAL:  # every task reused: final already
-            self._remove_inputs(job)
-        self._dispatch_change(event)
+        self._after_commit(job, change, event)  # every task reused: final already
         return event["document"]
 
     @rpc
@@ -224,35 +213,30 @@ class JobsService:
 
     @event_handler(CONVERTER_SERVICE, TASK_STARTED, requeue_on_error=True)
     def on_task_started(self, payload):
-        self._apply(payload, "started")
+        self._apply(payload, transitions.event_of("started", payload))
 
     @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED, requeue_on_error=True)
     def on_task_succeeded(self, payload):
-        output = payload.get("output") or {}
-        applied, status = self._apply(payload, "succeeded", output=output)
-        if not applied and status in (None, states.CANCELLED) and output.get("format"):
-            # Finished after its job was cancelled or deleted: drop the late
-            # result. (A duplicate of an applied success keeps its file: it
-            # is the same path.)
-            self.storage.delete(self.storage.output_path(
-                payload["job_id"], payload["index"], extension(output["format"])))
+        self._apply(payload, transitions.event_of(
+            "succeeded", payload, output=payload.get("output") or {}))
 
     @event_handler(CONVERTER_SERVICE, TASK_PROGRESS, requeue_on_error=True)
     def on_task_progress(self, payload):
-        self._apply(payload, "started", stage=payload.get("stage"))
+        self._apply(payload, transitions.event_of("started", payload, stage=payload.get("stage")))
 
     @event_handler(CONVERTER_SERVICE, TASK_FAILED, requeue_on_error=True)
     def on_task_failed(self, payload):
-        self._apply(payload, "failed", error=payload.get("error") or {})
+        self._apply(payload, transitions.event_of(
+            "failed", payload, error=payload.get("error") or {}))
 
     @consume(dead_letter_queue, requeue_on_error=True)
     def on_dead_letter(self, payload):
         """A task RabbitMQ gave up on after the configured number of deliveries."""
         log.warning("task %s/%s dead-lettered", payload.get("job_id"), payload.get("index"))
         attempts = max_attempts(self.config)
-        self._apply({**payload, "attempt": attempts}, "failed", error={
+        self._apply(payload, transitions.event_of("failed", payload, attempt=attempts, error={
             "code": "INTERNAL_ERROR",
-            "message": f"conversion failed {attempts} times; the task was dead-lettered"})
+            "message": f"conversion failed {attempts} times; the task was dead-lettered"}))
 
     @timer(interval=SWEEP_INTERVAL_S)
     def publish_forgotten_tasks(self):
@@ -418,76 +402,81 @@ class JobsService:
         return bool(self.db.session.execute(
             update(Job).where(Job.id == job_id).values(updated_at=now, seq=Job.seq + 1)).rowcount)
 
-    def _apply(self, payload, event, output=None, error=None, stage=STAGES[0]):
-        """Move one task on `event`: (applied, the task's status now).
-
-        Not applied when the event is stale (the task already ended, or it
-        reports a stage already passed); the status is None when the job or
-        task does not exist. `stage`: where a started task is now.
-        """
+    def _apply(self, payload, event):
+        """Move one task on `event` (a transitions.TaskEvent): lock and read
+        the job, ask the core what changes, apply that. The Change."""
         job_id, index = payload.get("job_id"), payload.get("index")
         self.log_context.bind(job_id=job_id, task_index=index)
         session = self.db.session
         now = utcnow()
-        if not self._lock_job(job_id, now):
+        job = None
+        if self._lock_job(job_id, now):
+            # the job and all its tasks in two SELECTs: its status follows from them
+            job = session.get(Job, job_id, options=[selectinload(Job.tasks)])
+        change = transitions.on_task_event(
+            transitions.snapshot(job) if job else None, index, event, now)
+        if not change.applied:
             session.rollback()
-            return False, None
-        # the job and all its tasks in two SELECTs: its status follows from them
-        job = session.get(Job, job_id, options=[selectinload(Job.tasks)])
-        task = next((t for t in job.tasks if t.index == index), None) if job else None
-        new = states.next_task_status(task.status, event) if task else None
-        if new is None:
-            status = task.status if task else None
-            session.rollback()
-            return False, status
-        held = quota.counted(job)
-        attempt = int(payload.get("attempt") or 1)
-        new_stage = None
-        if new == states.PROCESSING:
-            new_stage = progress.next_stage(task.status, task.stage, task.attempts, stage, attempt)
-            if new_stage is None and task.status == states.PROCESSING:
-                session.rollback()  # nothing new: a duplicate or late report
-                return False, task.status
-        task.status, task.updated_at = new, now
-        task.stage = new_stage or (task.stage if new == states.PROCESSING else None)
-        # Events of one task travel on different queues and may arrive out of
-        # order; the attempt number (RabbitMQ's delivery count) only grows.
-        task.attempts = max(task.attempts, attempt)
-        _record_input(task, payload.get("input"))
-        if output:
-            task.output_format = output.get("format")
-            task.output_width = output.get("width")
-            task.output_height = output.get("height")
-            task.output_bytes = output.get("bytes")
-        if error:
-            task.error_code = error.get("code") or "INTERNAL_ERROR"
-            task.error_message = error.get("message") or ""
-        job.status = states.job_status(t.status for t in job.tasks)
-        if job.status != states.QUEUED:
-            job.queue_position = None
-        quota.add(session, job.user_id, quota.counted(job) - held)
-        session.commit()
-        log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, new,
+            if change.drop_output:
+                self.storage.delete(self.storage.output_path(
+                    job_id, index, extension(change.drop_output)))
+            return change
+        task = next(t for t in job.tasks if t.index == index)
+        for column, value in change.task.items():
+            setattr(task, column, value)
+        self._record(job, change)
+        log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, task.status,
                  f" ({task.stage})" if task.stage else "", task.attempts, job.status)
-        self._changed(job)
-        if new in states.TASK_FINAL:
-            if job.status in states.JOB_FINAL:
-                self._remove_inputs(job)
+        self._after_commit(job, change, change_event(job, job_document(job)))
+        if change.refill:
             self._publish_next_safely(job.user_id)
-        return True, new
+        return change
 
+    # --- applying a Change (services/jobs/transitions.py) ----------------------
+
+    def _record(self, job, change):
+        """The job's part of a Change and the user's total, committed together."""
+        job.status = change.job_status
+        if change.clear_queue_position:
+            job.queue_position = None
+        quota.add(self.db.session, job.user_id, change.quota_delta)
+        self.db.session.commit()
+
+    def _after_commit(self, job, change, event):
+        """What a committed Change asks of files and the broker: the inputs of
+        a final job go, then its watchers hear of the change (the refill is
+        the caller's: a new job's must succeed, a task end's may be retried)."""
+        if change.remove_inputs:
+            self._remove_inputs(job)
+        if change.announce:
+            self._dispatch_change(event)
+
+    def _new_job(self, job_id, user_id, options, files, callback_url):
+        """The job record with its tasks, queued, not added to the session yet."""
+        now = utcnow()
+        ahead = self.db.session.execute(
+            select(func.count(Task.id)).where(Task.status == states.QUEUED)).scalar_one()
+        job = Job(id=job_id, user_id=user_id, status=states.QUEUED,
+                  options=json.dumps(options), callback_url=callback_url,
+                  created_at=now, updated_at=now, seq=1, queue_position=ahead)
+        job.tasks = [Task(**columns, updated_at=now) for columns in transitions.new_tasks(files)]
+        return job
+
+    def _undo_create(self, job, change, exc):
+        """The new job's tasks could not be queued: leave nothing behind. A
+        task that did get queued finds no input and no job, and its events
+        are ignored."""
+        log.exception("could not queue job %s", job.id)
+        session = self.db.session
+        quota.add(session, job.user_id, -change.quota_delta)
+        session.delete(job)
+        session.commit()
+        self.storage.delete_job(job.id)
+        raise ConvertixError(f"the message broker refused the job: {exc}",
+                             code="BACKEND_UNAVAILABLE")
 
 def _task_message(job_id, index, options):
     return {"job_id": job_id, "index": index, "options": options}
-
-
-def _record_input(task, info):
-    if not info:
-        return
-    task.input_format = info.get("format") or task.input_format
-    task.input_width = info.get("width")
-    task.input_height = info.get("height")
-    task.input_bytes = info.get("bytes") or task.input_bytes
 
 
 def _encode_cursor(job):

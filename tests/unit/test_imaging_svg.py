@@ -284,3 +284,38 @@ def test_svg_render_work_is_bounded():
         sanitise(_svg(b'width="6000" height="6000"', rects), Limits())
     assert exc.value.details["limit"] == MAX_RENDER_WORK
     assert sanitise(_svg(b'width="1000" height="1000"', rects), Limits())[1] == (1000, 1000)
+
+
+# One element's checks (svg.py's tables): (the element, the refusal's reason, or None: accepted)
+ELEMENT_CHECKS = [
+    (b'<script/>', "<script> element"),
+    (b'<foreignObject/>', "<foreignObject> element"),
+    (b'<handler/>', "<handler> element"),
+    (b'<x:include xmlns:x="http://www.w3.org/2001/XInclude"/>', "<include> element"),
+    (b'<x:any xmlns:x="http://www.w3.org/2001/XInclude"/>', "<any> element"),  # the namespace
+    (b'<g:script xmlns:g="urn:other"/>', "<script> element"),  # the local name, any namespace
+    (b'<image href="http://e/a.png"/>', "reference href='http://e/a.png' outside the document"),
+    (b'<image xmlns:l="http://www.w3.org/1999/xlink" l:href="a.png"/>',
+     "reference href='a.png' outside the document"),
+    (b'<a src="x"/>', "reference src='x' outside the document"),
+    (b'<use href=" #a"/><g id="a"/>', None),  # inside the document, spaces around
+    (b'<rect fill="url(http://e/p)"/>', "external url(http://e/p) in attribute fill"),
+    (b'<rect style="fill:u\\rl(x)"/>', "external url(x) in attribute style"),  # a CSS escape
+    (b'<rect fill="url(#p)"/><pattern id="p"/>', None),
+    (b'<style>@import "x";</style>', "CSS @import in <style>"),
+    (b'<style>a{fill:url(e.svg)}</style>', "external url(e.svg) in <style>"),
+    (b'<g><style>@\\69mport "x";</style></g>', "CSS @import in <style>"),
+    (b'<text>@import url(x)</text>', None),  # not CSS: only <style> text is
+    (b'<rect class="a"/>', None),
+]
+
+
+@pytest.mark.parametrize("body, reason", ELEMENT_CHECKS)
+def test_svg_element_checks(body, reason):
+    svg = _svg(b'width="5" height="5"', body)
+    if reason is None:
+        assert sanitise(svg, Limits())[1] == (5, 5)
+        return
+    with pytest.raises(UnsupportedFormat) as refused:
+        sanitise(svg, Limits())
+    assert refused.value.details == {"reason": reason}
