@@ -130,12 +130,12 @@ def test_1100_streams_of_one_user_leave_the_gateway_to_the_others(stack):
     request = (f"GET /api/v1/jobs/{job_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                f"Authorization: Bearer {bearer(attacker)}\r\n\r\n").encode()
     with RawStreams(stack.port, request, STREAMS) as streams:
-        answers = streams.answers(timeout=30)
+        answers = streams.answers(timeout=60)  # a loaded 2-core CI machine
         # while the attacker holds its streams: another user, and the health check
         healthz = timed(lambda: requests.get(stack.url + "/healthz", timeout=10))
         jobs = timed(lambda: other.session.get(other.base + "/jobs", timeout=10))
     statuses = [status for status, _ in answers]
-    assert statuses.count(None) == 0, f"{statuses.count(None)} streams got no answer in 30 s"
+    assert statuses.count(None) == 0, f"{statuses.count(None)} streams got no answer in 60 s"
     assert statuses.count(200) == PER_USER, sorted(set(statuses))
     assert statuses.count(429) == STREAMS - PER_USER, sorted(set(statuses))
     retry_after = {headers.get("retry-after") for status, headers in answers if status == 429}
