@@ -72,6 +72,7 @@ class System:
                     "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
                     # one user drives the load: measure the system, not the per-user limit
                     "JOB_RATE_LIMIT_PER_USER": "100000 per minute",
+                    "SSE_STREAMS_PER_USER": "100000",  # its streams are one user's too
                     # the same image again and again: converted each time, not reused
                     "REUSE_RESULTS": "false"}
         self.env.setdefault("CONVERTIX_JWT_SECRET", uuid.uuid4().hex * 2)

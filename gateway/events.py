@@ -35,6 +35,10 @@ RECONNECT_MAX_S = 5.0       # the listener's back-off between connection attempt
 DRAIN_TIMEOUT_S = 1.0       # how often the listener checks heartbeats and whether to stop
 AMQP_HEARTBEAT_S = 30
 RETRY_MS = 2000             # the SSE client's reconnection delay
+CHECK_S = 2.0               # an open stream asks whether its token still holds this often
+# why a stream ends before its job does (the `end` event's reason)
+TOKEN_EXPIRED, TOKEN_REVOKED, MAX_AGE = "token_expired", "token_revoked", "max_age"
+END_REASONS = (TOKEN_EXPIRED, TOKEN_REVOKED, MAX_AGE)
 
 
 def events_exchange():
@@ -165,24 +169,41 @@ class JobEvents:
                 break
         return waiter.document
 
-    def stream(self, waiter, fetch, last_seen):
+    def stream(self, waiter, fetch, last_seen, why_end=None, max_s=None):
         """SSE text: documents newer than `last_seen` (the current one first),
-        a comment every heartbeat_s while nothing happens, until a final status."""
+        a comment every heartbeat_s while nothing happens, until a final status.
+
+        `why_end()` says why the stream must end now (its token expired or was
+        revoked: END_REASONS), or None; it is asked before each event and each
+        heartbeat, and at least every CHECK_S. After `max_s` seconds the stream
+        ends too. Either way the last thing sent is an `end` event naming why;
+        the client reconnects with Last-Event-ID (and a valid token)."""
         yield sse.retry(RETRY_MS)
         if waiter.seq < last_seen:
             last_seen = -1  # an id we never gave: start from the current document
         sent = last_seen
         if waiter.seq <= sent and waiter.document["status"] in JOB_FINAL:
             return  # seen to the end already
+        ends_at = time.monotonic() + (max_s if max_s is not None else float("inf"))
+        next_beat = time.monotonic() + self.heartbeat_s
         while not self.draining:
-            got = self.next_document(waiter, sent, fetch, self.heartbeat_s)
+            now = time.monotonic()
+            got = self.next_document(waiter, sent, fetch,
+                                     max(min(next_beat, ends_at, now + CHECK_S) - now, 0))
             if got is None and self.draining:
                 return
+            reason = MAX_AGE if time.monotonic() >= ends_at else why_end and why_end()
+            if reason:
+                yield sse.end_frame(reason, sent)
+                return
             if got is None:
-                yield sse.comment()
+                if time.monotonic() >= next_beat:
+                    yield sse.comment()
+                    next_beat = time.monotonic() + self.heartbeat_s
                 continue
             sent, document = got
             yield sse.event_frame(sent, document)
+            next_beat = time.monotonic() + self.heartbeat_s
             if document["status"] in JOB_FINAL:
                 return
 

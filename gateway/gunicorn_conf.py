@@ -2,17 +2,25 @@
 
 gevent workers by default (GATEWAY.worker_class): every request is a greenlet,
 so an open event stream (GET /jobs/<id>/events) costs a greenlet, not a
-thread, and one worker holds worker_connections of them; each request that
-calls a service checks a proxy out of the pool (gateway/rpc.py), which works
-the same on greenlets and threads. TLS is on when a certificate and key are set.
+thread, and one worker holds worker_connections of them (the listen backlog
+holds the next ones until one ends). Event streams may take three quarters
+of them, and one user GATEWAY.sse_streams_per_user in all processes
+(gateway/stream_slots.py), so the rest always answers other requests; each
+request that calls a service checks a proxy out of the pool (gateway/rpc.py),
+which works the same on greenlets and threads. TLS is on when a certificate
+and key are set (on both listeners).
 """
 from infra.config import load_checked
-from infra.config.schema import GATEWAY, read
+from infra.config.schema import GATEWAY, METRICS, read
 
 _config = load_checked()  # a bad key stops gunicorn here, naming it
 _gateway = read(_config, GATEWAY)
+_metrics = read(_config, METRICS)
 
-bind = f"{_gateway['host']}:{_gateway['port']}"
+# The API, and an internal listener for Prometheus only (gateway/metrics.py):
+# /metrics is not served to the public on the API port.
+bind = [f"{_gateway['host']}:{_gateway['port']}", f"{_metrics['host']}:{_metrics['port']}"]
+API, METRICS_LISTENER = 0, 1  # their places in bind, and in gunicorn's LISTENERS
 worker_class = _gateway["worker_class"]
 workers = _gateway["workers"]
 threads = _gateway["threads"]
@@ -43,7 +51,7 @@ def on_starting(server):
 
 
 def when_ready(server):
-    host, port = server.LISTENERS[0].getsockname()[:2]  # as bound
+    host, port = server.LISTENERS[METRICS_LISTENER].getsockname()[:2]  # as bound
     _target["path"] = metrics_targets.announce(
         metrics_targets.targets_dir(_config), "gateway", host, port,
         scheme="https" if _gateway["tls_cert"] else "http")
@@ -51,7 +59,10 @@ def when_ready(server):
 
 def post_worker_init(worker):
     from gateway.events import drain_when_stopping  # in the worker: the app is loaded
+    from gateway.metrics import LISTENER
     drain_when_stopping(worker)  # open event streams end at once on SIGTERM
+    # requests that came in there are Prometheus' (gateway/metrics.py)
+    worker.wsgi.config[LISTENER] = worker.sockets[METRICS_LISTENER].getsockname()[:2]
 
 
 def child_exit(server, worker):

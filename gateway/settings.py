@@ -17,6 +17,12 @@ FROM_CONFIG = {
     "RPC_POOL_SIZE": (GATEWAY, "rpc_pool_size"),
     "SYNC_CONVERT_TIMEOUT_S": (GATEWAY, "sync_convert_timeout_s"),
     "SSE_HEARTBEAT_S": (GATEWAY, "sse_heartbeat_s"),
+    "SSE_STREAMS_PER_USER": (GATEWAY, "sse_streams_per_user"),
+    "SSE_MAX_STREAM_S": (GATEWAY, "sse_max_stream_s"),
+    # how many connections a process holds: its share for event streams
+    "WORKER_CLASS": (GATEWAY, "worker_class"),
+    "WORKER_CONNECTIONS": (GATEWAY, "worker_connections"),
+    "THREADS": (GATEWAY, "threads"),
     "AUTH_RATE_LIMIT": (GATEWAY, "auth_rate_limit"),
     "RATE_LIMIT_STORAGE": (GATEWAY, "rate_limit_storage"),
     "RATE_LIMIT_PREFIX": (GATEWAY, "rate_limit_prefix"),

@@ -3,7 +3,8 @@
 /convert holds a gateway connection until the result is ready (up to
 GATEWAY.sync_convert_timeout_s), so each user may hold at most
 GATEWAY.convert_concurrency_per_user of them at once; one more is 429
-RATE_LIMITED (POST /jobs never holds a connection and is not counted).
+RATE_LIMITED with `Retry-After: sync_convert_timeout_s` (a held one has
+surely ended by then; POST /jobs never holds a connection and is not counted).
 
 The count lives in the rate limits' store (Redis: shared by every gateway
 process and replica), incremented on entry and decremented on exit. The key
@@ -17,7 +18,7 @@ import logging
 
 from flask import current_app
 
-from convertix.errors import ConvertixError
+from gateway.errors import too_many
 from gateway.limits import limiter
 
 log = logging.getLogger(__name__)
@@ -39,9 +40,9 @@ def convert_slot(user_id):
         return
     try:
         if held > cap:
-            raise ConvertixError(
-                f"at most {cap} /convert requests at once per user; "
-                "wait for one, or POST /jobs", code="RATE_LIMITED", details={"concurrent": cap})
+            raise too_many(
+                f"at most {cap} /convert requests at once per user; wait for one, or POST /jobs",
+                current_app.config["SYNC_CONVERT_TIMEOUT_S"], concurrent=cap)
         yield
     finally:
         with contextlib.suppress(Exception):

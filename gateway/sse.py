@@ -2,6 +2,7 @@
 import json
 
 JOB_EVENT = "job"
+END_EVENT = "end"
 
 
 def event_frame(seq, document, event=JOB_EVENT):
@@ -9,6 +10,14 @@ def event_frame(seq, document, event=JOB_EVENT):
     data = json.dumps(document, separators=(",", ":"))
     lines = [f"id: {seq}", f"event: {event}"]
     lines += [f"data: {line}" for line in data.split("\n")]  # JSON has none; kept safe
+    return "\n".join(lines) + "\n\n"
+
+
+def end_frame(reason, last_seq=-1):
+    """The stream ends, and why (`{"reason": ...}`); its id is the last one sent, so a
+    client that reconnects (with a new token where the old one ended) resumes there."""
+    lines = [f"id: {last_seq}"] if last_seq >= 0 else []
+    lines += [f"event: {END_EVENT}", "data: " + json.dumps({"reason": reason})]
     return "\n".join(lines) + "\n\n"
 
 

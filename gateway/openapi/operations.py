@@ -83,10 +83,14 @@ OPERATIONS = {
         errors=("NOT_FOUND", "NOT_READY"), tags=("jobs",)),
     "GET /api/v1/jobs/<job_id>/events": Op(
         "Live job documents (Server-Sent Events)", answer=("text/event-stream", None),
-        errors=("NOT_FOUND",), tags=("jobs",),
+        errors=("NOT_FOUND", "RATE_LIMITED"), tags=("jobs",),
         description="An event `job` with the job document at each change, each with a "
                     "growing `id:`; `Last-Event-ID` resumes; the current state first; "
-                    "the stream ends after a final status."),
+                    "the stream ends after a final status. A user holds at most "
+                    "GATEWAY.sse_streams_per_user open streams (429 with Retry-After past "
+                    "it); a stream ends when its token expires or is revoked, or after "
+                    "GATEWAY.sse_max_stream_s, with a last `end` event `{\"reason\"}`: "
+                    "reconnect with Last-Event-ID."),
     "GET /api/v1/jobs/<job_id>/deliveries": Op(
         "The job's webhook delivery attempts", errors=("NOT_FOUND",), tags=("webhooks",)),
     "POST /api/v1/jobs/<job_id>/deliveries": Op(
@@ -96,7 +100,8 @@ OPERATIONS = {
         "Convert one file: the bytes when done within seconds, else 202 and the job",
         request=(MULTIPART, "ConvertUpload"), answer=("application/octet-stream", None),
         errors=("BAD_REQUEST", "FILE_TOO_LARGE", "QUOTA_EXCEEDED", "UNSUPPORTED_FORMAT",
-                "INVALID_OPTIONS", "CORRUPT_IMAGE", "IMAGE_TOO_LARGE", "CONVERSION_TIMEOUT"), tags=("jobs",),
+                "INVALID_OPTIONS", "CORRUPT_IMAGE", "IMAGE_TOO_LARGE", "CONVERSION_TIMEOUT",
+                "RATE_LIMITED"), tags=("jobs",),
         description="202 with the job document when the conversion takes longer."),
     # --- admin ---
     "GET /api/v1/admin/stats": Op(
@@ -109,8 +114,11 @@ OPERATIONS = {
     "GET /healthz": Op("The process is alive", auth=None, rpc=False, tags=("operations",)),
     "GET /readyz": Op("Broker and database reachable (else 503)", auth=None, rpc=False,
                       tags=("operations",)),
-    "GET /metrics": Op("Prometheus metrics", auth=None, answer=("text/plain", None), rpc=False,
-                       tags=("operations",)),
+    "GET /metrics": Op("Prometheus metrics", auth=ADMIN, answer=("text/plain", None), rpc=False,
+                       tags=("operations",),
+                       description="On the API port only to an admin token; Prometheus "
+                                   "scrapes the gateway's internal metrics listener "
+                                   "(METRICS.host:port), which needs none."),
     "GET /": Op("The web page", auth=None, answer=("text/html", None), rpc=False,
                 tags=("pages",)),
     "GET /api/v1/openapi.json": Op("This document", auth=None, rpc=False, tags=("pages",)),

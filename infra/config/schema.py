@@ -163,6 +163,12 @@ GATEWAY = Section(
         "gunicorn's worker: gevent holds many idle event streams per worker"),
     Key("worker_connections", 1000, POSITIVE, "open connections per gevent worker"),
     Key("sse_heartbeat_s", 10.0, POSITIVE_NUMBER, "a comment on an idle event stream this often"),
+    # A stream holds a connection (docs/DESIGN.md "Security: the gateway's
+    # boundaries"): at least the web page's one per job a user follows.
+    Key("sse_streams_per_user", 64, POSITIVE,
+        "event streams one user holds open at once, in all gateway processes; then 429"),
+    Key("sse_max_stream_s", 600.0, POSITIVE_NUMBER,
+        "an event stream ends after this long (an `end` event); clients reconnect"),
     Key("rpc_timeout_s", 30.0, POSITIVE_NUMBER, "how long an RPC call to a service may take"),
     Key("rpc_pool_size", 8, POSITIVE, "RPC proxies kept open per worker"),
     Key("sync_convert_timeout_s", 10.0, POSITIVE_NUMBER,
@@ -191,7 +197,8 @@ AUTH = Section(
 
 METRICS = Section(
     METRICS_KEY, "Prometheus metrics of each process; without the section a service serves none",
-    Key("host", "127.0.0.1", TEXT, "address each `nameko run` process serves /metrics on"),
+    Key("host", "127.0.0.1", TEXT,
+        "address each `nameko run` process, and the gateway's metrics listener, serve /metrics on"),
     Key("port", 0, PORT, "its port; 0: a free one, announced in targets_dir"),
     Key("targets_dir", "var/metrics/targets", TEXT, "file_sd target files, one per process"),
     Key("multiproc_dir", "var/metrics/multiproc", TEXT, "gunicorn workers' shared values"),

@@ -6,6 +6,8 @@ own memory: a scrape would show one worker's share, and killing the workers
 would reset the counts to zero. The kill below is what makes the test fail
 then, whichever workers happened to serve the requests.
 """
+import glob
+import json
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +33,17 @@ def stack(tmp_path_factory):
     running.stop()
 
 
+def metrics_url(stack):
+    """The gateway's internal metrics listener, as announced to Prometheus
+    (the API port answers /metrics to an admin token only)."""
+    (path,) = glob.glob(os.path.join(stack.env["METRICS_TARGETS_DIR"], "gateway@*.json"))
+    with open(path) as handle:
+        return f"http://{json.load(handle)[0]['targets'][0]}/metrics"
+
+
 def samples(stack):
     """{(name, labels as a sorted tuple): value} from the gateway's /metrics."""
-    answer = requests.get(stack.url + "/metrics", timeout=10)
+    answer = requests.get(metrics_url(stack), timeout=10)
     assert answer.status_code == 200
     assert answer.headers["Content-Type"].startswith("text/plain; version=0.0.4")
     return {(s.name, tuple(sorted(s.labels.items()))): s.value

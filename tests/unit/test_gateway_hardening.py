@@ -131,3 +131,33 @@ def test_hsts_follows_a_trusted_proxys_tls_only(tmp_path):
     assert "Strict-Transport-Security" not in untrusted.headers  # anyone can send the header
     trusted = make_app(tmp_path, TRUSTED_PROXIES=1).test_client().get("/healthz", headers=forwarded)
     assert "max-age=" in trusted.headers["Strict-Transport-Security"]
+
+
+def test_a_rate_limited_login_says_when_to_retry(tmp_path):
+    http = make_app(tmp_path, AUTH_RATE_LIMIT="2 per minute").test_client()
+    answers = [http.post("/api/v1/auth/login", json=BAD_LOGIN) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [400, 400, 429]
+    assert "Retry-After" not in answers[0].headers
+    assert 1 <= int(answers[2].headers["Retry-After"]) <= 61  # the window's end (+1 s), in seconds
+    assert answers[2].get_json()["error"]["code"] == "RATE_LIMITED"
+
+
+def test_metrics_need_an_admin_token_on_the_api_port(tmp_path):
+    http = make_app(tmp_path).test_client()
+    answer = http.get("/metrics")
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "NOT_AUTHENTICATED"
+
+
+def test_the_internal_metrics_listener_serves_metrics_only(tmp_path):
+    from gateway.metrics import LISTENER
+    app = make_app(tmp_path)
+    app.config[LISTENER] = ("127.0.0.1", 9999)  # as gunicorn_conf.py sets it in each worker
+    http = app.test_client()
+    internal = {"base_url": "http://127.0.0.1:9999"}  # SERVER_NAME/PORT: the listener's
+    answer = http.get("/metrics", **internal)
+    assert answer.status_code == 200 and b"convertix_http_requests_total" in answer.data
+    for path in ("/healthz", "/api/v1/formats", "/"):
+        assert http.get(path, **internal).status_code == 404, path
+    assert http.get("/metrics", base_url="http://127.0.0.1:8080").status_code == 401
+    assert http.get("/healthz", base_url="http://127.0.0.1:8080").status_code == 200

@@ -1,11 +1,12 @@
 """JobEvents' waiting logic without a broker: the listener's state is set by
 hand, documents are offered as its thread would, `fetch` stands in for the
 get_job RPC (and counts its calls)."""
+import json
 import threading
 
 from flask import Flask
 
-from gateway.events import JobEvents
+from gateway.events import CHECK_S, MAX_AGE, TOKEN_EXPIRED, TOKEN_REVOKED, JobEvents
 from tests.helpers import wait_until
 
 
@@ -108,3 +109,43 @@ def test_draining_ends_open_streams():
         job_events.drain()
         reader.join(5)
     assert not reader.is_alive() and ids(chunks) == [1]
+
+
+def ended(chunks):
+    """The `end` event's reason and id, if the stream ended with one."""
+    fields = dict(line.split(": ", 1) for line in chunks[-1].splitlines() if ": " in line)
+    return fields.get("event") == "end" and (json.loads(fields["data"])["reason"],
+                                            int(fields.get("id", -1)))
+
+
+def test_a_stream_ends_when_its_token_no_longer_holds():
+    job_events = events(heartbeat_s=60)
+    why = []  # what why_end() answers: nothing until the "logout"
+    with job_events.registry.watch("j") as waiter:
+        waiter.offer(3, doc(3, "queued"))
+        chunks = []
+        reader = threading.Thread(target=lambda: chunks.extend(job_events.stream(
+            waiter, Fetch(), -1, why_end=lambda: why[0] if why else None)))
+        reader.start()
+        wait_until(lambda: ids(chunks) == [3], timeout=5)
+        why.append(TOKEN_REVOKED)
+        reader.join(CHECK_S + 5)  # found within a check, not at a heartbeat (60 s)
+    assert not reader.is_alive()
+    assert ended(chunks) == (TOKEN_REVOKED, 3)
+
+
+def test_a_stream_ends_after_its_maximum_life():
+    job_events = events(heartbeat_s=0.05)
+    with job_events.registry.watch("j") as waiter:
+        waiter.offer(1, doc(1, "queued"))
+        chunks = list(job_events.stream(waiter, Fetch(), -1, max_s=0.3))
+    assert ids(chunks)[0] == 1 and ": keep-alive\n\n" in chunks
+    assert ended(chunks) == (MAX_AGE, 1)
+
+
+def test_no_event_is_sent_once_the_token_expired():
+    job_events = events()
+    with job_events.registry.watch("j") as waiter:
+        waiter.offer(1, doc(1, "queued"))
+        chunks = list(job_events.stream(waiter, Fetch(), -1, why_end=lambda: TOKEN_EXPIRED))
+    assert ids(chunks) == [] and ended(chunks) == (TOKEN_EXPIRED, -1)
