@@ -1,7 +1,10 @@
 """Which local files to upload: named files as they are, folders walked for
 files whose name says a format the server reads (GET /formats); the server
-still sniffs every byte."""
+still sniffs every byte. How a batch of them is sent: upload_body."""
+import json
 from pathlib import Path
+
+OCTET_STREAM = "application/octet-stream"
 
 # file name ending -> format name of GET /formats
 ENDINGS = {
@@ -36,3 +39,14 @@ def collect(arguments, input_formats):
 def batches(paths, size):
     for start in range(0, len(paths), size):
         yield paths[start:start + size]
+
+
+def upload_body(paths, options):
+    """The httpx arguments of `POST /jobs` for `paths`: one file goes as the
+    raw body (no multipart to build or parse; the server sniffs the bytes,
+    so no Content-Type is guessed from the name), several as multipart parts."""
+    if len(paths) == 1:
+        return {"content": paths[0].read_bytes(), "headers": {"Content-Type": OCTET_STREAM},
+                "params": {"options": json.dumps(options), "filename": paths[0].name}}
+    return {"files": [("file", (path.name, path.read_bytes())) for path in paths],
+            "data": {"options": json.dumps(options)}}
