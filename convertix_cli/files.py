@@ -1,8 +1,11 @@
 """Which local files to upload: named files as they are, folders walked for
 files whose name ends in an ending of a format the server reads (GET /formats,
 `input` and `extensions`: the server's table, not a copy); the server still
-sniffs every byte."""
+sniffs every byte. How a batch of them is sent: upload_body."""
+import json
 from pathlib import Path
+
+OCTET_STREAM = "application/octet-stream"
 
 
 def endings_of(formats):
@@ -40,3 +43,14 @@ def collect(arguments, endings):
 def batches(paths, size):
     for start in range(0, len(paths), size):
         yield paths[start:start + size]
+
+
+def upload_body(paths, options):
+    """The httpx arguments of `POST /jobs` for `paths`: one file goes as the
+    raw body (no multipart to build or parse; the server sniffs the bytes,
+    so no Content-Type is guessed from the name), several as multipart parts."""
+    if len(paths) == 1:
+        return {"content": paths[0].read_bytes(), "headers": {"Content-Type": OCTET_STREAM},
+                "params": {"options": json.dumps(options), "filename": paths[0].name}}
+    return {"files": [("file", (path.name, path.read_bytes())) for path in paths],
+            "data": {"options": json.dumps(options)}}

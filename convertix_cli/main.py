@@ -14,7 +14,7 @@ from rich.table import Table
 from convertix.messages import sentence
 from convertix_cli import exitcodes
 from convertix_cli.client import API, CliError, Client, filename_of
-from convertix_cli.files import batches, collect, endings_of
+from convertix_cli.files import batches, collect, endings_of, upload_body
 from convertix_cli.follow import final_statuses, follow, progress_of
 from convertix_cli.names import safe_name, write_inside
 
@@ -231,10 +231,9 @@ def convert(state,
     options = _options(to, width, height, quality, fit, option)
     state.client.access_token()  # refreshed before the upload, not after
     accepted = []
-    for group in batches(files, batch):
-        parts = [("file", (path.name, path.read_bytes())) for path in group]
-        accepted.append(state.client.json("POST", "/jobs", expect=(202,), files=parts,
-                                          data={"options": json.dumps(options)}))
+    for group in batches(files, batch):  # a single file: a raw body
+        accepted.append(state.client.json("POST", "/jobs", expect=(202,),
+                                          **upload_body(group, options)))
     if not wait:
         emit(state, {"jobs": accepted}, lambda: [
             out.print(f"job {doc['id']} accepted: {len(doc['tasks'])} files")

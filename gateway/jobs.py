@@ -22,7 +22,7 @@ from gateway.rpc import rpc_pool
 from gateway.slots import convert_slot
 from gateway.storage import reuse_on, storage
 from gateway.uploads import (
-    check_count, clean_filename, parse_callback_url, parse_options, store_upload,
+    check_count, parse_callback_url, parse_options, sent, store_upload, upload_name,
 )
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")
@@ -32,13 +32,14 @@ def _rpc(method, *args, **kwargs):
     return rpc_pool(current_app).call(JOBS_SERVICE, method, *args, **kwargs)
 
 
-def _submit(job_id=None):
-    """Validate and store the upload, create the job: its document."""
+def _submit(received, job_id=None):
+    """Validate and store what was sent (multipart or a raw body: gateway/uploads.py
+    `sent`), create the job: its document."""
     caps = capabilities()
     config = current_app.config
-    options = parse_options(request.form.get("options"), caps["output"])
-    callback_url = parse_callback_url(request.form.get("callback_url"))
-    uploads = request.files.getlist("file")
+    options = parse_options(received.options, caps["output"])
+    callback_url = parse_callback_url(received.callback_url)
+    uploads = received.uploads
     check_count(uploads, config["MAX_FILES"])
     job_id = job_id or uuid.uuid4().hex
     bind_job(job_id)  # this request's later lines, and the services', carry it
@@ -49,7 +50,7 @@ def _submit(job_id=None):
             fmt, size, sha256 = store_upload(upload, store.input_path(job_id, index), store,
                                              caps["input"], config["MAX_FILE_BYTES"],
                                              hashed=reuse_on(current_app))
-            files.append({"filename": clean_filename(upload.filename), "format": fmt,
+            files.append({"filename": upload_name(upload, fmt), "format": fmt,
                           "bytes": size, "sha256": sha256})
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
@@ -90,7 +91,7 @@ def formats_document(caps):
 @job_creation_limit
 @jwt_required()
 def create_job():
-    return _accepted(_submit())
+    return _accepted(_submit(sent(request)))
 
 
 @bp.get("/jobs")
@@ -156,15 +157,16 @@ def archive(job_id):
 @jwt_required()
 def convert():
     """One file, answered with the bytes if done within a few seconds, else 202."""
-    if len(request.files.getlist("file")) != 1:
-        raise ConvertixError("send exactly one part named 'file'", code="BAD_REQUEST",
-                             details={"field": "file"})
+    received = sent(request)
+    if len(received.uploads) != 1:
+        raise ConvertixError("send exactly one part named 'file', or the image as the body",
+                             code="BAD_REQUEST", details={"field": "file"})
     job_id, user_id = uuid.uuid4().hex, current_user_id()
     events = job_events(current_app)
     # Woken by the job's events (gateway/events.py), not by polling; get_job
     # only when events may have been missed (the listener reconnected).
     with convert_slot(user_id), events.watch(job_id) as waiter:  # watch before the job exists
-        doc = _submit(job_id)
+        doc = _submit(received, job_id)
         waiter.offer(doc["seq"], doc)
         doc = events.wait_final(waiter, lambda: _rpc("get_job", job_id, user_id),
                                 float(current_app.config["SYNC_CONVERT_TIMEOUT_S"]))

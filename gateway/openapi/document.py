@@ -81,7 +81,10 @@ def _operation(rule, method, op):
     if op.description:
         doc["description"] = op.description
     if op.request is not None:
-        doc["requestBody"] = {"required": True, "content": _content(*op.request)}
+        content = _content(*op.request)
+        for body in op.bodies:
+            content.update(_content(*body))
+        doc["requestBody"] = {"required": True, "content": content}
     doc["security"] = [] if op.auth is None else [{"bearer": []}]
     return doc
 

@@ -9,8 +9,12 @@ one, so the table cannot silently fall behind the code.
 """
 from dataclasses import dataclass, field
 
+from gateway.openapi.schemas import option_parameters
+
 JSON = "application/json"
 MULTIPART = "multipart/form-data"
+# a raw-body upload: the image itself (its format is sniffed from the bytes)
+RAW_BODIES = (("image/*", None), ("application/octet-stream", None))
 ACCESS, REFRESH, ADMIN = "access", "refresh", "admin"
 
 
@@ -19,6 +23,7 @@ class Op:
     summary: str
     auth: str | None = ACCESS              # None: no token; ACCESS / REFRESH / ADMIN
     request: tuple | None = None           # (media type, schema name)
+    bodies: tuple = ()                     # more (media type, schema name) it also takes
     status: int = 200                      # the success status
     answer: tuple | None = (JSON, "Object")  # (media type, schema name or None), None: no body
     errors: tuple = ()                     # SPEC codes besides the auth ones
@@ -33,6 +38,17 @@ PAGE_QUERY = (
     ("limit", {"type": "integer", "minimum": 1}, "page size"),
     ("cursor", {"type": "string"}, "next_cursor of the previous page"),
 )
+# with a raw body (SPEC additions, "Raw-body upload"), what multipart sends in parts
+RAW_QUERY = (
+    ("options", {"type": "string"}, "with a raw body: the Options object as JSON"),
+    ("callback_url", {"type": "string", "format": "uri"}, "with a raw body: the webhook URL"),
+    ("filename", {"type": "string"}, "with a raw body: the file's name (else the "
+     "Content-Disposition's, else upload.<extension of the sniffed format>)"),
+) + option_parameters()
+RAW_NOTE = ("Or one image as the request body (`Content-Type: image/*` or "
+            "`application/octet-stream`, no multipart), with the options in the query string: "
+            "`options=<JSON>` or one parameter per option (`?format=webp&width=256`). "
+            "Any other Content-Type with a body: 415 `UNSUPPORTED_FORMAT`.")
 LOG_QUERY = tuple((name, {"type": "string"}, text) for name, text in (
     ("q", "words to find"), ("service", "gateway, jobs, converter, ..."),
     ("level", "INFO, WARNING, ERROR"), ("job_id", "one job's lines"),
@@ -63,10 +79,11 @@ OPERATIONS = {
                     "statuses of a job and a task: clients take these tables from here."),
     "POST /api/v1/jobs": Op(
         "Upload files with one set of options: a job", request=(MULTIPART, "Upload"),
-        status=202, answer=(JSON, "Job"),
+        bodies=RAW_BODIES, status=202, answer=(JSON, "Job"),
         errors=("BAD_REQUEST", "FILE_TOO_LARGE", "QUOTA_EXCEEDED", "UNSUPPORTED_FORMAT",
-                "INVALID_OPTIONS"),
-        tags=("jobs",), description="Answers with the job document and `Location`."),
+                "INVALID_OPTIONS", "RATE_LIMITED"), query=RAW_QUERY,
+        tags=("jobs",), description="Answers with the job document and `Location`. "
+                                    + RAW_NOTE),
     "GET /api/v1/jobs": Op(
         "Your jobs, newest first, a page at a time", answer=(JSON, "JobPage"),
         errors=("BAD_REQUEST",), query=PAGE_QUERY, tags=("jobs",)),
@@ -98,11 +115,12 @@ OPERATIONS = {
         tags=("webhooks",)),
     "POST /api/v1/convert": Op(
         "Convert one file: the bytes when done within seconds, else 202 and the job",
-        request=(MULTIPART, "ConvertUpload"), answer=("application/octet-stream", None),
+        request=(MULTIPART, "ConvertUpload"), bodies=RAW_BODIES,
+        answer=("application/octet-stream", None),
         errors=("BAD_REQUEST", "FILE_TOO_LARGE", "QUOTA_EXCEEDED", "UNSUPPORTED_FORMAT",
                 "INVALID_OPTIONS", "CORRUPT_IMAGE", "IMAGE_TOO_LARGE", "CONVERSION_TIMEOUT",
-                "RATE_LIMITED"), tags=("jobs",),
-        description="202 with the job document when the conversion takes longer."),
+                "RATE_LIMITED"), query=RAW_QUERY, tags=("jobs",),
+        description="202 with the job document when the conversion takes longer. " + RAW_NOTE),
     # --- admin ---
     "GET /api/v1/admin/stats": Op(
         "Queue depth, consumers, workers, jobs and tasks by status", auth=ADMIN,

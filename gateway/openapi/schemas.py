@@ -62,6 +62,18 @@ def options_schema():
             "properties": properties}
 
 
+def option_parameters():
+    """Each option as a query parameter of a raw-body upload (gateway/rawbody.py):
+    (name, schema, description). An object-valued option is sent as JSON text."""
+    params = []
+    for name, schema in options_schema()["properties"].items():
+        if "object" in schema.get("type", ()):
+            schema = {"type": "string", "description": "JSON"}
+        params.append((name, schema, "with a raw body: this option (JSON when it parses as "
+                                     "JSON, else text); or all of them as `options`"))
+    return tuple(params)
+
+
 def _image(*extra):
     props = {"format": {"type": "string"}, "width": {"type": "integer"},
              "height": {"type": "integer"}, "bytes": {"type": "integer"}}
