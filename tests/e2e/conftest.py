@@ -16,8 +16,6 @@ from convertix.contract import JOB_FINAL
 from tests.conftest import TEST_JWT_SECRET
 from tests.helpers import wait_until
 
-pytestmark = pytest.mark.e2e
-
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 MANAGEMENT = "http://localhost:15672/api"

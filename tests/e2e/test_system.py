@@ -11,8 +11,6 @@ from PIL import Image, ImageOps
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
 from tests.helpers import corpus_bytes, wait_until
 
-pytestmark = pytest.mark.e2e
-
 # 30 real images of many formats, from the shared corpus.
 MIXED = [
     "photos/imagemagick/rose.jpg", "photos/skimage/astronaut.png", "photos/skimage/coffee.png",

@@ -4,7 +4,6 @@ converters from the conversion queue's backlog; the jobs service records
 every task's outcome."""
 import io
 
-import pytest
 from PIL import Image
 
 from convertix.contract import JOB_FINAL
@@ -12,8 +11,6 @@ from scaler.backends.swarm import SwarmBackend
 from tests.e2e.conftest import BIN
 from tests.helpers import wait_until
 from tests.swarm.conftest import EventTap, SwarmStack, converters_consume, wait_running
-
-pytestmark = pytest.mark.swarm
 
 MIN, MAX = 1, 4
 WINDOW_S = 8
