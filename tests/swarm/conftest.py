@@ -21,7 +21,7 @@ import uuid
 import pytest
 import requests
 
-from convertix.contract import CONVERT_QUEUE
+from convertix.contract import CONVERT_QUEUE, CONVERTER_EVENTS_EXCHANGE
 from convertix.storage import Storage
 from tests.e2e.conftest import AUTH, BIN, MANAGEMENT, ROOT, SERVICES, Stack
 from tests.helpers import wait_until
@@ -237,7 +237,7 @@ class EventTap:
         from kombu import Connection, Exchange, Queue
 
         self.conn = Connection(amqp_uri)
-        exchange = Exchange("converter.events", type="topic", durable=True)
+        exchange = Exchange(CONVERTER_EVENTS_EXCHANGE, type="topic", durable=True)
         self.queue = Queue(f"{PREFIX}-tap-{uuid.uuid4().hex[:6]}", exchange=exchange,
                            routing_key=events[0], exclusive=True, auto_delete=True)
         self.bound = self.queue(self.conn.default_channel)
