@@ -103,7 +103,7 @@ class Stack:
 
     def start_converter(self):
         self.start_process("converter", [f"{BIN}/nameko", "run", "--config", "config.yaml",
-                                         *self.converter_modules], MAX_WORKERS="2")
+                                         *self.converter_modules], CONVERTER_WORKERS="2")
 
     def start_gateway(self):
         self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",

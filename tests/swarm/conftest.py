@@ -134,7 +134,7 @@ class SwarmStack(Stack):
             return getattr(getattr(proxy, service), method)(*args, **kwargs)
 
     def create_converter_service(self, replicas, module="services.converter.service",
-                                 max_workers=1, **env):
+                                 workers=1, **env):
         from docker.types import RestartPolicy, ServiceMode
 
         name = unique_name("converter")
@@ -143,7 +143,7 @@ class SwarmStack(Stack):
             # infra.runner: `nameko run` without its start-up SIGTERM race
             command=[f"{BIN}/python", "-m", "infra.runner", "--config", "config.yaml", module],
             labels={RUN_LABEL: RUN_ID}, container_labels={RUN_LABEL: RUN_ID},
-            env=container_env(self, MAX_WORKERS=max_workers, **env),
+            env=container_env(self, CONVERTER_WORKERS=workers, **env),
             workdir=ROOT, mounts=code_mounts(self.storage.root), networks=["host"],
             mode=ServiceMode("replicated", replicas=replicas),
             # graceful scale-down: SIGTERM, then time for the work in flight

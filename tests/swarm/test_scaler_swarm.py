@@ -30,7 +30,7 @@ def test_300_tasks_scale_min_to_max_and_back_with_nothing_lost(tmp_path, docker_
         # so that throughput follows the replica count even on two cores.
         name = stack.create_converter_service(
             replicas=MIN, module="tests.swarm.slow_converter:SlowConverter",
-            max_workers=2, CONVERT_DELAY_S=0.4)
+            workers=2, CONVERT_DELAY_S=0.4)
         backend = SwarmBackend(name, docker_client)
         wait_running(backend, MIN, stack=stack)
         converters_consume(stack, MIN)
