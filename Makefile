@@ -48,10 +48,11 @@ test-deploy: setup
 	bash scripts/start-docker.sh
 	$(NAMEKO) test tests/deploy -p no:cacheprovider -ra -m deploy $(PYTEST_ARGS)
 
-## Without the end-to-end, swarm and deploy layers (faster while developing).
+## Without what starts processes (faster while developing): the e2e, abuse,
+## cli, scaling, swarm and deploy layers and the modules marked `processes`.
 test-fast: setup
 	bash scripts/start-backends.sh --postgres
-	$(NAMEKO) test tests -p no:cacheprovider -m "not e2e and not swarm and not deploy" $(PYTEST_ARGS)
+	$(NAMEKO) test tests -p no:cacheprovider -m "not processes" $(PYTEST_ARGS)
 
 ## The real deployment on this machine: the images built from Debian's
 ## packages, two Docker engines as a two-node swarm, the stack on it

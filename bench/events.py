@@ -25,7 +25,6 @@ import json
 import os
 import selectors
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -39,6 +38,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.pipeline import percentile
+from tests.helpers import stop_process_groups
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PY = sys.executable
@@ -111,16 +111,7 @@ class System:
         raise RuntimeError(f"not ready; see {self.var}/*.log")
 
     def stop(self):
-        for proc in self.procs:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+        stop_process_groups(self.procs, timeout=60)
 
     def jobs_calls(self):
         """{entrypoint: calls} of the jobs service, from its /metrics."""

@@ -28,6 +28,7 @@ from PIL import Image
 from convertix.contract import JOB_FINAL
 from convertix.imaging import capabilities, convert
 from convertix.options import validate
+from tests.helpers import stop_process_group
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 JOB_DEADLINE_S = 300
@@ -143,8 +144,7 @@ def start_system(port, name="bench", env=None):
 
 def stop_system(proc, timeout=180):
     """Stops what start_system started (run.sh stops the whole system on SIGINT)."""
-    os.killpg(proc.pid, signal.SIGINT)
-    proc.wait(timeout=timeout)
+    stop_process_group(proc, signal.SIGINT, timeout)
 
 
 @contextlib.contextmanager

@@ -142,7 +142,7 @@ def run_fixed(args, data):
         system = System(workdir, args.workers, args.width)
         backend = LocalBackend([sys.executable, "-m", "infra.runner", "--config",
                                 "config.yaml", "services.converter.service"],
-                               env={**system.env, "MAX_WORKERS": args.workers},
+                               env={**system.env, "CONVERTER_WORKERS": args.workers},
                                log_dir=f"{workdir}/logs",
                                stop_timeout_s=SCALER.default["local"]["stop_timeout_s"])
         try:

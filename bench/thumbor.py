@@ -29,7 +29,6 @@ import concurrent.futures
 import io
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from PIL import Image
 from bench import proctimes
 from bench.pipeline import ROOT, percentile, photo_like, start_system, stop_system
 from convertix.contract import JOB_FINAL
+from tests.helpers import stop_process_group
 
 RESULTS = os.path.join(ROOT, "bench", "results")
 THUMBOR_REQUIREMENT = "thumbor>=7.7,<8"
@@ -393,8 +393,7 @@ def main(argv=None):
         for engine in engines.values():
             engine.close()
         if thumbor:
-            os.killpg(thumbor.pid, signal.SIGTERM)
-            thumbor.wait(timeout=60)
+            stop_process_group(thumbor, timeout=60)
         if system:
             stop_system(system)
         if vhost:

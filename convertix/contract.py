@@ -55,6 +55,29 @@ JOB_CHANGED = "job_changed"
 JOB_WEBHOOK_DUE = "job_webhook_due"
 NOTIFIER_SERVICE = "notifier"
 
+# --- where events travel: nameko sends a service's events to the topic
+# exchange `<service>.events`, routed by the event's name
+# (nameko.standalone.events.get_event_exchange; tests/unit/test_contract.py
+# holds nameko to it). A listener outside nameko (the gateway, a test's tap)
+# binds a queue of its own there.
+EVENTS_EXCHANGE = "{service}.events"
+JOBS_EVENTS_EXCHANGE = EVENTS_EXCHANGE.format(service=JOBS_SERVICE)
+CONVERTER_EVENTS_EXCHANGE = EVENTS_EXCHANGE.format(service=CONVERTER_SERVICE)
+
+
+def job_change(job_id, user_id, seq, document, callback_url):
+    """The payload of JOB_CHANGED and JOB_WEBHOOK_DUE, as the jobs service sends it."""
+    return {"job_id": job_id, "user_id": user_id, "seq": seq, "document": document,
+            "callback_url": callback_url}
+
+
+def read_job_change(body):
+    """(job_id, seq, document) of a JOB_CHANGED payload; ValueError if it is not one."""
+    try:
+        return body["job_id"], int(body["seq"]), body["document"]
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("not a job change: no job_id, seq or document") from None
+
 # Config keys, and the secrets that come only from the environment, are not
 # the contract between components: infra/config/schema.py defines them.
 

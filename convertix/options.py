@@ -15,6 +15,9 @@ FITS = ("inside", "contain", "cover", "fill", "outside")
 # Names clients may use for a format, mapped to the one name used everywhere.
 FORMAT_ALIASES = {"jpg": "jpeg", "tif": "tiff", "heif": "heic"}
 
+# The width/height an option may ask for: the API's range (in the OpenAPI
+# document), not a config value; config.yaml's LIMITS.max_width/max_height
+# bound an input.
 MAX_DIMENSION = 16384
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
 

@@ -1,10 +1,11 @@
 """Job events in the gateway: one listener per gateway process, many waiters.
 
 The jobs service dispatches `job_changed` (a nameko event: the topic
-exchange `jobs.events`, routing key `job_changed`) after each committed
-change of a job. Each gateway process binds one exclusive, auto-delete queue
-to it and reads it on one background thread (a greenlet under gunicorn's
-gevent worker); each event wakes the requests waiting on that job
+exchange `jobs.events`, routing key `job_changed`: convertix/contract.py's
+JOBS_EVENTS_EXCHANGE and JOB_CHANGED) after each committed change of a job.
+Each gateway process binds one exclusive, auto-delete queue to it and reads
+it on one background thread (a greenlet under gunicorn's gevent worker);
+each event wakes the requests waiting on that job
 (gateway/waiters.py). No request polls, and no event costs an RPC.
 
 A missed event must not strand anyone: a waiter reads the job document by
@@ -22,7 +23,7 @@ import uuid
 
 from kombu import Connection, Exchange, Queue
 
-from convertix.contract import JOB_CHANGED, JOB_FINAL, JOBS_SERVICE
+from convertix.contract import JOB_CHANGED, JOB_FINAL, JOBS_EVENTS_EXCHANGE, read_job_change
 from gateway import sse
 from gateway.settings import default
 from gateway.waiters import RESYNC, WaiterRegistry
@@ -42,8 +43,8 @@ END_REASONS = (TOKEN_EXPIRED, TOKEN_REVOKED, MAX_AGE)
 
 
 def events_exchange():
-    """nameko's exchange for the jobs service's events (nameko.events, `<service>.events`)."""
-    return Exchange(f"{JOBS_SERVICE}.events", type="topic", durable=True)
+    """The exchange nameko sends the jobs service's events to (declared as nameko does)."""
+    return Exchange(JOBS_EVENTS_EXCHANGE, type="topic", durable=True)
 
 
 class JobEventListener:
@@ -111,7 +112,7 @@ class JobEventListener:
     def _on_message(self, body, message):
         try:
             self.received += 1
-            self.registry.publish(body["job_id"], int(body["seq"]), body["document"])
+            self.registry.publish(*read_job_change(body))
         except (KeyError, TypeError, ValueError):
             log.warning("job events: a job_changed without job_id/seq/document was ignored")
 

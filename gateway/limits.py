@@ -44,7 +44,7 @@ limiter = Limiter(key_func=client_key)
 
 
 def init_app(app):
-    # RATE_LIMIT_STORAGE, AUTH_RATE_LIMIT, LOGIN_USER_RATE_LIMIT, RATE_LIMIT_PREFIX
+    # RATE_LIMIT_STORAGE, AUTH_RATE_LIMIT, LOGIN_RATE_LIMIT_PER_USER, RATE_LIMIT_PREFIX
     # and TRUSTED_PROXIES: gateway/settings.py, from config.yaml's GATEWAY
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["RATE_LIMIT_STORAGE"])
     # One namespace per installation in a shared Redis: by default the AMQP
@@ -72,7 +72,8 @@ def auth_limit():
 
 
 def login_user_limit():
-    return current_app.config.get("LOGIN_USER_RATE_LIMIT", "10 per minute; 50 per hour")
+    return current_app.config.get("LOGIN_RATE_LIMIT_PER_USER",
+                                  default("LOGIN_RATE_LIMIT_PER_USER"))
 
 
 def username_key():
@@ -87,7 +88,7 @@ def username_key():
 
 
 def job_user_limit():
-    return current_app.config["JOB_USER_RATE_LIMIT"]
+    return current_app.config["JOB_RATE_LIMIT_PER_USER"]
 
 
 def user_key():

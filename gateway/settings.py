@@ -1,7 +1,10 @@
 """Flask settings, from the one config.yaml (and secrets from the environment).
 
 Each value comes through infra/config/schema.py, which holds its default and
-its check; here is only which Flask key takes which config key.
+its check; here is only which config keys the gateway reads. A Flask key is
+its config key's name in capitals (GATEWAY.login_rate_limit_per_user:
+LOGIN_RATE_LIMIT_PER_USER, as config.yaml's environment variable), but where
+a library fixes the name.
 """
 import os
 
@@ -11,34 +14,46 @@ from infra.config.schema import (
     read, read_value,
 )
 
-# Flask key -> (config.yaml section, key)
-FROM_CONFIG = {
-    "RPC_TIMEOUT_S": (GATEWAY, "rpc_timeout_s"),
-    "RPC_POOL_SIZE": (GATEWAY, "rpc_pool_size"),
-    "SYNC_CONVERT_TIMEOUT_S": (GATEWAY, "sync_convert_timeout_s"),
-    "SSE_HEARTBEAT_S": (GATEWAY, "sse_heartbeat_s"),
-    "SSE_STREAMS_PER_USER": (GATEWAY, "sse_streams_per_user"),
-    "SSE_MAX_STREAM_S": (GATEWAY, "sse_max_stream_s"),
+# (config.yaml section, key) the gateway reads; its Flask key: the key's name in capitals
+READS = [
+    (GATEWAY, "rpc_timeout_s"),
+    (GATEWAY, "rpc_pool_size"),
+    (GATEWAY, "sync_convert_timeout_s"),
+    (GATEWAY, "sse_heartbeat_s"),
+    (GATEWAY, "sse_streams_per_user"),
+    (GATEWAY, "sse_max_stream_s"),
     # how many connections a process holds: its share for event streams
-    "WORKER_CLASS": (GATEWAY, "worker_class"),
-    "WORKER_CONNECTIONS": (GATEWAY, "worker_connections"),
-    "THREADS": (GATEWAY, "threads"),
-    "AUTH_RATE_LIMIT": (GATEWAY, "auth_rate_limit"),
-    "RATE_LIMIT_STORAGE": (GATEWAY, "rate_limit_storage"),
-    "RATE_LIMIT_PREFIX": (GATEWAY, "rate_limit_prefix"),
-    "LOGIN_USER_RATE_LIMIT": (GATEWAY, "login_rate_limit_per_user"),
-    "TRUSTED_PROXIES": (GATEWAY, "trusted_proxies"),
-    "JOB_USER_RATE_LIMIT": (GATEWAY, "job_rate_limit_per_user"),
-    "CONVERT_CONCURRENCY": (GATEWAY, "convert_concurrency_per_user"),
-    "MAX_FILES": (LIMITS, "max_files"),
-    "MAX_FILE_BYTES": (LIMITS, "max_file_bytes"),
+    (GATEWAY, "worker_class"),
+    (GATEWAY, "worker_connections"),
+    (GATEWAY, "threads"),
+    (GATEWAY, "auth_rate_limit"),
+    (GATEWAY, "rate_limit_storage"),
+    (GATEWAY, "rate_limit_prefix"),
+    (GATEWAY, "login_rate_limit_per_user"),
+    (GATEWAY, "trusted_proxies"),
+    (GATEWAY, "job_rate_limit_per_user"),
+    (GATEWAY, "convert_concurrency_per_user"),
+    (LIMITS, "max_files"),
+    (LIMITS, "max_file_bytes"),
+    # uploads are hashed (SHA-256) only for result reuse: off, not paid for
+    (JOBS, "reuse_results"),
+]
+# Flask key -> (section, key) where a library fixes the Flask key (Flask,
+# flask-jwt-extended), or where the key alone says too little ("ROOT").
+NAMED = {
     "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),
     "STORAGE_ROOT": (STORAGE, "root"),
-    # uploads are hashed (SHA-256) only for result reuse: off, not paid for
-    "REUSE_RESULTS": (JOBS, "reuse_results"),
     "JWT_ACCESS_TOKEN_EXPIRES": (AUTH, "access_token_ttl_s"),
     "JWT_REFRESH_TOKEN_EXPIRES": (AUTH, "refresh_token_ttl_s"),
 }
+
+
+def flask_key(key):
+    return key.upper()
+
+
+# Flask key -> (config.yaml section, key)
+FROM_CONFIG = {**{flask_key(key): (section, key) for section, key in READS}, **NAMED}
 # whole values the gateway passes on as they are
 TOP_LEVEL = {
     "AMQP_URI": AMQP_URI_KEY,

@@ -30,7 +30,7 @@ SLOT_TTL_S = 120
 @contextlib.contextmanager
 def convert_slot(user_id):
     key = f"{current_app.config['RATE_LIMIT_PREFIX']}:convert:{user_id}"
-    cap = int(current_app.config["CONVERT_CONCURRENCY"])
+    cap = int(current_app.config["CONVERT_CONCURRENCY_PER_USER"])
     try:
         storage = limiter.storage
         held = storage.incr(key, SLOT_TTL_S)

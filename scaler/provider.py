@@ -8,7 +8,7 @@ from nameko.extensions import DependencyProvider
 
 from convertix.contract import CONVERT_QUEUE
 from infra.config.schema import (
-    AMQP_URI_KEY, MANAGEMENT_URL_KEY, SCALER, ConfigError, read, read_value,
+    AMQP_URI_KEY, CONVERTER, MANAGEMENT_URL_KEY, SCALER, ConfigError, read, read_value,
 )
 from infra.queue_stats import QueueStatsReader
 from scaler import metrics
@@ -17,17 +17,16 @@ from scaler.loop import Scaler
 from scaler.policy import Policy
 
 
-
-def policy_from(settings, cores=None):
+def policy_from(settings, workers=None, cores=None):
     """The Policy of a SCALER section (checked; missing keys: the schema's
-    defaults). For the local backend the replicas share this machine:
-    sandboxes per replica are its workers, and the sandbox cap defaults (0)
-    to the machine's cores."""
+    defaults). `workers`: CONVERTER.workers, the sandboxes each replica runs
+    (None: the schema's default). For the local backend the replicas share
+    this machine: the sandbox cap defaults (0) to the machine's cores."""
     settings = SCALER.resolve(settings)
     values = {field.name: settings[field.name] for field in dataclasses.fields(Policy)
               if field.name in settings}
     if settings["backend"] == "local":
-        values["workers_per_replica"] = settings["local"]["worker_max_workers"]
+        values["workers_per_replica"] = CONVERTER.default["workers"] if workers is None else workers
         if not values["max_sandboxes"]:
             values["max_sandboxes"] = cores or os.cpu_count() or 1
     try:
@@ -44,7 +43,7 @@ class ScalerProvider(DependencyProvider):
         self.reader = QueueStatsReader(read_value(config, AMQP_URI_KEY),
                                        read_value(config, MANAGEMENT_URL_KEY))
         self.scaler = Scaler(
-            policy_from(settings),
+            policy_from(settings, read(config, CONVERTER)["workers"]),
             read_stats=lambda: self.reader.read(CONVERT_QUEUE),
             backend=make_backend(config, settings))
         self.metrics_port = settings["metrics_port"]

@@ -9,6 +9,7 @@ import contextlib
 import os
 import secrets
 import uuid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,6 +21,62 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "postgresql+psycopg2://convertix:convertix@localhost:5432/postgres")
 
 TEST_JWT_SECRET = secrets.token_hex(32)
+
+# The layers: each folder under tests/ marks its tests with its own name, so
+# `-m abuse` selects tests/abuse and nothing else. pytest reads `pytestmark`
+# only in test modules, never in a conftest.py: hence this hook.
+LAYERS = {
+    "unit": "pure functions (tests/unit)",
+    "service": "one service's logic under worker_factory, real databases (tests/service)",
+    "integration": "services together on real RabbitMQ and databases, in process (tests/integration)",
+    "e2e": "the whole system as processes, over HTTP (tests/e2e)",
+    "abuse": "attacks against the system as processes (tests/abuse)",
+    "web": "the OpenAPI document, and the page in Chromium (tests/web)",
+    "cli": "the convertix command against the system as processes (tests/cli)",
+    "metrics": "the Prometheus metrics and their deployment files (tests/metrics)",
+    "scaling": "the scaler and its local backend, converters as processes (tests/scaling)",
+    "swarm": "converters as a Docker Swarm service on this machine (tests/swarm)",
+    "deploy": "the images on a two-node swarm of this machine (tests/deploy)",
+}
+# Marks on top of the layer's, by folder. `processes`: the test starts the
+# system, or converters, as processes (nameko run, gunicorn, Docker): what
+# `make test-fast` leaves out. Single modules elsewhere say it with their own
+# `pytestmark` (tests/metrics, tests/web/test_browser.py).
+PROCESSES = "processes"
+EXTRA_MARKS = {
+    **{(layer,): (PROCESSES,) for layer in ("e2e", "abuse", "cli", "scaling", "swarm", "deploy")},
+    ("web", "browser"): ("browser", PROCESSES),
+}
+OTHER_MARKS = {
+    PROCESSES: "starts the system, or converters, as processes (make test-fast leaves these out)",
+    "browser": "drives the web page in Debian's chromium (playwright), against the system as processes",
+}
+TESTS = Path(__file__).resolve().parent
+
+
+def marks_of(path):
+    """The marks a test file gets from its folders: its layer (the folder
+    right under tests/) and what EXTRA_MARKS adds."""
+    try:
+        folders = Path(path).resolve().relative_to(TESTS).parts[:-1]
+    except ValueError:  # not under tests/
+        return ()
+    if not folders or folders[0] not in LAYERS:
+        return ()
+    extra = [mark for where, marks in EXTRA_MARKS.items() if folders[:len(where)] == where
+             for mark in marks]
+    return tuple(dict.fromkeys((folders[0], *extra)))
+
+
+def pytest_configure(config):
+    for name, doc in {**LAYERS, **OTHER_MARKS}.items():
+        config.addinivalue_line("markers", f"{name}: {doc}")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for name in marks_of(item.path):
+            item.add_marker(name)
 
 
 @contextlib.contextmanager

@@ -50,7 +50,11 @@ DYNAMIC_USER = "dynamic"
 SELF_USER = "self"
 DYNAMIC_ID_BASE = 2_000_000_000
 FALLBACK_USER = "nobody"  # where a dynamic uid cannot be had (a user-namespaced container)
+# The DEFAULT_ values below (but threads) mirror CONVERTER's in
+# infra/config/schema.py, for a sandbox started without config; a test
+# (tests/unit/test_config_defaults.py) holds them equal.
 DEFAULT_USER = DYNAMIC_USER
+DEFAULT_MEMORY_MB = 2048  # the address space of a sandbox
 # Tasks (the process and its threads) a sandbox may have.
 DEFAULT_MAX_THREADS = 8
 # Generous for what a conversion needs (stdin, stdout, stderr, a library or

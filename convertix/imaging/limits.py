@@ -8,6 +8,9 @@ OUTPUT_SLACK_BYTES = 2**20
 
 @dataclass(frozen=True)
 class Limits:
+    """The bounds; the defaults mirror config.yaml's LIMITS (infra/config/schema.py)
+    for a conversion without config, and tests/unit/test_config_defaults.py
+    holds them equal."""
     max_input_bytes: int = 50 * 2**20
     max_pixels: int = 100_000_000        # per frame, from the header, before decoding
     max_width: int = 20000

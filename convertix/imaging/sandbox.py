@@ -16,7 +16,7 @@ import time
 from convertix.errors import ConversionTimeout
 
 from . import protocol, reply
-from .confine import DEFAULT_MAX_FILE_MB, DEFAULT_MAX_OPEN_FILES, DEFAULT_USER
+from .confine import DEFAULT_MAX_FILE_MB, DEFAULT_MAX_OPEN_FILES, DEFAULT_MEMORY_MB, DEFAULT_USER
 from .limits import Limits
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def _project_root():
 
 
 class Sandbox:
-    def __init__(self, memory_mb=1024, python=sys.executable, user=DEFAULT_USER,
+    def __init__(self, memory_mb=DEFAULT_MEMORY_MB, python=sys.executable, user=DEFAULT_USER,
                  max_file_mb=DEFAULT_MAX_FILE_MB, max_open_files=DEFAULT_MAX_OPEN_FILES,
                  module="convertix.imaging.worker"):
         self.memory_mb = memory_mb

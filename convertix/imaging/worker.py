@@ -106,7 +106,7 @@ def main(argv=None, serve=serve):
     """Start up confined (see the module's doc), then `serve` (tests pass a probe)."""
     from . import confine
     parser = argparse.ArgumentParser(prog="convertix.imaging.worker")
-    parser.add_argument("--memory-mb", type=int, default=1024)
+    parser.add_argument("--memory-mb", type=int, default=confine.DEFAULT_MEMORY_MB)
     parser.add_argument("--user", default=confine.DEFAULT_USER)  # "": stay as we are
     parser.add_argument("--max-file-mb", type=int, default=confine.DEFAULT_MAX_FILE_MB)
     parser.add_argument("--max-open-files", type=int, default=confine.DEFAULT_MAX_OPEN_FILES)

@@ -102,6 +102,18 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class AtMost:
+    """A rule between two keys of a section: `low`'s value <= `high`'s."""
+    low: str
+    high: str
+
+    def __call__(self, values):
+        if values[self.low] > values[self.high]:
+            raise Invalid(f"{self.low} ({values[self.low]}) must be at most "
+                          f"{self.high} ({values[self.high]})")
+
+
+@dataclass(frozen=True)
 class OneOf:
     choices: tuple
 

@@ -9,9 +9,12 @@ the message names the key: `config.yaml: SCALER.max_replicas: expected an
 integer >= 1, got 'x'`. An empty value (`${VAR:}`, or `key:` alone) means
 the default.
 
-The conversion bounds' defaults are `convertix.imaging.Limits`' own: the pure
-core's sandbox needs them without any config, so the schema reads them from
-there rather than keeping a second copy.
+The pure core (convertix/) cannot read this file (it imports nothing of
+infra/), yet its sandbox and its conversion bounds need values without any
+config: `convertix.imaging.Limits()` and `Sandbox()`'s keyword defaults
+mirror the defaults here, and tests/unit/test_config_defaults.py holds them
+equal. Rules between keys (a file the gateway takes must be one the
+converter converts) are each section's `rules`, checked with its keys.
 """
 import copy
 import dataclasses
@@ -19,8 +22,7 @@ import dataclasses
 from nameko import constants as nameko_constants
 
 from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE
-from convertix.imaging.limits import Limits
-from infra.config.checks import MAPPING, TEXT, Flag, Integer, Invalid, Number, OneOf
+from infra.config.checks import MAPPING, TEXT, AtMost, Flag, Integer, Invalid, Number, OneOf
 
 # --- the section (and top-level) names ---
 AMQP_URI_KEY = "AMQP_URI"
@@ -42,6 +44,9 @@ WEBHOOK_ALLOW_PRIVATE_KEY = "WEBHOOK_ALLOW_PRIVATE"
 
 # --- what comes only from the environment (secrets, and a library's switch) ---
 JWT_SECRET_ENV = "CONVERTIX_JWT_SECRET"
+# config.yaml's ${VAR} for CONVERTER.workers: the local scaler backend sets it
+# for the replicas it starts, so that they run what the scaler counts on
+CONVERTER_WORKERS_ENV = "CONVERTER_WORKERS"
 ELASTICSEARCH_API_KEY_ENV = "ELASTICSEARCH_API_KEY"
 PROMETHEUS_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client's multiprocess mode
 
@@ -75,12 +80,13 @@ class Key:
 class Section:
     """A mapping of keys; `passthrough` names keys that others read as they are."""
 
-    def __init__(self, name, doc, *keys, passthrough=()):
+    def __init__(self, name, doc, *keys, passthrough=(), rules=()):
         self.name, self.doc = name, doc
         self.keys = {key.name: key for key in keys}
         if len(self.keys) != len(keys):  # a second definition would silently win
             raise ValueError(f"config schema: a key of {name or 'the file'} is defined twice")
         self.passthrough = frozenset(passthrough)
+        self.rules = tuple(rules)  # checks between this section's keys (infra/config/checks.py)
 
     @property
     def default(self):
@@ -100,16 +106,16 @@ class Section:
         resolved = {name: values[name] for name in self.passthrough if name in values}
         for name, key in self.keys.items():
             resolved[name] = key.resolve(values.get(name), _join(where, name))
+        for rule in self.rules:
+            try:
+                rule(resolved)
+            except Invalid as exc:
+                raise ConfigError(f"{where}: {exc}") from None
         return resolved
 
 
 def _join(where, name):
     return f"{where}.{name}" if where else str(name)
-
-
-def _limit(name, doc):
-    """A conversion bound: its default is Limits' own."""
-    return Key(name, Limits.__dataclass_fields__[name].default, Integer(min=1), doc)
 
 
 PORT = Integer(min=0, max=65535)
@@ -125,6 +131,8 @@ CONVERTER = Section(
     CONVERTER_KEY, "the converter service",
     Key("max_attempts", 3, POSITIVE, "deliveries of a task before the dead-letter queue"),
     Key("timeout_s", 60.0, POSITIVE_NUMBER, "per task; then CONVERSION_TIMEOUT"),
+    Key("workers", 2, POSITIVE,
+        "sandboxes per converter replica: its nameko workers, so its prefetch too"),
     Key("memory_mb", 2048, POSITIVE, "address-space limit of each sandbox process"),
     Key("sandbox_user", "dynamic", TEXT,
         "the sandbox's user: dynamic (a uid of its own), a user name, or self (no switch)"),
@@ -139,15 +147,20 @@ LIMITS = Section(
     Key("max_request_bytes", 200 * MiB, POSITIVE, "bytes per upload request"),
     Key("max_file_bytes", 50 * MiB, POSITIVE, "bytes per uploaded file"),
     Key("max_files", 50, POSITIVE, "files per job"),
-    _limit("max_input_bytes", "bytes of one conversion's input"),
-    _limit("max_pixels", "pixels per frame, checked from the header before decoding"),
-    _limit("max_width", "pixels wide, input and output"),
-    _limit("max_height", "pixels high, input and output"),
-    _limit("max_frames", "frames of an animation"),
-    _limit("max_output_pixels", "pixels of the output, all frames together"),
-    _limit("max_output_bytes", "bytes of one output; more is IMAGE_TOO_LARGE"),
-    _limit("max_output_bytes_per_pixel",
-           "bytes of one output per pixel (input's or output's, the larger), plus 1 MiB"),
+    Key("max_input_bytes", 50 * MiB, POSITIVE, "bytes of one conversion's input"),
+    Key("max_pixels", 100_000_000, POSITIVE,
+        "pixels per frame, checked from the header before decoding"),
+    # An output is as wide as its input unless the options resize it; the
+    # width/height options' own range is the API's (convertix/options.py).
+    Key("max_width", 20000, POSITIVE, "pixels wide of an input, checked from its header"),
+    Key("max_height", 20000, POSITIVE, "pixels high of an input, checked from its header"),
+    Key("max_frames", 300, POSITIVE, "frames of an animation"),
+    Key("max_output_pixels", 100_000_000, POSITIVE, "pixels of the output, all frames together"),
+    Key("max_output_bytes", 128 * MiB, POSITIVE, "bytes of one output; more is IMAGE_TOO_LARGE"),
+    Key("max_output_bytes_per_pixel", 8, POSITIVE,
+        "bytes of one output per pixel (input's or output's, the larger), plus 1 MiB"),
+    # what the gateway takes, the converter must convert: not a 202, then a failed task
+    rules=(AtMost("max_file_bytes", "max_input_bytes"),),
 )
 
 GATEWAY = Section(
@@ -206,7 +219,6 @@ METRICS = Section(
 
 SCALER_LOCAL = Section(
     "local", "the local backend: converter processes on this machine",
-    Key("worker_max_workers", 2, POSITIVE, "nameko workers (= sandboxes) per replica"),
     Key("log_dir", "var/log", TEXT, "where each replica's console output goes"),
     Key("stop_timeout_s", 120.0, POSITIVE_NUMBER, "a draining replica is SIGKILLed after this"),
     # infra.runner is `nameko run` without its start-up SIGTERM race: the
@@ -242,6 +254,7 @@ SCALER = Section(
     Key("metrics_port", 9102, PORT, "the scaler's Prometheus port; 0: off"),
     Key(SCALER_LOCAL.name, SCALER_LOCAL.default, SCALER_LOCAL, SCALER_LOCAL.doc),
     Key(SCALER_SWARM.name, SCALER_SWARM.default, SCALER_SWARM, SCALER_SWARM.doc),
+    rules=(AtMost("min_replicas", "max_replicas"),),
 )
 
 JOBS = Section(
@@ -291,7 +304,7 @@ CONFIG = Section(
     "", "config.yaml",
     Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", TEXT, "RabbitMQ"),
     Key(MAX_WORKERS_KEY, 10, POSITIVE,
-        "nameko workers per service process; the converter's is also its sandbox count"),
+        "nameko workers per service process; the converter's: CONVERTER.workers"),
     Key(DB_URIS_KEY, {f"{service}:Base": DEFAULT_DATABASE_URL
                       for service in (ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE)}, MAPPING,
         "'<service>:Base' -> database URL (nameko-sqlalchemy)"),

@@ -16,14 +16,16 @@ import os
 import threading
 import time
 
+from infra.config.schema import LOGS
 from infra.logs.search import newest_first_key
 
 SUFFIX = ".ndjson"
 
 
 class LocalStore:
-    def __init__(self, directory, name, max_file_bytes=32 * 2**20,
-                 max_total_bytes=512 * 2**20, retention_days=7):
+    def __init__(self, directory, name, max_file_bytes=LOGS.default["max_file_bytes"],
+                 max_total_bytes=LOGS.default["max_total_bytes"],
+                 retention_days=LOGS.default["retention_days"]):
         self.directory = directory
         self.name = name
         self.max_file_bytes = int(max_file_bytes)

@@ -12,7 +12,6 @@ default) or live on two (DB_URIS). docs/DESIGN.md "Schema migrations".
     check(engine, service)  raises SchemaNotCurrent unless the database is at head
 """
 import functools
-import importlib
 import os
 import tempfile
 
@@ -26,15 +25,19 @@ from sqlalchemy.pool import NullPool
 
 from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE, NOTIFIER_SERVICE
 from infra.config.schema import DB_URIS_KEY
+from services.accounts import models as accounts_models
+from services.jobs import models as jobs_models
+from services.notifier import models as notifier_models
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIGRATE_COMMAND = "make migrate"
 
-# service -> the module whose `Base` declares its tables
+# service -> the declarative `Base` of its tables. The models import only
+# SQLAlchemy, so importing them here costs nothing and ties nothing else in.
 SCHEMAS = {
-    ACCOUNTS_SERVICE: "services.accounts.models",
-    JOBS_SERVICE: "services.jobs.models",
-    NOTIFIER_SERVICE: "services.notifier.models",
+    ACCOUNTS_SERVICE: accounts_models.Base,
+    JOBS_SERVICE: jobs_models.Base,
+    NOTIFIER_SERVICE: notifier_models.Base,
 }
 
 
@@ -43,7 +46,7 @@ class SchemaNotCurrent(RuntimeError):
 
 
 def base(service):
-    return importlib.import_module(SCHEMAS[service]).Base
+    return SCHEMAS[service]
 
 
 def version_table(service):

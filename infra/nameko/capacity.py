@@ -1,6 +1,6 @@
 """How many sandboxes consume the conversion queue now: its consumers (one per
 converter replica, read with a passive declare) times the sandboxes each runs
-(SCALER.local.worker_max_workers, which is also each consumer's prefetch).
+(CONVERTER.workers, which is also each consumer's prefetch).
 
 The jobs service divides this among the users with work (services/jobs/fair.py).
 Read at most every CACHE_S: a refill follows every task's end.
@@ -11,7 +11,7 @@ import time
 from nameko.extensions import DependencyProvider
 
 from convertix.contract import CONVERT_QUEUE
-from infra.config.schema import SCALER, read
+from infra.config.schema import CONVERTER, read
 from infra.queue_stats import QueueStatsReader
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class Capacity:
 class ConverterCapacity(DependencyProvider):
     def setup(self):
         config = self.container.config
-        per_consumer = read(config, SCALER)["local"]["worker_max_workers"]
+        per_consumer = read(config, CONVERTER)["workers"]
         self.capacity = Capacity(config["AMQP_URI"], per_consumer)
 
     def get_dependency(self, worker_ctx):

@@ -25,7 +25,7 @@ import sys
 import time
 
 from infra.config import config_path
-from infra.config.schema import SCALER
+from infra.config.schema import CONVERTER, CONVERTER_WORKERS_ENV, SCALER, read
 from scaler.backends.base import Backend
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,9 @@ class LocalBackend(Backend):
     def from_config(cls, config, settings):
         local = SCALER.resolve(settings)["local"]
         argv = shlex.split(local["command"].format(config=config_path(), python=sys.executable))
-        # replicas read the same config.yaml; `env` overrides its ${VARs} for them
-        env = {**local["env"], "MAX_WORKERS": local["worker_max_workers"]}
+        # replicas read the same config.yaml; `env` overrides its ${VARs} for
+        # them, and they run the sandboxes the scaler and fair sharing count on
+        env = {**local["env"], CONVERTER_WORKERS_ENV: read(config, CONVERTER)["workers"]}
         return cls(argv, env=env, log_dir=local["log_dir"], stop_timeout_s=local["stop_timeout_s"])
 
     def running(self):

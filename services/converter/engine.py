@@ -7,8 +7,11 @@ cooperatively with a deadline. The hub stays free for AMQP heartbeats and the
 other workers; a decoder that crashes or loops takes down only its child,
 which is replaced.
 
-One child per nameko worker (`max_workers`), which is also the conversion
-queue's prefetch: a converter holds no more messages than it can work on.
+One child per nameko worker, which is also the conversion queue's prefetch:
+a converter holds no more messages than it can work on. CONVERTER.workers
+says how many, for this process's nameko workers too (nameko reads the
+prefetch from the container), whatever the top-level `max_workers` says for
+the other services: the scaler and fair sharing count on that one key.
 """
 import logging
 
@@ -19,7 +22,7 @@ from nameko.extensions import DependencyProvider
 from convertix.errors import ConvertixError
 from convertix.imaging import Limits, capabilities
 from convertix.imaging.sandbox import Sandbox, SandboxCrashed
-from infra.config.schema import CONVERTER, LIMITS, MAX_WORKERS_KEY, read, read_value
+from infra.config.schema import CONVERTER, LIMITS, read
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,13 @@ class Engine:
         return self._pool.capabilities["output"]
 
 
+def _set_workers(container, size):
+    """The container's worker count (and so its consumers' prefetch), before
+    any consumer starts: setup() runs before every extension's start()."""
+    container.max_workers = size
+    container._worker_pool.resize(size)
+
+
 def _started(sandbox):
     sandbox.start()
     return sandbox
@@ -63,7 +73,8 @@ class EnginePool(DependencyProvider):
         settings = read(config, CONVERTER)
         self.timeout_s = settings["timeout_s"]
         self.limits = Limits.from_dict(read(config, LIMITS))  # its conversion bounds
-        size = read_value(config, MAX_WORKERS_KEY)
+        size = settings["workers"]
+        _set_workers(self.container, size)
         # Probing the encoders takes a moment of CPU: off the hub, once.
         self.capabilities = tpool.execute(capabilities)
         self.sandboxes = [Sandbox(memory_mb=settings["memory_mb"], user=settings["sandbox_user"],

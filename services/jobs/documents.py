@@ -1,7 +1,7 @@
 """The job document of the SPEC, built from records. Pure."""
 import json
 
-from convertix.contract import RESULT_URL
+from convertix.contract import RESULT_URL, job_change
 
 
 def iso(moment):
@@ -49,5 +49,4 @@ def job_document(job):
 
 def change_event(job, document):
     """The job_changed payload (convertix/contract.py): who, which change, what."""
-    return {"job_id": job.id, "user_id": job.user_id, "seq": job.seq,
-            "document": document, "callback_url": job.callback_url}
+    return job_change(job.id, job.user_id, job.seq, document, job.callback_url)

@@ -12,8 +12,6 @@ from PIL import Image
 
 from tests.e2e.conftest import Api, Stack
 
-pytestmark = pytest.mark.abuse
-
 # A normal user's small job must finish within this many seconds while an
 # attack runs (idle it takes ~1 s; the attacks hold at most one of 2 sandboxes).
 NORMAL_BOUND_S = 60

@@ -15,8 +15,6 @@ from tests.e2e.conftest import Stack
 from tests.web.browser.conftest import RELAXED_AUTH_LIMITS
 from tests.helpers import corpus_path
 
-pytestmark = pytest.mark.e2e
-
 CONVERTIX = os.path.join(os.path.dirname(sys.executable), "convertix")
 PHOTOS = ["photos/skimage/astronaut.png", "photos/skimage/coffee.png",
           "photos/imagemagick/rose.jpg"]

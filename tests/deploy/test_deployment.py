@@ -16,8 +16,6 @@ from tests.deploy.conftest import STACK, kernel_does_esp, wait_replicas
 from tests.e2e.conftest import Api
 from tests.helpers import corpus_bytes, wait_until
 
-pytestmark = pytest.mark.deploy
-
 EDGE, PROCESSING = "cvxt-edge", "cvxt-processing"
 PLACEMENT = {"gateway": EDGE, "rabbitmq": EDGE, "postgres": EDGE, "services": EDGE,
              "notifier": EDGE, "scaler": EDGE, "converter": PROCESSING}

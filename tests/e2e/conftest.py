@@ -14,9 +14,7 @@ import requests
 
 from convertix.contract import JOB_FINAL
 from tests.conftest import TEST_JWT_SECRET
-from tests.helpers import wait_until
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import stop_process_group, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
@@ -105,7 +103,7 @@ class Stack:
 
     def start_converter(self):
         self.start_process("converter", [f"{BIN}/nameko", "run", "--config", "config.yaml",
-                                         *self.converter_modules], MAX_WORKERS="2")
+                                         *self.converter_modules], CONVERTER_WORKERS="2")
 
     def start_gateway(self):
         self.start_process("gateway", [f"{BIN}/gunicorn", "-c", "gateway/gunicorn_conf.py",
@@ -150,23 +148,8 @@ class Stack:
     def stop_process(self, name, sig=signal.SIGTERM, timeout=60):
         """Signal the process group; SIGKILL it if it has not gone by `timeout`."""
         proc = self.procs.pop(name)
-        os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        if not stop_process_group(proc, sig, timeout):
             raise AssertionError(f"{name} ignored {sig!r} for {timeout}s:\n{self.log(name)}")
-        finally:
-            self._reap_group(proc.pid)
-
-    @staticmethod
-    def _reap_group(pgid):
-        # Children (sandbox processes, gunicorn workers) must not outlive the test.
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def log(self, name):
         return (self.workdir / f"{name}.log").read_text(errors="replace")[-4000:]
@@ -176,8 +159,6 @@ class Stack:
         for name in list(self.procs):
             try:
                 self.stop_process(name, timeout=30)
-            except ProcessLookupError:
-                pass
             except AssertionError as exc:
                 problems.append(str(exc))
         requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=30)

@@ -5,14 +5,10 @@ import statistics
 import subprocess
 import time
 
-import pytest
-
 from infra.logs.ecs import get_field
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.helpers import corpus_bytes, wait_until
-
-pytestmark = pytest.mark.e2e
 
 PHOTO = "photos/skimage/coffee.png"
 

@@ -9,9 +9,7 @@ import requests
 from PIL import Image, ImageOps
 
 from tests.e2e.conftest import BIN, ROOT, Api, Stack
-from tests.helpers import corpus_bytes, wait_until
-
-pytestmark = pytest.mark.e2e
+from tests.helpers import corpus_bytes, self_signed_certificate, wait_until
 
 # 30 real images of many formats, from the shared corpus.
 MIXED = [
@@ -161,7 +159,7 @@ def test_task_that_always_raises_ends_in_the_dead_letter_queue(tmp_path):
 
 
 def test_gateway_serves_tls_with_a_configured_certificate(tmp_path):
-    cert, key = make_self_signed(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     stack = Stack(tmp_path, env={"TLS_CERT": str(cert), "TLS_KEY": str(key)}).start()
     try:
         assert stack.url.startswith("https://")
@@ -174,35 +172,6 @@ def test_gateway_serves_tls_with_a_configured_certificate(tmp_path):
             requests.get(stack.url + "/healthz", timeout=5, verify=True)
     finally:
         stack.stop()
-
-
-def make_self_signed(folder):
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            # self-signed: it is its own CA, which OpenSSL 3 wants said
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
 
 
 def broker_answers():

@@ -12,8 +12,6 @@ from tests.helpers import wait_until
 from tests.integration.conftest import png_bytes
 from tests.webhook_receiver import Receiver
 
-pytestmark = pytest.mark.e2e
-
 NOTIFIER = [f"{BIN}/python", "-m", "infra.runner", "--config", "config.yaml",
             "services.notifier.service"]
 

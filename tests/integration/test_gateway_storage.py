@@ -80,7 +80,8 @@ def limited(runner_factory, rabbit_config, sqlite_url, storage_root):
     runner_factory(config, AccountsService, JobsService, ConverterService).start()
     app = create_app({**settings_from(config), "TESTING": True,
                       "JWT_SECRET_KEY": TEST_JWT_SECRET, "SYNC_CONVERT_TIMEOUT_S": 20,
-                      "JOB_USER_RATE_LIMIT": "3 per minute", "CONVERT_CONCURRENCY": 1})
+                      "JOB_RATE_LIMIT_PER_USER": "3 per minute",
+                      "CONVERT_CONCURRENCY_PER_USER": 1})
     yield app
     app.extensions["convertix.rpc"].close()
 

@@ -14,7 +14,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
 
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
+    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_WEBHOOK_DUE, JOBS_EVENTS_EXCHANGE, JOBS_SERVICE,
+    NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
 )
 from convertix.errors import NotFound
 from services.accounts.service import AccountsService
@@ -192,7 +193,7 @@ def test_the_queue_an_earlier_notifier_left_is_deleted_at_start(
         runner_factory, rabbit_config, sqlite_url, storage_root):
     # as the notifier before job_webhook_due declared it: bound to every job_changed
     with Connection(rabbit_config["AMQP_URI"]) as conn:
-        exchange = Exchange(f"{JOBS_SERVICE}.events", type="topic", durable=True)
+        exchange = Exchange(JOBS_EVENTS_EXCHANGE, type="topic", durable=True)
         Queue(OBSOLETE_QUEUE, exchange, routing_key=JOB_CHANGED, durable=True)(
             conn.default_channel).declare()
         conn.default_channel.queue_declare(OBSOLETE_QUEUE, passive=True)  # it is there

@@ -16,7 +16,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from convertix.contract import ACCOUNTS_SERVICE, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE
 from services.accounts.service import AccountsService
 from tests.conftest import make_service_config
-from tests.helpers import wait_until
+from tests.helpers import stop_process_group, wait_until
 from tests.webhook_receiver import Receiver
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -40,17 +40,11 @@ class NotifierProcess:
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def kill(self):
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(timeout=30)
+        stop_process_group(self.proc, signal.SIGKILL)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_process_group(self.proc)
 
     def log(self):
         return (self.workdir / "notifier.log").read_text(errors="replace")[-3000:]

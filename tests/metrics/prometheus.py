@@ -4,14 +4,13 @@ scrape interval, absolute paths. Everything else (the scrape jobs, RabbitMQ's
 endpoints, the alert rules) is the shipped file's."""
 import os
 import shutil
-import signal
 import subprocess
 
 import requests
 import yaml
 
 from tests.e2e.conftest import free_port
-from tests.helpers import wait_until
+from tests.helpers import stop_process_group, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEPLOY = os.path.join(ROOT, "deploy")
@@ -100,9 +99,4 @@ class Prometheus:
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+            stop_process_group(self.proc)

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.e2e.conftest import Stack
 from tests.helpers import wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.processes
 
 WORKERS = 3
 REQUESTS = 60

@@ -16,7 +16,7 @@ from tests.e2e.conftest import Api, Stack
 from tests.helpers import corpus_bytes, wait_until
 from tests.metrics.prometheus import FILE_SD_JOB, Prometheus, config_for_test
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.processes
 
 # Queries and answers, written where CONVERTIX_METRICS_EVIDENCE points (for
 # reviewing what Prometheus really answered).

@@ -4,7 +4,7 @@ the backend starts from config.yaml (with this test's vhost and storage)."""
 import pytest
 
 from convertix.contract import CONVERT_QUEUE
-from infra.config.schema import MANAGEMENT_URL_KEY, SCALER_KEY
+from infra.config.schema import CONVERTER_KEY, MANAGEMENT_URL_KEY, SCALER_KEY
 from infra.queue_stats import QueueStatsReader
 from tests.conftest import make_service_config
 
@@ -15,6 +15,7 @@ MANAGEMENT_URL = "http://guest:guest@localhost:15672"
 def scaling_config(rabbit_config, sqlite_url, storage_root, tmp_path):
     config = make_service_config(rabbit_config["AMQP_URI"], sqlite_url, storage_root)
     config[MANAGEMENT_URL_KEY] = MANAGEMENT_URL
+    config[CONVERTER_KEY]["workers"] = 2  # the replicas' sandboxes (they read config.yaml: 2 too)
     config[SCALER_KEY] = {
         "backend": "local", "min_replicas": 1, "max_replicas": 3,
         "target_backlog_per_replica": 8, "target_work_s_per_replica": 0,
@@ -24,7 +25,7 @@ def scaling_config(rabbit_config, sqlite_url, storage_root, tmp_path):
         # (the mechanics of scaling, not its worth on 2 cores)
         "max_sandboxes": 6, "replica_startup_s": 0,
         "local": {
-            "worker_max_workers": 2, "log_dir": str(tmp_path / "logs"), "stop_timeout_s": 60,
+            "log_dir": str(tmp_path / "logs"), "stop_timeout_s": 60,
             "env": {"AMQP_URI": rabbit_config["AMQP_URI"], "STORAGE_ROOT": str(storage_root),
                     "LOG_DIR": str(tmp_path / "logs"), "CONVERSION_TIMEOUT_S": "30",
                     "METRICS_TARGETS_DIR": str(tmp_path / "targets"),

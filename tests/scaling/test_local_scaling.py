@@ -1,7 +1,6 @@
 """The local backend against real RabbitMQ: replicas follow a burst of 300
 tasks up to max and back to min, and a scale-down in the middle of work
 loses nothing and requeues nothing."""
-import pytest
 import requests
 
 from convertix.contract import CONVERT_QUEUE
@@ -13,8 +12,6 @@ from services.jobs.service import JobsService
 from tests.helpers import wait_until
 from tests.integration.conftest import Client, noisy_jpeg
 from tests.scaling.conftest import MANAGEMENT_URL
-
-pytestmark = pytest.mark.e2e  # starts converter processes
 
 
 def submit(client, count, image, per_job=50, **options):

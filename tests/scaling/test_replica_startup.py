@@ -7,16 +7,12 @@ until it consumed is the measure that does not depend on that."""
 import os
 import time
 
-import pytest
-
 from convertix.contract import CONVERT_QUEUE
 from convertix.imaging import capabilities, check_policy
 from infra.config.schema import SCALER_KEY
 from infra.queue_stats import QueueStatsReader
 from scaler.backends.local import LocalBackend
 from tests.helpers import wait_until
-
-pytestmark = pytest.mark.e2e  # starts converter processes
 
 DEADLINE_S = 30      # wall: the rest of the suite may hold both cores
 CPU_BUDGET_S = 3.0   # the replica, its 2 sandbox children and what they ran

@@ -9,8 +9,6 @@ from tests.e2e.conftest import BIN, Api, Stack, free_port
 from tests.e2e.test_logs import make_admin, whole_life
 from tests.helpers import corpus_bytes, wait_until
 
-pytestmark = pytest.mark.e2e
-
 
 class ScaledStack(Stack):
     """The converter replicas are the scaler's (local backend), not ours."""

@@ -21,7 +21,7 @@ import uuid
 import pytest
 import requests
 
-from convertix.contract import CONVERT_QUEUE
+from convertix.contract import CONVERT_QUEUE, CONVERTER_EVENTS_EXCHANGE
 from convertix.storage import Storage
 from tests.e2e.conftest import AUTH, BIN, MANAGEMENT, ROOT, SERVICES, Stack
 from tests.helpers import wait_until
@@ -134,7 +134,7 @@ class SwarmStack(Stack):
             return getattr(getattr(proxy, service), method)(*args, **kwargs)
 
     def create_converter_service(self, replicas, module="services.converter.service",
-                                 max_workers=1, **env):
+                                 workers=1, **env):
         from docker.types import RestartPolicy, ServiceMode
 
         name = unique_name("converter")
@@ -143,7 +143,7 @@ class SwarmStack(Stack):
             # infra.runner: `nameko run` without its start-up SIGTERM race
             command=[f"{BIN}/python", "-m", "infra.runner", "--config", "config.yaml", module],
             labels={RUN_LABEL: RUN_ID}, container_labels={RUN_LABEL: RUN_ID},
-            env=container_env(self, MAX_WORKERS=max_workers, **env),
+            env=container_env(self, CONVERTER_WORKERS=workers, **env),
             workdir=ROOT, mounts=code_mounts(self.storage.root), networks=["host"],
             mode=ServiceMode("replicated", replicas=replicas),
             # graceful scale-down: SIGTERM, then time for the work in flight
@@ -237,7 +237,7 @@ class EventTap:
         from kombu import Connection, Exchange, Queue
 
         self.conn = Connection(amqp_uri)
-        exchange = Exchange("converter.events", type="topic", durable=True)
+        exchange = Exchange(CONVERTER_EVENTS_EXCHANGE, type="topic", durable=True)
         self.queue = Queue(f"{PREFIX}-tap-{uuid.uuid4().hex[:6]}", exchange=exchange,
                            routing_key=events[0], exclusive=True, auto_delete=True)
         self.bound = self.queue(self.conn.default_channel)

@@ -4,7 +4,6 @@ converters from the conversion queue's backlog; the jobs service records
 every task's outcome."""
 import io
 
-import pytest
 from PIL import Image
 
 from convertix.contract import JOB_FINAL
@@ -12,8 +11,6 @@ from scaler.backends.swarm import SwarmBackend
 from tests.e2e.conftest import BIN
 from tests.helpers import wait_until
 from tests.swarm.conftest import EventTap, SwarmStack, converters_consume, wait_running
-
-pytestmark = pytest.mark.swarm
 
 MIN, MAX = 1, 4
 WINDOW_S = 8
@@ -33,7 +30,7 @@ def test_300_tasks_scale_min_to_max_and_back_with_nothing_lost(tmp_path, docker_
         # so that throughput follows the replica count even on two cores.
         name = stack.create_converter_service(
             replicas=MIN, module="tests.swarm.slow_converter:SlowConverter",
-            max_workers=2, CONVERT_DELAY_S=0.4)
+            workers=2, CONVERT_DELAY_S=0.4)
         backend = SwarmBackend(name, docker_client)
         wait_running(backend, MIN, stack=stack)
         converters_consume(stack, MIN)

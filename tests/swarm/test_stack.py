@@ -26,8 +26,6 @@ from tests.e2e.conftest import AUTH, BIN, MANAGEMENT, ROOT, Api, free_port
 from tests.helpers import corpus_bytes, wait_until
 from tests.swarm.conftest import IMAGE, PREFIX, RUN_ID, RUN_LABEL, host_paths
 
-pytestmark = pytest.mark.swarm
-
 STACK_FILE = os.path.join(ROOT, "deploy", "docker-stack.yml")
 APP_SERVICES = ("gateway", "services", "notifier", "converter", "scaler")
 INFRA_SERVICES = ("rabbitmq", "postgres", "redis")

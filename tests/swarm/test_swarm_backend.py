@@ -14,8 +14,6 @@ from tests.swarm.conftest import (
     STOP_GRACE_S, EventTap, SwarmStack, converters_consume, wait_running,
 )
 
-pytestmark = pytest.mark.swarm
-
 
 @pytest.fixture(scope="module")
 def swarm_stack(tmp_path_factory, docker_client):

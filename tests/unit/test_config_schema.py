@@ -81,6 +81,11 @@ def test_unknown_keys_are_refused_by_name(config, key):
     ({"WEBHOOK_ALLOW_PRIVATE": "maybe"}, "WEBHOOK_ALLOW_PRIVATE: expected true or false"),
     ({"max_workers": 0}, "max_workers: expected an integer >= 1, got 0"),
     ({"DB_URIS": "sqlite://"}, "DB_URIS: expected a mapping"),
+    # rules between keys
+    ({"LIMITS": {"max_file_bytes": 60 * 2**20}},
+     "LIMITS: max_file_bytes (62914560) must be at most max_input_bytes (52428800)"),
+    ({"SCALER": {"min_replicas": 3, "max_replicas": 2}},
+     "SCALER: min_replicas (3) must be at most max_replicas (2)"),
 ])
 def test_bad_values_are_refused_by_name(config, message):
     with pytest.raises(ConfigError) as refused:

@@ -81,7 +81,7 @@ def test_forwarded_for_is_ignored_unless_proxies_are_trusted(tmp_path):
 
 def test_behind_a_trusted_proxy_each_client_has_its_own_budget(tmp_path):
     http = make_app(tmp_path, AUTH_RATE_LIMIT="2 per minute", TRUSTED_PROXIES=1,
-                    LOGIN_USER_RATE_LIMIT="100 per minute").test_client()
+                    LOGIN_RATE_LIMIT_PER_USER="100 per minute").test_client()
 
     def login(client):
         return http.post("/api/v1/auth/login", json=BAD_LOGIN,
@@ -92,7 +92,7 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_budget(tmp_path):
 
 def test_logins_are_limited_per_username_from_any_address(tmp_path):
     http = make_app(tmp_path, AUTH_RATE_LIMIT="100 per minute", TRUSTED_PROXIES=1,
-                    LOGIN_USER_RATE_LIMIT="3 per minute").test_client()
+                    LOGIN_RATE_LIMIT_PER_USER="3 per minute").test_client()
     statuses = [http.post("/api/v1/auth/login", json={**BAD_LOGIN, "username": name},
                           headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
                 for i, name in enumerate(["alice", "Alice", "ALICE", "alice"])]

@@ -1,18 +1,14 @@
 """One webhook POST (services/notifier/http.py) against a real receiver on
 loopback: signed body sent as is, the SSRF guard, no redirects, timeouts,
 and the pinned connection keeping the host name for TLS."""
-import datetime
 import socket
 import ssl
 
 import pytest
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from services.notifier import http, signature
+from tests.helpers import self_signed_certificate
 from tests.webhook_receiver import Receiver
 
 BODY = b'{"id":"j1","status":"succeeded"}'
@@ -88,27 +84,8 @@ def test_a_silent_receiver_times_out():
     assert result["latency_ms"] < 3000
 
 
-def _certificate(tmp_path, name):
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(days=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return str(cert_path), str(key_path)
-
-
 def test_pinned_https_checks_the_certificate_against_the_host_name(tmp_path):
-    cert, key = _certificate(tmp_path, "hooks.example")
+    cert, key = self_signed_certificate(tmp_path, "hooks.example")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with Receiver(ssl_context=context) as receiver:

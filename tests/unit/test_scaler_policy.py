@@ -181,7 +181,7 @@ def test_from_config_converts_and_refuses_unknown_keys():
     assert (policy.min_replicas, policy.max_replicas, policy.scale_down_stabilization_s) == (0, 3, 15.0)
     with pytest.raises(ConfigError, match="SCALER.max_replica: unknown key"):
         policy_from({"max_replica": 3})
-    with pytest.raises(ConfigError, match="SCALER: need 0 <= min_replicas <= max_replicas"):
+    with pytest.raises(ConfigError, match=r"SCALER: min_replicas \(5\) must be at most max_replicas \(2\)"):
         policy_from({"min_replicas": 5, "max_replicas": 2})
 
 

@@ -23,12 +23,16 @@ def test_no_delay_reports_the_start_and_every_stage():
 
 
 def test_a_task_that_ends_before_the_delay_reports_nothing():
-    sent = []
+    sent, witness = [], Event()
     report = StageReports(sent.append, after_s=0.05)
+    # Due after the report's timer: the hub runs timers in the order they are
+    # due, so had close() left that timer alive, it would have sent first.
+    eventlet.spawn_after(0.1, witness.send)
     report("transform")
     report("encode")
     report.close()
-    eventlet.sleep(0.1)  # past the delay: the cancelled timer must stay silent
+    with eventlet.Timeout(DEADLINE_S):
+        witness.wait()
     assert sent == []
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.web.conftest import PATCHED
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = [pytest.mark.processes, pytest.mark.browser]
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
