@@ -26,7 +26,7 @@ from sqlalchemy.orm import sessionmaker
 from convertix.storage import Storage
 from infra import migrations
 from services.jobs import quota
-from services.jobs.models import Job, StorageUsage, Task, utcnow
+from services.jobs.models import Job, Task, utcnow
 from services.jobs.service import JobsService
 
 USER = "bench" + "0" * 27

@@ -22,10 +22,6 @@ READS = [
     (GATEWAY, "sse_heartbeat_s"),
     (GATEWAY, "sse_streams_per_user"),
     (GATEWAY, "sse_max_stream_s"),
-    # how many connections a process holds: its share for event streams
-    (GATEWAY, "worker_class"),
-    (GATEWAY, "worker_connections"),
-    (GATEWAY, "threads"),
     (GATEWAY, "auth_rate_limit"),
     (GATEWAY, "rate_limit_storage"),
     (GATEWAY, "rate_limit_prefix"),
@@ -42,6 +38,11 @@ READS = [
 # flask-jwt-extended), or where the key alone says too little ("ROOT").
 NAMED = {
     "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),
+    # gunicorn's settings, named as their environment variables: how many
+    # connections a process holds, and so its share for event streams
+    "GATEWAY_WORKER_CLASS": (GATEWAY, "worker_class"),
+    "GATEWAY_CONNECTIONS": (GATEWAY, "worker_connections"),
+    "GATEWAY_THREADS": (GATEWAY, "threads"),
     "STORAGE_ROOT": (STORAGE, "root"),
     "JWT_ACCESS_TOKEN_EXPIRES": (AUTH, "access_token_ttl_s"),
     "JWT_REFRESH_TOKEN_EXPIRES": (AUTH, "refresh_token_ttl_s"),

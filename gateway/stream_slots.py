@@ -119,7 +119,8 @@ class StreamSlots:
         self.max_stream_s = float(config("SSE_MAX_STREAM_S"))
         self.heartbeat_s = float(config("SSE_HEARTBEAT_S"))
         self.per_process = process_stream_cap(
-            config("WORKER_CLASS"), config("WORKER_CONNECTIONS"), config("THREADS"))
+            config("GATEWAY_WORKER_CLASS"), config("GATEWAY_CONNECTIONS"),
+            config("GATEWAY_THREADS"))
         self.in_process = 0
         self.lock = threading.Lock()
         self.memory = MemorySlots()

@@ -70,7 +70,7 @@ def test_past_the_cap_429_with_retry_after(tmp_path, storage):
 
 
 def test_past_the_process_share_503_with_retry_after(tmp_path):
-    app = make_app(tmp_path, WORKER_CLASS="gevent", WORKER_CONNECTIONS=4)
+    app = make_app(tmp_path, GATEWAY_WORKER_CLASS="gevent", GATEWAY_CONNECTIONS=4)
     with app.app_context():
         slots = stream_slots()
         with slots.hold("a"), slots.hold("b"), slots.hold("c"):
