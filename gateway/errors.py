@@ -24,7 +24,10 @@ def error_response(code, message, details=None, status=None):
 def init_app(app):
     @app.errorhandler(ConvertixError)
     def convertix_error(exc):
-        return error_response(exc.code, exc.message, exc.details)
+        body, status = error_response(exc.code, exc.message, exc.details)
+        if "retry_after_s" in exc.details:  # a 429 says when to come back (SPEC)
+            body.headers["Retry-After"] = str(exc.details["retry_after_s"])
+        return body, status
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

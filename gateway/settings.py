@@ -7,8 +7,8 @@ import os
 
 from infra.config import load_checked
 from infra.config.schema import (
-    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, STORAGE,
-    read, read_value,
+    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, NOTIFIER,
+    STORAGE, read, read_value,
 )
 
 # Flask key -> (config.yaml section, key)
@@ -24,6 +24,7 @@ FROM_CONFIG = {
     "TRUSTED_PROXIES": (GATEWAY, "trusted_proxies"),
     "JOB_USER_RATE_LIMIT": (GATEWAY, "job_rate_limit_per_user"),
     "CONVERT_CONCURRENCY": (GATEWAY, "convert_concurrency_per_user"),
+    "REDELIVERY_USER_RATE_LIMIT": (NOTIFIER, "redelivery_rate_limit_per_user"),
     "MAX_FILES": (LIMITS, "max_files"),
     "MAX_FILE_BYTES": (LIMITS, "max_file_bytes"),
     "MAX_CONTENT_LENGTH": (LIMITS, "max_request_bytes"),
