@@ -11,8 +11,6 @@ these paths, and the timings stay about the notifier alone.
 import io
 import json
 import logging
-import socket
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -35,7 +33,7 @@ from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
 from tests.integration.conftest import png_bytes
 from tests.integration.test_gateway_api import assert_error, bearer, register_and_login
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, black_hole, speaker
 
 pytestmark = pytest.mark.abuse
 
@@ -78,67 +76,15 @@ def notifier(runner_factory, rabbit_config, db_url, storage_root):
     return Notifier(config)
 
 
-class Speaker:
-    """A TCP server on 127.0.0.1 that greets each connection with `banner`
-    and closes it, as an SSH or Redis server does."""
-
-    def __init__(self, banner):
-        self.banner, self.sock = banner, socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                conn.sendall(self.banner)
-
-    def close(self):
-        self.sock.close()
-
-
-class BlackHole:
-    """Accepts every connection and never answers (nor closes it)."""
-
-    def __init__(self):
-        self.sock, self.held = socket.socket(), []
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self):
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 def test_a_banner_speaking_callback_leaves_no_banner_and_no_address(notifier, caplog):
     caplog.set_level(logging.INFO)  # what a deployment logs (urllib3's DEBUG names the pinned address)
     user = notifier.register("scanner")
-    speaker = Speaker(BANNER)
-    try:
+    with speaker(BANNER) as ssh:
         # a name, so that an address in the log could only come from resolving it
-        job_id = notifier.job_final(user, f"http://localhost:{speaker.port}/")
+        job_id = notifier.job_final(user, f"http://localhost:{ssh.port}/")
         doc = wait_until(lambda: (lambda d: d if d["attempts"] else None)(
             notifier.deliveries(user, job_id)), timeout=30, message="the first attempt")
-    finally:
-        speaker.close()
-    assert speaker.connections >= 1  # it was reached: the banner was there to leak
+    assert ssh.connections  # it was reached: the banner was there to leak
     (attempt,) = doc["attempts"]
     assert (attempt["http_status"], attempt["error"], attempt["outcome"]) == (
         None, "bad_response", "retry")
@@ -161,18 +107,15 @@ def test_a_black_hole_receiver_of_one_user_leaves_another_users_webhook_on_time(
             return time.monotonic() - started
 
     normal = bobs_webhook_takes()
-    hole = BlackHole()
-    try:
+    with black_hole() as hole:
         mallorys = [notifier.job_final(mallory, f"http://127.0.0.1:{hole.port}/hook")
                     for _ in range(60)]
-        wait_until(lambda: hole.held, timeout=30, message="the black hole's first caller")
+        wait_until(lambda: hole.connections, timeout=30, message="the black hole's first caller")
         loaded = bobs_webhook_takes()
         assert loaded <= normal + 2, f"bob's webhook took {loaded:.2f} s (normally {normal:.2f} s)"
         # mallory's are still being tried, a few at a time
         assert notifier.deliveries(mallory, mallorys[-1])["status"] == "pending"
-        assert len(hole.held) <= 8
-    finally:
-        hole.close()
+        assert len(hole.connections) <= 8
 
 
 # --- through the gateway: validation, redelivery, signatures --------------------

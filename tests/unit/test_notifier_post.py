@@ -4,7 +4,6 @@ and the pinned connection keeping the host name for TLS."""
 import datetime
 import socket
 import ssl
-import threading
 
 import pytest
 import requests
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from services.notifier import http, signature
-from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import Receiver, speaker
 
 BODY = b'{"id":"j1","status":"succeeded"}'
 
@@ -88,32 +87,6 @@ def test_a_silent_receiver_times_out():
     assert result["latency_ms"] < 3000
 
 
-class Speaker:
-    """A TCP server on loopback that says `greeting` to each connection and
-    closes it, as an SSH or Redis server greets before any request."""
-
-    def __init__(self, greeting):
-        self.greeting = greeting
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.socket.listen(8)
-        self.port = self.socket.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.socket.accept()
-            except OSError:  # closed
-                return
-            with conn:
-                conn.sendall(self.greeting)
-
-    def close(self):
-        self.socket.close()
-
-
 BANNERS = [b"SSH-2.0-OpenSSH_9.2p1 secret-host\r\n",
            b"-NOAUTH Authentication required. redis_version:7.0.15\r\n",
            b"220 secret-host ESMTP Postfix\r\n"]
@@ -121,12 +94,9 @@ BANNERS = [b"SSH-2.0-OpenSSH_9.2p1 secret-host\r\n",
 
 @pytest.mark.parametrize("banner", BANNERS)
 def test_a_banner_speaking_port_records_bad_response_and_nothing_of_the_banner(banner):
-    speaker = Speaker(banner)
-    try:
-        result = http.post(f"http://localhost:{speaker.port}/", BODY, {}, timeout_s=5,
+    with speaker(banner) as server:
+        result = http.post(f"http://localhost:{server.port}/", BODY, {}, timeout_s=5,
                            allow_private=True)
-    finally:
-        speaker.close()
     assert result["outcome"] == http.RETRY and result["http_status"] is None
     assert result["error"] == http.BAD_RESPONSE
     text = repr(result)
