@@ -25,6 +25,7 @@ HTTP_STATUS = {
     "METHOD_NOT_ALLOWED": 405,
     "USERNAME_TAKEN": 409,
     "NOT_READY": 409,
+    "REDELIVERY_LIMIT": 409,
     "FILE_TOO_LARGE": 413,
     "IMAGE_TOO_LARGE": 413,
     "QUOTA_EXCEEDED": 413,
@@ -114,6 +115,11 @@ class NotFound(ConvertixError):
 
 class NotReady(ConvertixError):
     code = "NOT_READY"
+
+
+class RedeliveryLimit(ConvertixError):
+    """A job's webhook was sent in as many rounds as an installation allows."""
+    code = "REDELIVERY_LIMIT"
 
 
 class UsernameTaken(ConvertixError):

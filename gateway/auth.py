@@ -26,6 +26,7 @@ from gateway.errors import error_response
 from gateway.revocations import EXTENSION as REVOCATIONS, init_revocations
 from gateway.limits import auth_limit, limiter, login_user_limit, username_key
 from gateway.rpc import rpc_pool
+from convertix import signature  # pure: the webhook signatures, shared with the notifier
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -157,6 +158,8 @@ def _session_id():
 def me():
     pool = rpc_pool(current_app)
     user = pool.call(ACCOUNTS_SERVICE, "get_user", get_jwt_identity())
+    # the same secret in Standard Webhooks' form, for its libraries (README "Webhooks")
+    user["webhook_secret_whsec"] = signature.whsec(user["webhook_secret"])
     # bytes stored against the quota: the jobs service counts them
     user["storage"] = pool.call(JOBS_SERVICE, "storage_usage", get_jwt_identity())
     return jsonify(user)

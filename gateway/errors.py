@@ -72,8 +72,9 @@ def _never_without_retry_after(response):
 def init_app(app):
     @app.errorhandler(ConvertixError)
     def convertix_error(exc):
-        return error_response(exc.code, exc.message, exc.details,
-                              retry_after_s=getattr(exc, "retry_after_s", None))
+        # a 429 says when to come back (SPEC): from the error, or its details
+        retry_after_s = getattr(exc, "retry_after_s", None) or exc.details.get("retry_after_s")
+        return error_response(exc.code, exc.message, exc.details, retry_after_s=retry_after_s)
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

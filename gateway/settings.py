@@ -10,8 +10,8 @@ import os
 
 from infra.config import load_checked
 from infra.config.schema import (
-    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, STORAGE,
-    read, read_value,
+    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, NOTIFIER,
+    STORAGE, read, read_value,
 )
 
 # (config.yaml section, key) the gateway reads; its Flask key: the key's name in capitals
@@ -29,6 +29,7 @@ READS = [
     (GATEWAY, "trusted_proxies"),
     (GATEWAY, "job_rate_limit_per_user"),
     (GATEWAY, "convert_concurrency_per_user"),
+    (NOTIFIER, "redelivery_rate_limit_per_user"),
     (LIMITS, "max_files"),
     (LIMITS, "max_file_bytes"),
     # uploads are hashed (SHA-256) only for result reuse: off, not paid for

@@ -11,8 +11,8 @@ import hashlib
 import json
 import re
 from collections import namedtuple
-from urllib.parse import urlparse
 
+from convertix import callback
 from convertix.errors import ConvertixError, FileTooLarge, InvalidOptions, UnsupportedFormat
 from convertix.imaging import sniff
 from convertix.imaging.sniff import SNIFF_BYTES
@@ -124,8 +124,7 @@ def parse_options(raw, output_formats):
 def parse_callback_url(raw):
     if not raw:
         return None
-    parts = urlparse(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(raw) > 2048:
-        raise InvalidOptions("callback_url must be an http(s) URL",
-                             details={"field": "callback_url"})
+    reason = callback.problem(raw)  # scheme, host, port range, IPv6 literal
+    if reason:
+        raise InvalidOptions(f"callback_url {reason}", details={"field": "callback_url"})
     return raw

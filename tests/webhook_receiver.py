@@ -1,5 +1,6 @@
-"""A real HTTP receiver for webhook tests: records every request, answers
-with scripted statuses (then 200), optionally over TLS."""
+"""Real receivers for webhook tests, on 127.0.0.1: an HTTP one that records
+every request and answers with scripted statuses (then 200), optionally over
+TLS; bare TCP ones that greet and hang up, or never answer."""
 import http.server
 import socket
 import threading
@@ -49,3 +50,61 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class Listener:
+    """A bare TCP server on 127.0.0.1: `handle(conn)` for each connection
+    (a non-HTTP service's greeting, a black hole that never answers).
+
+    Its accept loop ends, and closes the socket, in its own thread: under
+    eventlet (nameko test), a socket closed while another greenthread waits
+    in accept() can leave the hub a reader on a number the next socket reuses.
+    """
+
+    def __init__(self, handle):
+        self.handle, self.connections = handle, []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self._stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            while not self._stopping.is_set():
+                try:
+                    conn, _ = self.sock.accept()
+                except socket.timeout:
+                    continue
+                self.connections.append(conn)
+                self.handle(conn)
+        finally:
+            self.sock.close()
+
+    def close(self):
+        self._stopping.set()
+        self.thread.join(10)
+        for conn in self.connections:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def speaker(greeting):
+    """A Listener that says `greeting` and hangs up, as an SSH or Redis server greets."""
+    def greet(conn):
+        conn.sendall(greeting)
+        conn.close()
+    return Listener(greet)
+
+
+def black_hole():
+    """A Listener that accepts every connection and never answers nor closes it."""
+    return Listener(lambda conn: None)

@@ -111,8 +111,10 @@ OPERATIONS = {
     "GET /api/v1/jobs/<job_id>/deliveries": Op(
         "The job's webhook delivery attempts", errors=("NOT_FOUND",), tags=("webhooks",)),
     "POST /api/v1/jobs/<job_id>/deliveries": Op(
-        "Deliver the job's webhook again", status=202, errors=("NOT_FOUND", "NOT_READY"),
-        tags=("webhooks",)),
+        "Deliver the job's webhook again", status=202,
+        errors=("NOT_FOUND", "NOT_READY", "REDELIVERY_LIMIT", "RATE_LIMITED"), tags=("webhooks",),
+        description="409 NOT_READY while the job is not final or a round is pending; "
+                    "409 REDELIVERY_LIMIT past NOTIFIER.max_rounds; 429 with Retry-After."),
     "POST /api/v1/convert": Op(
         "Convert one file: the bytes when done within seconds, else 202 and the job",
         request=(MULTIPART, "ConvertUpload"), bodies=RAW_BODIES,

@@ -139,6 +139,7 @@ USER = {"type": "object", "properties": {
     "id": {"type": "string"}, "username": {"type": "string"},
     "roles": {"type": "array", "items": {"type": "string"}},
     "webhook_secret": {"type": "string"},
+    "webhook_secret_whsec": {"type": "string", "description": "the same, as whsec_<base64>"},
     "storage": {"type": "object", "properties": {"used_bytes": {"type": "integer"},
                                                  "quota_bytes": {"type": ["integer", "null"]}}}}}
 

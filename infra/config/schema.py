@@ -277,7 +277,15 @@ NOTIFIER = Section(
     Key("max_delay_s", 1800.0, POSITIVE_NUMBER, "the longest wait"),
     Key("jitter", 0.25, Number(min=0, max=1), "the share of a wait that is random"),
     Key("batch", 50, POSITIVE, "due deliveries picked up per tick"),
-    Key("concurrency", 20, POSITIVE, "attempts in flight at once"),
+    Key("concurrency", 20, POSITIVE, "attempts in flight at once, per notifier process"),
+    Key("per_user_in_flight", 4, POSITIVE,
+        "attempts of one user in flight at once, per process; more wait their turn"),
+    Key("per_host_in_flight", 4, POSITIVE,
+        "attempts to one receiver (host:port) in flight at once, per process"),
+    Key("max_rounds", 5, POSITIVE,
+        "rounds of attempts per job in all: the first and the redeliveries (POST .../deliveries)"),
+    Key("redelivery_rate_limit_per_user", "10 per minute; 100 per hour", TEXT,
+        "POST /jobs/<id>/deliveries per user, all jobs together (the gateway counts them)"),
 )
 
 LOGS = Section(

@@ -9,10 +9,10 @@ killed mid-attempt leaves it to be tried again when the lease ends.
 """
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from convertix.errors import NotFound
+from convertix.errors import NotFound, NotReady, RedeliveryLimit
 from services.notifier.models import DELIVERED, FAILED, PENDING, Delivery, DeliveryAttempt
 
 FINAL_STATUS = {"delivered": DELIVERED, "failed": FAILED}  # attempt outcome -> delivery status
@@ -39,12 +39,24 @@ class DeliveryStore:
                 return False
         return True
 
-    def due(self, now, limit):
+    def due(self, now, limit, per_user, skip_users=()):
+        """[(job_id, user_id, callback_url)] due now, oldest first, at most
+        `per_user` of any one user and none of `skip_users` (whose attempts in
+        flight are at their limit): a user with thousands due cannot fill the
+        batch and hide another user's one delivery."""
+        where = [Delivery.status == PENDING, Delivery.next_attempt_at <= now]
+        if skip_users:
+            where.append(Delivery.user_id.notin_(list(skip_users)))
+        rank = func.row_number().over(partition_by=Delivery.user_id,
+                                      order_by=(Delivery.next_attempt_at, Delivery.job_id))
+        ranked = (select(Delivery.job_id, Delivery.user_id, Delivery.callback_url,
+                         Delivery.next_attempt_at, rank.label("rank"))
+                  .where(*where).subquery())
         with self.session_factory() as session:
-            return list(session.execute(
-                select(Delivery.job_id).where(Delivery.status == PENDING,
-                                              Delivery.next_attempt_at <= now)
-                .order_by(Delivery.next_attempt_at, Delivery.job_id).limit(limit)).scalars())
+            return [tuple(row) for row in session.execute(
+                select(ranked.c.job_id, ranked.c.user_id, ranked.c.callback_url)
+                .where(ranked.c.rank <= per_user)
+                .order_by(ranked.c.next_attempt_at, ranked.c.job_id).limit(limit))]
 
     def claim(self, job_id, now, lease_s):
         """The delivery to attempt now (a dict), or None if it is not due or taken."""
@@ -89,14 +101,26 @@ class DeliveryStore:
             session.commit()
         return status
 
-    def redeliver(self, job_id, user_id, now):
-        """Start a new round of attempts, due now. False if the job has no delivery."""
+    def redeliver(self, job_id, user_id, now, max_rounds):
+        """Start a new round of attempts, due now. False if the job has no delivery.
+
+        NotReady while a round is pending (it would only add attempts to the
+        same receiver), RedeliveryLimit after `max_rounds` rounds in all.
+        """
         with self.session_factory() as session:
-            row = session.get(Delivery, job_id)
+            row = session.execute(select(Delivery).where(Delivery.job_id == job_id)
+                                  .with_for_update()).scalar_one_or_none()
             if row is None:
                 return False
             if row.user_id != user_id:
                 raise NotFound("no such job")
+            if row.status == PENDING:
+                raise NotReady("a round of attempts is pending: wait for it to end",
+                               details={"status": PENDING,
+                                        "next_attempt_at": _iso(row.next_attempt_at)})
+            if row.round >= max_rounds:
+                raise RedeliveryLimit(f"this job's webhook was sent in {row.round} rounds, "
+                                      "the most allowed", details={"max_rounds": max_rounds})
             row.round, row.attempts, row.status = row.round + 1, 0, PENDING
             row.next_attempt_at, row.updated_at = now, now
             session.commit()

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from services.notifier import signature
+from convertix import signature
 from tests.e2e.conftest import BIN, Api, Stack
 from tests.helpers import wait_until
 from tests.integration.conftest import png_bytes

@@ -12,7 +12,7 @@ from gateway.settings import settings_from
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
-from services.notifier import signature
+from convertix import signature
 from services.notifier.service import NotifierService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
