@@ -255,7 +255,7 @@ QUOTA = 3000
 @pytest.fixture
 def limited(runner_factory, rabbit_config, sqlite_url, storage_root):
     app = make_app(runner_factory, rabbit_config, sqlite_url, storage_root,
-                   jobs={"quota_bytes": QUOTA}, CONVERT_CONCURRENCY=1)
+                   jobs={"quota_bytes": QUOTA}, CONVERT_CONCURRENCY_PER_USER=1)
     yield app
     app.extensions["convertix.rpc"].close()
 
