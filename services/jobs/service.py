@@ -84,6 +84,9 @@ class JobsService:
         """
         uuid.UUID(hex=job_id)
         self.log_context.bind(job_id=job_id, user_id=user_id)
+        created = self.db.session.get(Job, job_id)
+        if created is not None and created.user_id == user_id:
+            return self._created_again(created)
         if deadline is not None and time.time() > deadline:
             raise ConvertixError("the request expired before it was handled",
                                  code="BACKEND_UNAVAILABLE")
@@ -129,6 +132,17 @@ class JobsService:
             self._remove_inputs(job)
         self._dispatch_change(event)
         return event["document"]
+
+    def _created_again(self, job):
+        """The same create_job again: a process that committed the job died
+        before answering, and RabbitMQ redelivered the request. The job as it
+        is (whatever the deadline: its inputs are kept only if the gateway
+        hears of it), and its tasks queued if that process did not get to it."""
+        document = job_document(job)
+        self.db.session.commit()  # end the read before publishing
+        log.warning("job %s was created already (a redelivered request): answered again", job.id)
+        self._publish_next_safely(job.user_id)
+        return document
 
     @rpc
     def get_job(self, job_id, user_id):
