@@ -352,12 +352,26 @@ class JobsService:
         except Exception:
             log.warning("job %s: job_changed (seq %s) not dispatched", event["job_id"],
                         event["seq"], exc_info=True)
+        self._dispatch_webhook(event)
+
+    def _dispatch_webhook(self, event):
         if event["callback_url"] and event["document"]["status"] in JOB_FINAL:
             try:
                 self.dispatch_webhook(JOB_WEBHOOK_DUE, event)
             except Exception:  # as job_changed's: the change itself is committed
                 log.error("job %s: its webhook was not handed to the notifier",
                           event["job_id"], exc_info=True)
+
+    def _webhook_again(self, job_id):
+        """A task's final event again: RabbitMQ redelivers it when the process
+        handling it died, maybe after its commit but before the webhook went
+        to the notifier. So hand it over again; the notifier keeps one
+        delivery per job, so a webhook already on its way is not sent twice."""
+        job = self.db.session.get(Job, job_id, options=[selectinload(Job.tasks)])
+        event = change_event(job, job_document(job)) if job is not None else None
+        self.db.session.commit()
+        if event is not None:
+            self._dispatch_webhook(event)
 
     def _publish_next(self, user_id, created_before=None):
         """Publish the user's waiting tasks while fewer than the cap are in
@@ -453,6 +467,8 @@ class JobsService:
         if new is None:
             status = task.status if task else None
             session.rollback()
+            if task is not None and status == TASK_FINAL_BY_EVENT.get(event):
+                self._webhook_again(job_id)
             return False, status
         held = quota.counted(job)
         attempt = int(payload.get("attempt") or 1)
@@ -489,6 +505,10 @@ class JobsService:
                 self._remove_inputs(job)
             self._publish_next_safely(job.user_id)
         return True, new
+
+
+# a task's final events, and the status each leaves it in
+TASK_FINAL_BY_EVENT = {"succeeded": states.SUCCEEDED, "failed": states.FAILED}
 
 
 def _task_message(job_id, index, options):
