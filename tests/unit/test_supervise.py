@@ -56,7 +56,8 @@ def test_the_run_files_and_the_watcher():
     assert config["supervisord"]["nodaemon"] == "true"
     assert config["supervisord"]["pidfile"] == "/srv/var/run/supervisord.pid"
     assert config["supervisord"]["umask"] == "077"
-    assert "user" not in config["supervisord"] and parsed(as_root=True)["supervisord"]["user"] == "root"
+    assert "user" not in config["supervisord"]
+    assert parsed(as_root=True)["supervisord"]["user"] == "root"
     assert config["unix_http_server"]["file"] == "/srv/var/run/supervisor.sock"
     assert config["supervisorctl"]["serverurl"] == "unix:///srv/var/run/supervisor.sock"
     watcher = config[f"eventlistener:{WATCHER}"]
