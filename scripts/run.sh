@@ -84,5 +84,9 @@ echo "Every component is supervised: one that exits is started again. Its state:
 echo "  .venv/bin/supervisorctl -c $conf status"
 echo "Ctrl-C or 'make stop' stops it."
 # In the foreground until Ctrl-C, or `make stop` from another shell stops supervisord.
-wait "$supervisord_pid" || true
+status=0; wait "$supervisord_pid" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "supervisord exited ($status); see $LOGS/supervisord.log" >&2
+  exit 1
+fi
 echo "stopped"
