@@ -15,7 +15,8 @@ $(STAMP): setup.cfg setup.py
 	$(VENV)/bin/pip install -q -e '.[test]'
 	touch $(STAMP)
 
-## Start RabbitMQ, the services and the gateway; Ctrl-C stops all of it.
+## Start RabbitMQ, then the services, the scaler and the gateway under supervisord
+## (each started again when it exits); Ctrl-C or `make stop` stops all of it.
 run: setup
 	bash scripts/run.sh
 

@@ -4,6 +4,7 @@ from flask import Blueprint, current_app, jsonify
 from convertix.contract import ACCOUNTS_SERVICE, CONVERTER_SERVICE, JOBS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.rpc import RpcPool, rpc_pool
+from infra.supervise import state as supervised
 
 bp = Blueprint("ops", __name__)
 
@@ -43,5 +44,20 @@ def readyz():
         except Exception as exc:  # a database error inside the service, say
             checks[name] = type(exc).__name__
     ready = all(checks[name] == "ok" for name, (*_, needed) in READINESS_CHECKS.items() if needed)
-    return jsonify({"status": "ready" if ready else "unavailable", "checks": checks}), (
-        200 if ready else 503)
+    answer = {"status": "ready" if ready else "unavailable", "checks": checks}
+    answer.update(_components())
+    return jsonify(answer), 200 if ready else 503
+
+
+def _components():
+    """Under `make run` (supervisord): every component's state, and those
+    supervisord gave up on by name. They do not decide readiness (the broker
+    and the database do): a failing notifier or scaler leaves the API serving."""
+    url = supervised.server_url()
+    if url is None:
+        return {}
+    try:
+        states = supervised.states(url)
+    except Exception as exc:  # supervisord busy or gone: say so, answer anyway
+        return {"components": {"supervisor": type(exc).__name__}, "failing": []}
+    return {"components": states, "failing": supervised.failing(states)}

@@ -89,6 +89,13 @@ RETENTION_REMOVED = Counter(
     "What the retention sweeper removed: expired jobs (with their outputs and records).",
     ["kind"])
 
+# --- make run's supervisor (infra/supervise/watcher.py) ---------------------
+
+COMPONENT_RESTARTS = Counter(
+    "convertix_component_restarts_total",
+    "Times supervisord started a component again after it exited, by component.",
+    ["component"])
+
 # --- the jobs service: read from the database at scrape time --------------
 # (gauges, not counters: several jobs processes each report the same
 # numbers, so aggregate them with max(), not sum())

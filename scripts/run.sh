@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Starts the whole system on this machine: RabbitMQ (installed with apt-get
-# if no broker answers), the accounts+jobs services, the notifier, the scaler (which starts
-# the converter replicas) and the gateway under gunicorn; waits until /readyz says ready and prints the URL.
-# Ctrl-C (or `make stop` from another shell) stops what it started.
+# if no broker answers), then, under supervisord, the accounts+jobs services, the notifier,
+# the scaler (which starts the converter replicas) and the gateway under gunicorn; waits
+# until /readyz says ready and prints the URL. A component that exits is started again.
+# Ctrl-C (or `make stop` from another shell) stops it all gracefully.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source scripts/wait.sh
 # Everything this run and its processes create (logs, the SQLite database,
 # storage, metrics files) is the service user's alone: 0600 files, 0700 folders.
 umask 077
@@ -29,57 +29,64 @@ fi
 # names a broker of your own): scripts/with-env.sh passes it on.
 [ -n "${AMQP_URI:-}" ] || bash scripts/rabbit-user.sh
 
-start() {  # start NAME COMMAND...: in the background, its own process group, logged
-  local name=$1; shift
-  setsid bash scripts/with-env.sh "$@" >"$LOGS/$name.log" 2>&1 &
-  echo $! >"$RUN/$name.pid"
-  echo "started $name (pid $!, log $LOGS/$name.log)"
-}
-
-stop_all() { bash scripts/stop.sh; }
-trap 'stop_all; exit 0' INT TERM
+# Already running (this CONVERTIX_VAR): say so rather than start a second one.
+if [ -s "$RUN/supervisord.pid" ] && kill -0 "$(cat "$RUN/supervisord.pid")" 2>/dev/null; then
+  echo "Convertix is already running (supervisord pid $(cat "$RUN/supervisord.pid")); 'make stop' stops it" >&2
+  exit 1
+fi
 
 # make migrate: the services refuse a database behind this code's schema.
 bash scripts/with-env.sh python -m infra.migrations upgrade
 
-# infra.runner is `nameko run` without its start-up SIGTERM race.
-start services python -m infra.runner --config config.yaml \
-  services.accounts.service services.jobs.service
-# Webhooks: a process of its own, so a slow receiver never slows the pipeline.
-start notifier python -m infra.runner --config config.yaml services.notifier.service
-# The scaler starts and stops the converter replicas (SCALER in config.yaml:
-# between SCALER_MIN_REPLICAS and SCALER_MAX_REPLICAS, following the queue).
-start scaler python -m infra.runner --config config.yaml scaler.service
-start gateway gunicorn -c gateway/gunicorn_conf.py gateway.wsgi:app
+# Every component under supervisord (infra/supervise/components.py): the
+# accounts+jobs services, the notifier, the scaler (which starts and stops
+# the converter replicas) and the gateway under gunicorn, each started again
+# when it exits; one that keeps failing at start is reported and left
+# stopped, the others keep running.
+conf="$(.venv/bin/python -m infra.supervise.components "$VAR")"
+.venv/bin/supervisord -c "$conf" &
+supervisord_pid=$!
+stop_all() {
+  trap '' INT TERM  # a second Ctrl-C does not cut the graceful stop short
+  echo "stopping (work in flight finishes first)..."
+  kill -TERM "$supervisord_pid" 2>/dev/null || true
+  wait "$supervisord_pid" 2>/dev/null || true
+  echo "stopped"
+  exit 0
+}
+trap stop_all INT TERM
 
 port="$(.venv/bin/python -c 'from infra.config import load_config; print(load_config()["GATEWAY"]["port"])')"
 scheme=http; [ -n "${TLS_CERT:-}" ] && scheme=https
 url="$scheme://127.0.0.1:$port"
 # ready: the gateway answers, and so do the services and a converter
 ready() { curl -ksf "$url/readyz" | grep -q '"converter":"ok"'; }
-if ! wait_for "Convertix" 90 ready; then
-  echo "not ready; see $LOGS/*.log" >&2
-  tail -n 20 "$LOGS"/*.log >&2
-  stop_all
-  exit 1
-fi
+running() { kill -0 "$supervisord_pid" 2>/dev/null; }
+deadline=$((SECONDS + 90))
+until ready; do
+  if ! running; then  # stopped (`make stop`), or it could not start
+    status=0; wait "$supervisord_pid" || status=$?
+    [ "$status" -eq 0 ] && { echo "stopped"; exit 0; }
+    echo "supervisord exited ($status); see $LOGS/supervisord.log" >&2
+    exit 1
+  fi
+  if [ $SECONDS -ge $deadline ] && [ -z "${told:-}" ]; then
+    told=1  # keep waiting: a component still starting (or failing) is retried
+    echo "not ready after 90 s; still trying. Components:" >&2
+    .venv/bin/supervisorctl -c "$conf" status >&2 || true
+    echo "their logs: $LOGS/<component>.log" >&2
+  fi
+  sleep 0.5
+done
 echo
 echo "Convertix is ready at $url  (API: $url/api/v1, logs in $LOGS/)"
+echo "Every component is supervised: one that exits is started again. Its state:"
+echo "  .venv/bin/supervisorctl -c $conf status"
 echo "Ctrl-C or 'make stop' stops it."
-# Stay in the foreground until interrupted, or until a component dies.
-shopt -s nullglob
-while true; do
-  pidfiles=("$RUN"/*.pid)
-  if [ ${#pidfiles[@]} -eq 0 ]; then  # `make stop` from another shell
-    echo "stopped"
-    exit 0
-  fi
-  for pidfile in "${pidfiles[@]}"; do
-    if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-      echo "$(basename "$pidfile" .pid) exited; stopping" >&2
-      stop_all
-      exit 1
-    fi
-  done
-  sleep 1
-done
+# In the foreground until Ctrl-C, or `make stop` from another shell stops supervisord.
+status=0; wait "$supervisord_pid" || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "supervisord exited ($status); see $LOGS/supervisord.log" >&2
+  exit 1
+fi
+echo "stopped"

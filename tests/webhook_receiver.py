@@ -4,11 +4,12 @@ TLS; bare TCP ones that greet and hang up, or never answer."""
 import http.server
 import socket
 import threading
+import time
 
 
 class Receiver:
     def __init__(self, statuses=(), host="127.0.0.1", ssl_context=None):
-        self.requests = []          # [{"path", "headers", "body"}]
+        self.requests = []          # [{"path", "headers", "body", "at" (epoch seconds)}]
         self.statuses = list(statuses)
         self._lock = threading.Lock()
         receiver = self
@@ -18,7 +19,7 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with receiver._lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers),
-                                              "body": body})
+                                              "body": body, "at": time.time()})
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(status)
                 if status in (301, 302, 307, 308):

@@ -88,6 +88,9 @@ class JobsService:
         """
         uuid.UUID(hex=job_id)
         self.log_context.bind(job_id=job_id, user_id=user_id)
+        created = self.db.session.get(Job, job_id)
+        if created is not None and created.user_id == user_id:
+            return self._created_again(created)
         if deadline is not None and time.time() > deadline:
             raise ConvertixError("the request expired before it was handled",
                                  code="BACKEND_UNAVAILABLE")
@@ -118,6 +121,17 @@ class JobsService:
         log.info("job %s queued: %d tasks", job_id, len(files))
         self._after_commit(job, change, event)  # every task reused: final already
         return event["document"]
+
+    def _created_again(self, job):
+        """The same create_job again: a process that committed the job died
+        before answering, and RabbitMQ redelivered the request. The job as it
+        is (whatever the deadline: its inputs are kept only if the gateway
+        hears of it), and its tasks queued if that process did not get to it."""
+        document = job_document(job)
+        self.db.session.commit()  # end the read before publishing
+        log.warning("job %s was created already (a redelivered request): answered again", job.id)
+        self._publish_next_safely(job.user_id)
+        return document
 
     @rpc
     def get_job(self, job_id, user_id):
@@ -322,12 +336,26 @@ class JobsService:
         except Exception:
             log.warning("job %s: job_changed (seq %s) not dispatched", event["job_id"],
                         event["seq"], exc_info=True)
+        self._dispatch_webhook(event)
+
+    def _dispatch_webhook(self, event):
         if event["callback_url"] and event["document"]["status"] in JOB_FINAL:
             try:
                 self.dispatch_webhook(JOB_WEBHOOK_DUE, event)
             except Exception:  # as job_changed's: the change itself is committed
                 log.error("job %s: its webhook was not handed to the notifier",
                           event["job_id"], exc_info=True)
+
+    def _webhook_again(self, job_id):
+        """A task's final event again: RabbitMQ redelivers it when the process
+        handling it died, maybe after its commit but before the webhook went
+        to the notifier. So hand it over again; the notifier keeps one
+        delivery per job, so a webhook already on its way is not sent twice."""
+        job = self.db.session.get(Job, job_id, options=[selectinload(Job.tasks)])
+        event = change_event(job, job_document(job)) if job is not None else None
+        self.db.session.commit()
+        if event is not None:
+            self._dispatch_webhook(event)
 
     def _publish_next(self, user_id, created_before=None):
         """Publish the user's waiting tasks while fewer than the cap are in
@@ -420,6 +448,8 @@ class JobsService:
             if change.drop_output:
                 self.storage.delete(self.storage.output_path(
                     job_id, index, extension(change.drop_output)))
+            if change.webhook_again:
+                self._webhook_again(job_id)
             return change
         task = next(t for t in job.tasks if t.index == index)
         for column, value in change.task.items():

@@ -77,6 +77,7 @@ class Change:
     remove_inputs: bool = False         # the job is final: its inputs go
     drop_output: str | None = None      # a late result's format: its file goes
     refill: bool = False                # a task ended: the user's next tasks may go out
+    webhook_again: bool = False         # a final event again: hand the webhook over again
 
 
 def snapshot(job):
@@ -158,13 +159,21 @@ def _stage(task, new, reported, attempt):
     return stage or task.stage
 
 
+# a task's final events, and the status each leaves it in
+TASK_FINAL_BY_EVENT = {"succeeded": states.SUCCEEDED, "failed": states.FAILED}
+
+
 def _ignored(status, event):
     """Not applied. A result that lands after its job was cancelled or
     deleted is dropped; a duplicate of an applied success keeps its file
-    (it is the same path)."""
+    (it is the same path). A final event again, for a task already in the
+    status it leads to, is RabbitMQ redelivering it: the process that
+    applied it may have died before the webhook went to the notifier."""
     output = event.output or {}
     late = status in (None, states.CANCELLED) and output.get("format")
-    return Change(status=status, drop_output=output["format"] if late else None)
+    return Change(status=status, drop_output=output["format"] if late else None,
+                  webhook_again=status is not None
+                  and status == TASK_FINAL_BY_EVENT.get(event.kind))
 
 
 def _input_columns(task, info):

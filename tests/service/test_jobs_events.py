@@ -72,11 +72,20 @@ def test_the_notifier_hears_only_of_final_jobs_with_a_webhook(service):
     service.on_task_succeeded({**ref(), "output": {"format": "png", "width": 1, "height": 1,
                                                    "bytes": 5}})
     service.on_task_failed({**ref(job=2), "error": {"code": "CORRUPT_IMAGE", "message": "x"}})
-    service.on_task_succeeded({**ref(), "output": {"format": "png"}})  # a duplicate: no change
     (call,) = service.dispatch_webhook.call_args_list
     assert call.args == (JOB_WEBHOOK_DUE, changes(service)[-2])
     assert (call.args[1]["job_id"], call.args[1]["callback_url"]) == (job_id(1), hook)
     assert call.args[1]["document"]["status"] == "succeeded"
+    published = len(changes(service))
+    # A duplicate (redelivered: the process that handled it may have died
+    # between its commit and the webhook): no change, the webhook handed over
+    # again, the same document (the notifier keeps one delivery per job).
+    service.on_task_succeeded({**ref(), "output": {"format": "png"}})
+    assert len(changes(service)) == published
+    first, again = service.dispatch_webhook.call_args_list
+    assert again.args == first.args
+    service.on_task_started(ref())  # not a final event: nothing again
+    assert len(service.dispatch_webhook.call_args_list) == 2
 
 
 def test_late_duplicate_and_stale_reports_publish_nothing(service):

@@ -154,6 +154,24 @@ def test_a_late_request_is_refused_not_created(service):
         service.get_job(JOB, USER)
 
 
+def test_a_redelivered_create_answers_the_job_it_created(service):
+    """The process died after its commit, before its answer: RabbitMQ hands
+    the request to the restarted one, which answers with that job (the
+    gateway then says 202 and keeps the inputs), even past the deadline,
+    and queues what was not queued."""
+    first = service.create_job(JOB, USER, {"format": "png"}, FILES)
+    session = service.db.session
+    session.execute(update(Task).values(published=False))  # died before publishing too
+    session.commit()
+    service.publish_task.reset_mock()
+
+    again = service.create_job(JOB, USER, {"format": "png"}, FILES, deadline=time.time() - 1)
+    assert again["id"] == first["id"] and again["status"] == "queued"
+    assert len(again["tasks"]) == 2
+    assert sorted(c.args[0]["index"] for c in service.publish_task.call_args_list) == [0, 1]
+    assert service.storage_usage(USER)["used_bytes"] == 30  # counted once
+
+
 def test_forgotten_tasks_are_published_again(service):
     service.create_job(JOB, USER, {"format": "png"}, FILES)
     # as if the process had died between commit and publish, a minute ago

@@ -57,6 +57,8 @@ OTHER_QUANTITIES = {
     os.path.join("infra", "logs", "search.py"): {"service"},
     # the notifier's tick, not the scaler's poll
     os.path.join("services", "notifier", "service.py"): {"POLL_INTERVAL_S"},
+    # /readyz's wait for supervisord's answer, not the converter's timeout
+    os.path.join("infra", "supervise", "state.py"): {"TIMEOUT_S"},
 }
 
 
