@@ -229,6 +229,29 @@ def test_late_events_change_nothing_and_drop_late_results(before, index, event, 
     assert not (change.announce or change.refill or change.remove_inputs or change.quota_delta)
 
 
+# A final event again, for a task already in the status it leads to: RabbitMQ
+# redelivering it after the process that applied it died, maybe before the
+# webhook went out; (the task's status, the event) -> the webhook handed over again
+AGAIN = [
+    ("succeeded", "succeeded", True),
+    ("failed", "failed", True),
+    ("failed", "dead-lettered", True),
+    ("succeeded", "failed", False),      # another outcome: not the same event
+    ("failed", "succeeded", False),
+    ("cancelled", "succeeded", False),   # a late result, dropped
+    ("cancelled", "failed", False),
+    ("succeeded", "started", False),
+    ("succeeded", "progress", False),
+]
+
+
+@pytest.mark.parametrize("status, event, again", AGAIN)
+def test_a_final_event_again_hands_the_webhook_over_again(status, event, again):
+    change = on_task_event(job(task(status)), 0, EVENTS[event], NOW)
+    assert not change.applied and change.webhook_again is again
+    assert not on_task_event(None, 0, EVENTS[event], NOW).webhook_again  # no job: nothing to send
+
+
 def test_a_final_task_never_moves_whatever_arrives():
     for status, (kind, stage, attempt) in itertools.product(
             FINAL, itertools.product(("started", "succeeded", "failed"),
