@@ -32,9 +32,9 @@ MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
-MS_MOVE = 0x2000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
 # The new mount API (Linux 5.2 and 5.12); the same numbers on every architecture.
 SYS_OPEN_TREE = 428
 SYS_MOVE_MOUNT = 429
@@ -115,7 +115,7 @@ def cover_and_rebind(code_paths):
     """Private /tmp and /dev/shm, and the code bound back over any 0700 folder above it."""
     code = outermost(code_paths)
     covers, rebinds = plan(code, [t for t in PRIVATE_TMP if os.path.isdir(t)])
-    trees = {}
+    trees, covered = {}, []
     try:
         for path in rebinds:  # detached copies of the mounts, taken before a cover hides them
             trees[path] = _check(_libc.syscall(
@@ -127,6 +127,7 @@ def cover_and_rebind(code_paths):
                       f"size={TMPFS_MB}m,nr_inodes={TMPFS_INODES},mode=1777")
             else:
                 mount("tmpfs", folder, "tmpfs", TMPFS_FLAGS, "size=1m,nr_inodes=1024,mode=0755")
+            covered.append(folder)
         for path, fd in trees.items():
             os.makedirs(path, mode=0o755, exist_ok=True)
             _check(_libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, path.encode(),
@@ -134,6 +135,10 @@ def cover_and_rebind(code_paths):
         for folder in covers:
             if folder not in PRIVATE_TMP:  # only folders for the path to the code: no writes
                 mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | TMPFS_FLAGS)
+    except OSError:
+        for folder in reversed(covered):  # all or nothing: never code hidden under a cover
+            _libc.umount2(folder.encode(), MNT_DETACH)
+        raise
     finally:
         for fd in trees.values():
             os.close(fd)
