@@ -5,7 +5,9 @@ the child has. So the child (worker.py) starts with an empty environment
 (sandbox.py builds it) and, in this order:
 
 1. its own network namespace (unshare CLONE_NEWNET: only a loopback that is
-   down, so no socket reaches anything), done while still root;
+   down, so no socket reaches anything) and mount namespace (CLONE_NEWNS,
+   sealed by mountns.seal once the engine is loaded: read-only, its own /tmp
+   and /dev/shm, a /proc without other processes), done while still root;
 2. a separate unprivileged user (by default one of its own, DYNAMIC_USER;
    CONVERTER.sandbox_user), no supplementary groups: storage, the database, the logs and .secrets/ are
    0600/0700 and owned by the service's user, and /proc/<parent>/environ is
@@ -16,9 +18,10 @@ the child has. So the child (worker.py) starts with an empty environment
    once the engine is loaded: RLIMIT_AS, RLIMIT_NPROC (no process or thread more), RLIMIT_NOFILE,
    RLIMIT_FSIZE (writes past it fail with EFBIG, SIGXFSZ ignored),
    RLIMIT_CORE=0, and RLIMIT_CPU per conversion (cpu_limit); nice 10;
-5. a seccomp filter (pyseccomp over libseccomp): no socket, no exec, no fork
-   (clone without CLONE_THREAD), no ptrace or process_vm_*, no signals to
-   other processes, no namespaces, mounts, keyrings, bpf or modules.
+5. a seccomp filter (pyseccomp over libseccomp), an allow list (syscalls.py):
+   files, memory, threads (clone with CLONE_THREAD only), time, signals to
+   itself; everything else (sockets, io_uring, exec, fork, ptrace, namespaces,
+   mounts, keyrings, bpf, modules) fails with EPERM.
 
 Step 1 comes first, step 2 only once the engine is loaded (see become()).
 Not root (a developer's shell): the child tries an unprivileged user
@@ -33,9 +36,11 @@ import pwd
 import resource
 import signal
 
+from . import mountns, syscalls
+
 CLONE_NEWNET = 0x40000000
+CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
-CLONE_THREAD = 0x00010000
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
@@ -66,15 +71,10 @@ DEFAULT_MAX_FILE_MB = 1024
 # runaway (the parent's wall-clock deadline normally comes first).
 CPU_GRACE_S = 5
 
-# Denied with EPERM; everything else is allowed (a default-deny list of what a
-# decoder needs would break with each library update).
-DENIED_SYSCALLS = (
-    "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
-    "execve", "execveat", "fork", "vfork", "ptrace", "process_vm_readv", "process_vm_writev",
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "keyctl", "add_key",
-    "request_key", "bpf", "perf_event_open", "userfaultfd", "init_module", "finit_module",
-    "delete_module", "kexec_load", "reboot", "swapon", "swapoff", "tkill",
-)
+# What a sandbox without its mount namespace (Docker's default profile
+# refuses unshare) keeps of the host's view, said in its degraded list.
+NO_MOUNT_NS = ("/tmp and /dev/shm are the host's, /proc shows every process, "
+               "the filesystem is as writable as for its uid")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -98,14 +98,28 @@ def _prctl(option, value):
           ctypes.c_ulong(0), ctypes.c_ulong(0))
 
 
-def enter_network_namespace():
-    """Step 1; returns the list of what could not be done (empty when all was)."""
-    flags = CLONE_NEWNET if os.geteuid() == 0 else CLONE_NEWUSER | CLONE_NEWNET
+def enter_namespaces():
+    """Step 1; returns (what could not be done, whether the mount namespace is ours).
+
+    The mount namespace is private at once (nothing mounted here reaches the
+    host), but the view is sealed only once the engine is loaded
+    (mountns.seal), since loading still reads and writes the host's /tmp.
+    """
+    userns = 0 if os.geteuid() == 0 else CLONE_NEWUSER
     try:
-        _call("unshare", ctypes.c_int(flags))
-    except OSError as exc:  # e.g. a container without CAP_SYS_ADMIN, userns disabled
-        return [f"no network namespace ({exc.strerror})"]
-    return []
+        _call("unshare", ctypes.c_int(userns | CLONE_NEWNET | CLONE_NEWNS))
+    except OSError as both:  # e.g. a container without CAP_SYS_ADMIN, userns disabled
+        try:
+            _call("unshare", ctypes.c_int(userns | CLONE_NEWNET))
+        except OSError as exc:
+            return [f"no network namespace ({exc.strerror})",
+                    f"no mount namespace ({both.strerror}): {NO_MOUNT_NS}"], False
+        return [f"no mount namespace ({both.strerror}): {NO_MOUNT_NS}"], False
+    try:
+        mountns.make_private()
+    except OSError as exc:
+        return [f"no private mount namespace ({exc.strerror}): {NO_MOUNT_NS}"], False
+    return [], True
 
 
 def _set_ids(uid, gid):
@@ -205,25 +219,39 @@ def cpu_limit(seconds):
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
-def install_seccomp():
-    """Step 5; returns the list of what could not be done."""
+def install_seccomp(log_only=False):
+    """Step 5; returns the list of what could not be done.
+
+    An allow list (syscalls.py): anything else fails with EPERM, which the
+    engine reports as an error (a PermissionError, the image's error code),
+    not a dead child, so a call a new library version needs shows up as
+    failing conversions with "Operation not permitted", and the list grows.
+    `log_only`: allow everything, but have the kernel log each call the list
+    would refuse (scripts/trace-sandbox-syscalls.py reads them back).
+    """
     if seccomp is None:
         return [f"no seccomp filter ({_NO_SECCOMP})"]
-    deny = seccomp.ERRNO(errno.EPERM)
-    flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-    for name in DENIED_SYSCALLS:
+    allow = seccomp.ALLOW
+    flt = seccomp.SyscallFilter(defaction=seccomp.LOG if log_only else seccomp.ERRNO(errno.EPERM))
+    # Every thread, also one a library started while the engine loaded.
+    flt.set_attr(seccomp.Attr.CTL_TSYNC, 1)
+    for name in syscalls.allowed_names():
         try:
-            flt.add_rule(deny, name)
+            flt.add_rule(allow, name)
         except (OSError, RuntimeError, ValueError):
-            pass  # not a syscall on this architecture (e.g. fork on arm64)
-    # clone without CLONE_THREAD is a new process; clone3 passes its flags in
-    # memory a filter cannot read, so it answers "not implemented" and glibc
-    # falls back to clone.
-    flt.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, CLONE_THREAD, 0))
-    flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    # Signals to itself only (abort() raises SIGABRT with tgkill).
+            pass  # not a syscall on this architecture (e.g. open on arm64)
+    for name in syscalls.NOT_IMPLEMENTED:
+        flt.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
+    flt.add_rule(allow, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, syscalls.CLONE_THREAD,
+                                             syscalls.CLONE_THREAD))
+    # Signals to itself only (abort() raises SIGABRT with tgkill); limits of its own.
     me = os.getpid()
-    flt.add_rule(deny, "kill", seccomp.Arg(0, seccomp.NE, me))
-    flt.add_rule(deny, "tgkill", seccomp.Arg(0, seccomp.NE, me))
+    flt.add_rule(allow, "kill", seccomp.Arg(0, seccomp.EQ, me))
+    flt.add_rule(allow, "tgkill", seccomp.Arg(0, seccomp.EQ, me))
+    flt.add_rule(allow, "prlimit64", seccomp.Arg(0, seccomp.EQ, 0))
+    for option in syscalls.PRCTL_OPTIONS:
+        flt.add_rule(allow, "prctl", seccomp.Arg(0, seccomp.EQ, option))
+    for request in syscalls.IOCTL_REQUESTS:
+        flt.add_rule(allow, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
     flt.load()
     return []

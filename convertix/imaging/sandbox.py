@@ -47,13 +47,15 @@ def _project_root():
 class Sandbox:
     def __init__(self, memory_mb=DEFAULT_MEMORY_MB, python=sys.executable, user=DEFAULT_USER,
                  max_file_mb=DEFAULT_MAX_FILE_MB, max_open_files=DEFAULT_MAX_OPEN_FILES,
-                 module="convertix.imaging.worker"):
+                 module="convertix.imaging.worker", trace_syscalls=False):
         self.memory_mb = memory_mb
         self.python = python
         self.user = user
         self.max_file_mb = max_file_mb
         self.max_open_files = max_open_files
         self.module = module  # tests run a probe here, confined the same way
+        # scripts/trace-sandbox-syscalls.py: the filter logs what it would refuse
+        self.trace_syscalls = trace_syscalls
         self.confinement = None  # what the child could not do, from its ready frame
         self._proc = None
 
@@ -65,7 +67,8 @@ class Sandbox:
         self._proc = subprocess.Popen(
             [self.python, "-m", self.module, "--memory-mb", str(self.memory_mb),
              "--user", self.user or "", "--max-file-mb", str(self.max_file_mb),
-             "--max-open-files", str(self.max_open_files)],
+             "--max-open-files", str(self.max_open_files)]
+            + (["--trace-syscalls"] if self.trace_syscalls else []),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None,
             env=env, close_fds=True, bufsize=0)
         _widen(self._proc.stdin, self._proc.stdout)

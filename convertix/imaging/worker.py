@@ -1,8 +1,9 @@
 """The sandbox child: `python -m convertix.imaging.worker --memory-mb N`.
 
 Start-up: keep the real stdout for frames only (library prints go to stderr),
-give up the network and become the sandbox user (confine.py), prove the
-ImageMagick policy, set the resource limits, load the engine, install the
+give up the network and the host's mounts (confine.py), prove the
+ImageMagick policy, load the engine, seal its view of the filesystem
+(mountns.py), become the sandbox user, set the resource limits, install the
 seccomp filter, then say ready (with what could not be confined). Then: one
 request frame in, one response frame out, until EOF; each conversion gets
 its own CPU limit.
@@ -46,6 +47,34 @@ def _load_engine():
     capabilities()
     from .sniff import sniff
     sniff(b"\x89PNG\r\n\x1a\n")  # libmagic opens its database now, not after the uid switch
+    _load_magick()
+
+
+def _load_magick():
+    """What ImageMagick loads at its first read: Wand's wand.sequence, our
+    policy.xml and its BMP and TIFF coder modules."""
+    import io
+    from PIL import Image
+    from . import magick
+    try:
+        magick.wand()
+        import wand.sequence  # noqa: F401  (Wand imports it at an image's first .sequence)
+    except (magick.MagickUnavailable, ImportError):
+        return  # no ImageMagick: its inputs are not offered (capabilities)
+    for coder in ("BMP", "TIFF"):
+        buf = io.BytesIO()
+        Image.new("RGB", (1, 1)).save(buf, coder)
+        magick.ping(buf.getvalue(), coder)
+
+
+def code_paths():
+    """Folders whose files the child may still open once confined: ours and Python's."""
+    import sysconfig
+    here = os.path.dirname(os.path.abspath(__file__))
+    project = os.path.dirname(os.path.dirname(here))
+    return [project, sys.prefix, sys.base_prefix, sys.exec_prefix,
+            os.path.dirname(os.path.realpath(sys.executable)),
+            sysconfig.get_paths()["stdlib"], *sys.path]
 
 
 def _check_output_size(result, limits):
@@ -110,21 +139,25 @@ def main(argv=None, serve=serve):
     parser.add_argument("--user", default=confine.DEFAULT_USER)  # "": stay as we are
     parser.add_argument("--max-file-mb", type=int, default=confine.DEFAULT_MAX_FILE_MB)
     parser.add_argument("--max-open-files", type=int, default=confine.DEFAULT_MAX_OPEN_FILES)
+    parser.add_argument("--trace-syscalls", action="store_true")  # log, not refuse (syscalls.py)
     args = parser.parse_args(argv)
     _ignore_stop_signals()
     out = _protect_stdout()
     from . import protocol
     try:
-        degraded = confine.enter_network_namespace()
+        degraded, own_mounts = confine.enter_namespaces()
         # Policy next: it runs a probe child, which the limits below would forbid.
         from .magick.policy_check import check_policy
         check_policy()
         _load_engine()
+        if own_mounts:
+            from . import mountns
+            degraded += mountns.seal(code_paths())
         parents_uid = os.getuid()
         degraded += confine.become(args.user)
         degraded += confine.limit_resources(args.memory_mb, args.max_file_mb, args.max_open_files,
                                             own_user=os.getuid() != parents_uid)
-        degraded += confine.install_seccomp()
+        degraded += confine.install_seccomp(log_only=args.trace_syscalls)
     except Exception as exc:
         protocol.write_frame(out, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         return 1

@@ -1,6 +1,7 @@
-"""The sandbox is a boundary: code running in the child,
-as a decoder exploit would, cannot read the parent's secrets, reach the
-network, fill the disk or start processes. Each test runs attacker code in a
+"""The sandbox is a boundary: code running in the child, as a decoder
+exploit would, cannot read the parent's secrets, reach the network (not
+even through io_uring), fill the disk, write outside its own tmpfs, see
+other processes or start any. Each test runs attacker code in a
 child started exactly as the converter's (tests/sandbox_probe.py)."""
 import errno
 import os
@@ -73,17 +74,19 @@ def test_child_has_no_network_even_without_seccomp(probe):
 
 
 def test_child_cannot_write_a_big_file(probe):
-    import pathlib
-    import shutil
-    import tempfile
-    where = pathlib.Path(tempfile.mkdtemp(prefix="convertix-fsize-", dir="/tmp"))
-    os.chmod(where, 0o777)  # a place it may write, to show the size limit
-    target = where / "big"
-    got = run(probe, f"f = open({str(target)!r}, 'wb')\nf.write(b'x' * (2 * 2**20))\nf.flush()\nresult = 1")
-    assert (got.get("raised"), got.get("errno")) == ("OSError", errno.EFBIG), got
-    assert target.stat().st_size <= 2**20
+    # in its own /tmp, the one place it may write
+    code = ("import os\nname = f'/tmp/big-{os.getpid()}'\n"
+            "try:\n"
+            "    with open(name, 'wb') as f:\n"
+            "        f.write(b'x' * (2 * 2**20))\n"
+            "        f.flush()\n"
+            "except OSError as exc:\n"
+            "    result = [exc.errno, os.path.getsize(name)]\n"
+            "finally:\n"
+            "    os.unlink(name)")
+    got = run(probe, code)
+    assert got.get("result") == [errno.EFBIG, 2**20], got
     assert run(probe, "result = 1")["result"] == 1  # SIGXFSZ did not kill it
-    shutil.rmtree(where)
 
 
 def test_child_cannot_fork_or_exec(probe):
@@ -133,7 +136,13 @@ def test_child_limits(probe):
     assert 0 < cpu[0] < 60 + confine.CPU_GRACE_S + 60 and cpu[1] == resource.RLIM_INFINITY
     got = run(probe, "import os\nresult = os.getpriority(os.PRIO_PROCESS, 0)")
     assert got["result"] == min(19, os.getpriority(os.PRIO_PROCESS, 0) + confine.SANDBOX_NICE)
-    got = run(probe, "import os\nresult = [os.open('/dev/null', os.O_RDONLY) for _ in range(100)]")
+    code = ("import os\nfds = []\n"
+            "try:\n"
+            "    while len(fds) < 100:\n"
+            "        fds.append(os.open('/dev/null', os.O_RDONLY))\n"
+            "finally:\n"
+            "    [os.close(fd) for fd in fds]")  # the probe serves the next tests
+    got = run(probe, code)
     assert got["raised"] == "OSError" and got["errno"] == errno.EMFILE
 
 
@@ -164,3 +173,102 @@ def test_threads_left_unbounded_when_the_child_keeps_its_parents_user():
             "assert resource.getrlimit(resource.RLIMIT_NPROC)[0] == confine.DEFAULT_MAX_THREADS")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_child_cannot_set_up_io_uring(probe):
+    # io_uring's SOCKET and CONNECT operations are no socket() or connect()
+    # call: a deny list let them through. An allow list refuses the ring.
+    code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "params = ctypes.create_string_buffer(120)\n"
+            "fd = libc.syscall(425, 8, params)\n"  # io_uring_setup(8, &params)
+            "result = [fd, ctypes.get_errno()]")
+    assert run(probe, code)["result"] == [-1, errno.EPERM]
+    # and a call the filter has never heard of (the kernel's next one) alike
+    code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "result = [libc.syscall(1000, 0, 0, 0), ctypes.get_errno()]")
+    assert run(probe, code)["result"] == [-1, errno.EPERM]
+
+
+def _writes(probe, folder):
+    name = f"probe-{os.getpid()}-{os.urandom(4).hex()}"
+    code = (f"import os\npath = os.path.join({folder!r}, {name!r})\n"
+            "with open(path, 'w') as f:\n    f.write('x')\n"
+            "result = os.path.exists(path)")
+    return run(probe, code), os.path.join(folder, name)
+
+
+@as_root
+@pytest.mark.parametrize("shared", ["/tmp", "/dev/shm"])
+def test_child_writes_only_its_own_tmpfs(probe, shared):
+    import shutil
+    import tempfile
+    # A folder of the host's /tmp or /dev/shm that anyone may write: not in its view.
+    host = tempfile.mkdtemp(prefix="convertix-host-", dir=shared)
+    try:
+        os.chmod(host, 0o777)
+        got, path = _writes(probe, host)
+        assert got.get("raised") in ("FileNotFoundError", "OSError", "PermissionError"), got
+        assert not os.path.exists(path)
+        # What it writes in its own /tmp (or /dev/shm) stays there.
+        got, path = _writes(probe, shared)
+        assert got.get("result") is True, got
+        assert not os.path.exists(path)
+    finally:
+        shutil.rmtree(host)
+
+
+@as_root
+def test_child_sees_the_rest_of_the_filesystem_read_only(probe):
+    import shutil
+    import tempfile
+    host = tempfile.mkdtemp(prefix="convertix-host-", dir="/var/tmp")
+    try:
+        os.chmod(host, 0o777)  # its uid may write here, the mount may not
+        got, path = _writes(probe, host)
+        assert (got.get("raised"), got.get("errno")) == ("OSError", errno.EROFS), got
+        assert not os.path.exists(path)
+    finally:
+        shutil.rmtree(host)
+
+
+@as_root
+def test_child_sees_no_other_process(probe):
+    # The test's own command line, world-readable in the host's /proc.
+    got = run(probe, f"result = open('/proc/{os.getpid()}/cmdline', 'rb').read().decode()")
+    assert got.get("raised") == "FileNotFoundError", got
+    got = run(probe, "import os\nresult = [sorted(p for p in os.listdir('/proc') if p.isdigit()), os.getpid()]")
+    pids, own = got["result"]
+    assert pids == [str(own)]
+
+
+DOCKER_LIKE = """
+import os, sys, errno, pyseccomp as seccomp
+# As Docker's default profile without CAP_SYS_ADMIN: no namespaces, no mounts.
+flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+for name in ("unshare", "mount", "setns"):
+    flt.add_rule(seccomp.ERRNO(errno.EPERM), name)
+flt.load()
+os.execv(sys.executable, [sys.executable] + sys.argv[1:])
+"""
+
+
+@pytest.mark.skipif(confine.seccomp is None, reason="needs libseccomp2 to refuse unshare")
+def test_refused_namespaces_degrade_to_a_report_not_a_failure(tmp_path):
+    # Where namespaces are refused (Docker), the sandbox still converts, and
+    # its ready frame says what is not enforced (the converter logs it).
+    import sys
+    from convertix.imaging import Limits
+    from tests.helpers import corpus_bytes
+    wrapper = tmp_path / "docker_like.py"
+    wrapper.write_text(DOCKER_LIKE)
+    python = tmp_path / "python"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} {wrapper} \"$@\"\n")
+    python.chmod(0o755)
+    with Sandbox(python=str(python)) as box:
+        box.start()
+        report = "; ".join(box.confinement)
+        assert "no network namespace" in report and "no mount namespace" in report, report
+        assert "/tmp and /dev/shm are the host's" in report and "/proc shows every process" in report
+        for path in ("valid/bmp/bmpsuite/g-rgb32bf.bmp", "valid/png/pngsuite/basi0g01.png"):
+            out = box.convert(corpus_bytes(path), {"format": "png"}, Limits(), timeout_s=60)
+            assert out.width > 0, path
