@@ -4,16 +4,30 @@ PY      := $(VENV)/bin/python
 NAMEKO  := $(VENV)/bin/nameko
 STAMP   := $(VENV)/.installed
 
-.PHONY: setup run stop migrate revision test test-fast test-deploy deploy deploy-down admin bench bench-scaling bench-thumbor bench-events clean
+.PHONY: setup lock lint run stop migrate revision test test-fast test-deploy deploy deploy-down admin bench bench-scaling bench-thumbor bench-events clean
 
 setup: $(STAMP)
 
-$(STAMP): setup.cfg setup.py
+# requirements.lock pins (with hashes) every package CI tested; the project
+# itself goes in editable, with nothing more resolved.
+$(STAMP): setup.cfg setup.py requirements.lock
 	bash scripts/install-system.sh
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade 'pip>=23'
-	$(VENV)/bin/pip install -q -e '.[test]'
+	$(VENV)/bin/pip install -q --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+## Re-pin requirements.lock from setup.cfg (after changing a dependency there).
+lock:
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'pip-tools>=7.4'
+	$(VENV)/bin/pip-compile -q --generate-hashes --allow-unsafe --extra test --strip-extras \
+	  --no-emit-index-url --no-emit-find-links -o requirements.lock setup.cfg requirements-env.in
+
+## ruff: pyflakes errors and import order (ruff.toml); part of make test.
+lint: setup
+	$(VENV)/bin/ruff check .
 
 ## Start RabbitMQ, then the services, the scaler and the gateway under supervisord
 ## (each started again when it exits); Ctrl-C or `make stop` stops all of it.
@@ -37,7 +51,7 @@ revision: setup
 ## Swarm service (scripts/start-docker.sh starts the engine and the swarm,
 ## and fails the run if it cannot), and the real two-node deployment
 ## (tests/deploy: the images built here, two engines as one swarm, the stack).
-test: setup
+test: setup lint
 	bash scripts/start-backends.sh --postgres
 	bash scripts/start-docker.sh
 	$(NAMEKO) test tests -p no:cacheprovider -ra $(PYTEST_ARGS)

@@ -30,9 +30,9 @@ from nameko.standalone.rpc import ClusterRpcProxy  # noqa: E402
 from bench.pipeline import photo_like  # noqa: E402
 from convertix.contract import CONVERT_QUEUE, JOB_FINAL  # noqa: E402
 from convertix.imaging import sniff  # noqa: E402
+from convertix.storage import Storage  # noqa: E402
 from infra.config.schema import SCALER  # noqa: E402
 from infra.queue_stats import QueueStatsReader  # noqa: E402
-from convertix.storage import Storage  # noqa: E402
 from scaler.backends.local import LocalBackend  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

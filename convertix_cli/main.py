@@ -13,7 +13,7 @@ from rich.table import Table
 
 from convertix.messages import sentence
 from convertix_cli import exitcodes
-from convertix_cli.client import API, CliError, Client, filename_of
+from convertix_cli.client import API, Client, CliError, filename_of
 from convertix_cli.files import batches, collect, endings_of, upload_body
 from convertix_cli.follow import final_statuses, follow, progress_of
 from convertix_cli.names import safe_name, write_inside

@@ -6,10 +6,21 @@ formats (/api/v1/formats), ops (/healthz, /readyz), metrics (/metrics). Extensio
 """
 from flask import Flask
 
-from gateway import auth, errors, jobs, limits, metrics, ops
-from gateway import admin, deliveries, headers, requestlog
-from gateway import openapi, web
-from gateway import live
+from gateway import (
+    admin,
+    auth,
+    deliveries,
+    errors,
+    headers,
+    jobs,
+    limits,
+    live,
+    metrics,
+    openapi,
+    ops,
+    requestlog,
+    web,
+)
 from gateway.events import JobEvents
 from gateway.rpc import RpcPool
 from gateway.settings import load_settings

@@ -14,11 +14,11 @@ from flask_jwt_extended import get_jwt, jwt_required
 
 from convertix.contract import ADMIN_ROLE
 from convertix.errors import ConvertixError
-from infra.logs import search as log_search
-from infra.logs.setup import LogSettings
 from gateway import stats as admin_stats
 from gateway.ops import READINESS_POOL
 from gateway.rpc import rpc_pool
+from infra.logs import search as log_search
+from infra.logs.setup import LogSettings
 
 bp = Blueprint("admin", __name__, url_prefix="/api/v1/admin")
 

@@ -16,17 +16,22 @@ from datetime import timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_jwt_extended import (
-    JWTManager, create_access_token, create_refresh_token, get_jwt, get_jwt_identity,
+    JWTManager,
+    create_access_token,
+    create_refresh_token,
+    get_jwt,
+    get_jwt_identity,
     jwt_required,
 )
 
+from convertix import signature  # pure: the webhook signatures, shared with the notifier
 from convertix.contract import ACCOUNTS_SERVICE, JOBS_SERVICE
 from convertix.errors import ConvertixError
 from gateway.errors import error_response
-from gateway.revocations import EXTENSION as REVOCATIONS, init_revocations
 from gateway.limits import auth_limit, limiter, login_user_limit, username_key
+from gateway.revocations import EXTENSION as REVOCATIONS
+from gateway.revocations import init_revocations
 from gateway.rpc import rpc_pool
-from convertix import signature  # pure: the webhook signatures, shared with the notifier
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 

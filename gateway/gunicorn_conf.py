@@ -39,7 +39,8 @@ if _gateway["tls_cert"] and _gateway["tls_key"]:
 # (infra/metrics_multiproc.py); Prometheus finds /metrics through the
 # target file (infra/metrics_targets.py). Set here, before anything
 # imports prometheus_client: not the `gateway` package, whose app does.
-from infra import metrics_multiproc as multiproc, metrics_targets  # noqa: E402
+from infra import metrics_multiproc as multiproc  # noqa: E402
+from infra import metrics_targets  # noqa: E402
 
 _metrics_dir = multiproc.multiproc_dir(_config)
 multiproc.use_multiprocess(_metrics_dir)

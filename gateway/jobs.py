@@ -7,7 +7,12 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from flask_jwt_extended import jwt_required
 
 from convertix.contract import (
-    DEFAULT_PAGE, JOB_FINAL, JOB_STATUSES, JOBS_SERVICE, MAX_PAGE, TASK_FINAL,
+    DEFAULT_PAGE,
+    JOB_FINAL,
+    JOB_STATUSES,
+    JOBS_SERVICE,
+    MAX_PAGE,
+    TASK_FINAL,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded, error
 from convertix.imaging import capabilities, extension, mime_type
@@ -22,7 +27,12 @@ from gateway.rpc import rpc_pool
 from gateway.slots import convert_slot
 from gateway.storage import reuse_on, storage
 from gateway.uploads import (
-    check_count, parse_callback_url, parse_options, sent, store_upload, upload_name,
+    check_count,
+    parse_callback_url,
+    parse_options,
+    sent,
+    store_upload,
+    upload_name,
 )
 
 bp = Blueprint("jobs", __name__, url_prefix="/api/v1")

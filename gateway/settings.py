@@ -10,8 +10,18 @@ import os
 
 from infra.config import load_checked
 from infra.config.schema import (
-    AMQP_URI_KEY, AUTH, GATEWAY, JOBS, JWT_SECRET_ENV, LIMITS, LOGS, MANAGEMENT_URL_KEY, NOTIFIER,
-    STORAGE, read, read_value,
+    AMQP_URI_KEY,
+    AUTH,
+    GATEWAY,
+    JOBS,
+    JWT_SECRET_ENV,
+    LIMITS,
+    LOGS,
+    MANAGEMENT_URL_KEY,
+    NOTIFIER,
+    STORAGE,
+    read,
+    read_value,
 )
 
 # (config.yaml section, key) the gateway reads; its Flask key: the key's name in capitals

@@ -14,10 +14,12 @@ error codes from convertix/errors.py.
 """
 import os
 
-from infra.config.schema import PROMETHEUS_MULTIPROC_ENV
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+
 # The classic text format, which every Prometheus 2.x reads.
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+from infra.config.schema import PROMETHEUS_MULTIPROC_ENV
 
 # --- the gateway ----------------------------------------------------------
 

@@ -28,7 +28,6 @@ from nameko.runners import ServiceRunner  # noqa: E402
 from infra.config import load_checked  # noqa: E402
 from infra.config.schema import ConfigError  # noqa: E402
 
-
 START_WAIT_S = 60  # how long a SIGTERM waits for start-up before killing
 
 

@@ -8,7 +8,13 @@ from nameko.extensions import DependencyProvider
 
 from convertix.contract import CONVERT_QUEUE
 from infra.config.schema import (
-    AMQP_URI_KEY, CONVERTER, MANAGEMENT_URL_KEY, SCALER, ConfigError, read, read_value,
+    AMQP_URI_KEY,
+    CONVERTER,
+    MANAGEMENT_URL_KEY,
+    SCALER,
+    ConfigError,
+    read,
+    read_value,
 )
 from infra.queue_stats import QueueStatsReader
 from scaler import metrics

@@ -17,9 +17,9 @@ from nameko.timer import Timer
 
 from convertix.contract import CONVERTER_SERVICE, JOBS_SERVICE, SCALER_SERVICE, TASK_SUCCEEDED
 from infra.config.schema import SCALER, read
+from infra.nameko.logcontext import LogContext
 from scaler.cost import PendingGroup
 from scaler.provider import ScalerProvider
-from infra.nameko.logcontext import LogContext
 
 log = logging.getLogger(__name__)
 # The jobs service prices the backlog; if it does not answer in time the

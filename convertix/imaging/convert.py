@@ -100,6 +100,7 @@ def _make_draft(data, fmt, options):
     swaps = False
     if options.get("auto_orient", True):
         import io
+
         from PIL import Image
         try:
             with Image.open(io.BytesIO(data), formats=["JPEG"]) as im:

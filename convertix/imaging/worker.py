@@ -35,14 +35,15 @@ def _ignore_stop_signals():
 
 def _load_engine():
     """Import all the engine will run, while the code is still readable (confine.become)."""
-    from .capabilities import capabilities
-    from .confine import cpu_limit  # noqa: F401
-    from .convert import convert  # noqa: F401
-    from . import svgrefs  # noqa: F401
     import cssselect2  # noqa: F401  (svgrefs imports these lazily)
     import tinycss2  # noqa: F401
+
     from convertix.options import validate  # noqa: F401
-    from .capabilities import load_codecs
+
+    from . import svgrefs  # noqa: F401
+    from .capabilities import capabilities, load_codecs
+    from .confine import cpu_limit  # noqa: F401
+    from .convert import convert  # noqa: F401
     load_codecs()  # every codec (and an SVG probe render): capabilities() may be remembered
     capabilities()
     from .sniff import sniff
@@ -54,7 +55,9 @@ def _load_magick():
     """What ImageMagick loads at its first read: Wand's wand.sequence, our
     policy.xml and its BMP and TIFF coder modules."""
     import io
+
     from PIL import Image
+
     from . import magick
     try:
         magick.wand()

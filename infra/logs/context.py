@@ -14,7 +14,10 @@ import re
 import uuid
 
 from convertix.contract import (
-    LOG_CONTEXT_JOB_ID, LOG_CONTEXT_TASK_INDEX, LOG_CONTEXT_TRACE_ID, LOG_CONTEXT_USER_ID,
+    LOG_CONTEXT_JOB_ID,
+    LOG_CONTEXT_TASK_INDEX,
+    LOG_CONTEXT_TRACE_ID,
+    LOG_CONTEXT_USER_ID,
 )
 
 # context field -> Nameko context-data key

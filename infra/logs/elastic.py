@@ -9,8 +9,8 @@ import os
 
 from elasticsearch import Elasticsearch
 
-from infra.config.schema import ELASTICSEARCH_API_KEY_ENV
 from convertix.errors import ConvertixError
+from infra.config.schema import ELASTICSEARCH_API_KEY_ENV
 
 SEARCH_TIMEOUT_S = 10
 

@@ -25,9 +25,8 @@ from eventlet import wsgi
 from nameko.extensions import DependencyProvider
 from prometheus_client import REGISTRY
 
-from infra import metrics
+from infra import metrics, metrics_targets
 from infra.config.schema import METRICS, read
-from infra import metrics_targets
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,11 @@ from nameko.amqp import get_connection
 from nameko.messaging import Consumer, Publisher, QueueConsumer
 
 from convertix.contract import (
-    CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
+    CONVERT_EXCHANGE,
+    CONVERT_QUEUE,
+    CONVERT_ROUTING_KEY,
+    DEAD_LETTER_EXCHANGE,
+    DEAD_LETTER_QUEUE,
 )
 from infra.config.schema import CONVERTER, read
 from infra.logs import context as log_context

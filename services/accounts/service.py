@@ -15,11 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from convertix.contract import ACCOUNTS_SERVICE, ROLES
 from convertix.errors import InvalidCredentials, NotFound, UsernameTaken
-from services.accounts import passwords
-from services.accounts.models import Base, RevokedToken, User
 from infra.nameko.database import ModelDatabase
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
+from services.accounts import passwords
+from services.accounts.models import Base, RevokedToken, User
 
 
 class AccountsService:

@@ -19,7 +19,12 @@ from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
 from convertix.contract import (
-    CONVERTER_SERVICE, STAGES, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+    CONVERTER_SERVICE,
+    STAGES,
+    TASK_FAILED,
+    TASK_PROGRESS,
+    TASK_STARTED,
+    TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError
 from convertix.imaging import extension, sniff

@@ -7,11 +7,10 @@ GROUP BY per table per scrape.
 """
 from prometheus_client.core import GaugeMetricFamily
 
+from convertix.contract import JOB_STATUSES, TASK_STATUSES
 from infra import metrics
 from infra.nameko.database import ModelDatabase
-from convertix.contract import JOB_STATUSES, TASK_STATUSES
 from services.jobs.stats import status_counts
-
 
 
 class StatusCollector:

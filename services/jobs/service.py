@@ -25,18 +25,27 @@ from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import selectinload
 
 from convertix.contract import (
-    CONVERTER_SERVICE, DEFAULT_PAGE, JOB_CHANGED, JOB_FINAL, JOB_WEBHOOK_DUE, JOBS_SERVICE,
-    MAX_PAGE, TASK_FAILED, TASK_PROGRESS, TASK_STARTED, TASK_SUCCEEDED,
+    CONVERTER_SERVICE,
+    DEFAULT_PAGE,
+    JOB_CHANGED,
+    JOB_FINAL,
+    JOB_WEBHOOK_DUE,
+    JOBS_SERVICE,
+    MAX_PAGE,
+    TASK_FAILED,
+    TASK_PROGRESS,
+    TASK_STARTED,
+    TASK_SUCCEEDED,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded
 from convertix.imaging.formats import extension
+from infra import metrics as metric_names
+from infra.config.schema import JOBS, read
 from infra.nameko.capacity import ConverterCapacity
 from infra.nameko.database import ModelDatabase
 from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
-from infra import metrics as metric_names
-from infra.config.schema import JOBS, read
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
 from services.jobs import fair, progress, quota, retention, reuse, states, stats, transitions
 from services.jobs.documents import change_event, job_document

@@ -6,7 +6,14 @@ redelivered `task_started` after `task_succeeded` is simply ignored).
 A job's status is derived from its tasks' statuses, never set by hand.
 """
 from convertix.contract import (  # noqa: F401  (re-exported: the state machine's vocabulary)
-    CANCELLED, FAILED, JOB_FINAL, JOB_STATUSES, PARTIAL, PROCESSING, QUEUED, SUCCEEDED,
+    CANCELLED,
+    FAILED,
+    JOB_FINAL,
+    JOB_STATUSES,
+    PARTIAL,
+    PROCESSING,
+    QUEUED,
+    SUCCEEDED,
     TASK_FINAL,
 )
 

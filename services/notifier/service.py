@@ -20,8 +20,13 @@ from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
+from convertix import signature
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_FINAL, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE,
+    ACCOUNTS_SERVICE,
+    JOB_FINAL,
+    JOB_WEBHOOK_DUE,
+    JOBS_SERVICE,
+    NOTIFIER_SERVICE,
 )
 from convertix.errors import NotFound
 from infra.config.schema import NOTIFIER, WEBHOOK_ALLOW_PRIVATE_KEY, read_value
@@ -30,7 +35,6 @@ from infra.nameko.dependencies import ConfigProvider, Settings
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.obsolete import ObsoleteQueues
-from convertix import signature
 from services.notifier import fairness, http
 from services.notifier.dependencies import Deliveries
 from services.notifier.dispatcher import Attempts

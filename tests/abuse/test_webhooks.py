@@ -21,13 +21,13 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from standardwebhooks import webhooks
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from convertix import signature
 from convertix.contract import ACCOUNTS_SERVICE, JOB_WEBHOOK_DUE, JOBS_SERVICE, NOTIFIER_SERVICE
 from gateway import create_app
 from gateway.settings import settings_from
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
-from convertix import signature
 from services.notifier.service import NotifierService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until

@@ -12,8 +12,8 @@ from PIL import Image
 
 from convertix_cli import exitcodes
 from tests.e2e.conftest import Stack
-from tests.web.browser.conftest import RELAXED_AUTH_LIMITS
 from tests.helpers import corpus_path
+from tests.web.browser.conftest import RELAXED_AUTH_LIMITS
 
 CONVERTIX = os.path.join(os.path.dirname(sys.executable), "convertix")
 PHOTOS = ["photos/skimage/astronaut.png", "photos/skimage/coffee.png",

@@ -12,6 +12,8 @@ import pytest
 from flask_jwt_extended import create_access_token
 from PIL import Image
 
+from convertix.contract import JOB_FINAL as FINAL
+from convertix.contract import TASK_FINAL
 from gateway import create_app
 from gateway.settings import settings_from
 from services.accounts.service import AccountsService
@@ -20,9 +22,6 @@ from services.jobs.service import JobsService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
 from tests.integration.conftest import jpeg_bytes, png_bytes
-
-from convertix.contract import JOB_FINAL as FINAL
-from convertix.contract import TASK_FINAL
 
 
 @pytest.fixture

@@ -10,7 +10,11 @@ from services.jobs.service import JobsService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.integration.conftest import png_bytes
 from tests.integration.test_gateway_api import (
-    assert_error, bearer, register_and_login, upload, wait_job,
+    assert_error,
+    bearer,
+    register_and_login,
+    upload,
+    wait_job,
 )
 
 QUOTA = 3000

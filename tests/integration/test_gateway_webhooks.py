@@ -6,13 +6,13 @@ import json
 
 import pytest
 
+from convertix import signature
 from convertix.contract import JOB_FINAL
 from gateway import create_app
 from gateway.settings import settings_from
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
-from convertix import signature
 from services.notifier.service import NotifierService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until

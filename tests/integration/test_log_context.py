@@ -8,18 +8,17 @@ import logging
 import pytest
 from PIL import Image
 
+from convertix.contract import JOB_FINAL as FINAL
+from gateway import create_app
+from gateway.settings import settings_from
 from infra.logs.ecs import get_field
 from infra.logs.search import LogQuery, search
 from infra.logs.setup import ConvertixHandler, LogSettings
-from gateway import create_app
-from gateway.settings import settings_from
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.service import JobsService
 from tests.conftest import TEST_JWT_SECRET, make_service_config
 from tests.helpers import wait_until
-
-from convertix.contract import JOB_FINAL as FINAL
 
 
 @pytest.fixture

@@ -13,13 +13,19 @@ from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
 from prometheus_client import REGISTRY
 
+from convertix import signature
 from convertix.contract import (
-    ACCOUNTS_SERVICE, JOB_CHANGED, JOB_WEBHOOK_DUE, JOBS_EVENTS_EXCHANGE, JOBS_SERVICE,
-    NOTIFIER_SERVICE, PROCESSING, SUCCEEDED,
+    ACCOUNTS_SERVICE,
+    JOB_CHANGED,
+    JOB_WEBHOOK_DUE,
+    JOBS_EVENTS_EXCHANGE,
+    JOBS_SERVICE,
+    NOTIFIER_SERVICE,
+    PROCESSING,
+    SUCCEEDED,
 )
 from convertix.errors import NotFound
 from services.accounts.service import AccountsService
-from convertix import signature
 from services.notifier.service import OBSOLETE_QUEUE, NotifierService
 from tests.conftest import make_service_config
 from tests.helpers import wait_until

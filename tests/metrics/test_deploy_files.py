@@ -14,10 +14,10 @@ import requests
 import yaml
 from prometheus_client import Counter, Histogram
 
+from convertix.contract import CONVERT_QUEUE, DEAD_LETTER_QUEUE
 from infra import metrics
 from infra.config import load_config
 from infra.config.schema import METRICS, SCALER, read
-from convertix.contract import DEAD_LETTER_QUEUE, CONVERT_QUEUE
 from tests.metrics.prometheus import DEPLOY, ROOT, SHIPPED_CONFIG, binary, shipped_config
 
 GRAFANA = os.path.join(DEPLOY, "grafana")

@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from convertix.errors import NotFound
-from services.accounts.service import AccountsService
 from infra.nameko.metrics import ServiceMetrics
+from services.accounts.service import AccountsService
 from services.jobs.service import JobsService
 from tests.conftest import make_service_config
 from tests.helpers import wait_until

@@ -4,8 +4,8 @@ from nameko.testing.services import worker_factory
 
 from scaler.cost import PendingGroup
 from scaler.policy import Policy
-from tests.unit.test_scaler_policy import BASE
 from scaler.service import ScalerService
+from tests.unit.test_scaler_policy import BASE
 
 
 def test_poll_prices_the_backlog_when_the_policy_targets_work():

@@ -11,7 +11,11 @@ from scaler.backends import backend_class
 from scaler.backends.swarm import SwarmBackend
 from tests.helpers import wait_until
 from tests.swarm.conftest import (
-    STOP_GRACE_S, EventTap, SwarmStack, converters_consume, wait_running,
+    STOP_GRACE_S,
+    EventTap,
+    SwarmStack,
+    converters_consume,
+    wait_running,
 )
 
 

@@ -13,8 +13,18 @@ from convertix.imaging import Limits
 from gateway.settings import settings_from
 from infra.config import load_checked, load_config
 from infra.config.schema import (
-    CONFIG, GATEWAY, LIMITS, LOGS, SCALER, SCALER_BACKENDS, ConfigError, Integer, Key, Section,
-    read, validate,
+    CONFIG,
+    GATEWAY,
+    LIMITS,
+    LOGS,
+    SCALER,
+    SCALER_BACKENDS,
+    ConfigError,
+    Integer,
+    Key,
+    Section,
+    read,
+    validate,
 )
 from infra.logs.setup import LogSettings
 from scaler.backends import BACKENDS

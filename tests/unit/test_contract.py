@@ -5,8 +5,12 @@ import pytest
 from nameko.standalone.events import get_event_exchange
 
 from convertix.contract import (
-    CONVERTER_EVENTS_EXCHANGE, CONVERTER_SERVICE, JOBS_EVENTS_EXCHANGE, JOBS_SERVICE,
-    job_change, read_job_change,
+    CONVERTER_EVENTS_EXCHANGE,
+    CONVERTER_SERVICE,
+    JOBS_EVENTS_EXCHANGE,
+    JOBS_SERVICE,
+    job_change,
+    read_job_change,
 )
 from gateway.events import events_exchange
 

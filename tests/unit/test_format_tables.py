@@ -2,7 +2,12 @@
 types): every format the core names has its endings, and no ending is claimed
 twice."""
 from convertix.imaging.formats import (
-    FILE_EXTENSIONS, MAGICK_CODERS, OUTPUT_MEDIA_TYPES, OUTPUT_TYPES, PILLOW_FORMATS, extension,
+    FILE_EXTENSIONS,
+    MAGICK_CODERS,
+    OUTPUT_MEDIA_TYPES,
+    OUTPUT_TYPES,
+    PILLOW_FORMATS,
+    extension,
     file_types,
 )
 

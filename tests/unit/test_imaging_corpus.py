@@ -14,6 +14,7 @@ from tests.corpus_cases import ORIENTED, UNREADABLE, VALID, expected_size
 
 from .conftest import corpus_bytes, decode
 
+
 @pytest.mark.parametrize("path", VALID)
 def test_valid_converts(opts, path):
     data = corpus_bytes(path)

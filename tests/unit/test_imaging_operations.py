@@ -4,9 +4,8 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from convertix.errors import InvalidOptions
+from convertix.errors import ImageTooLarge, InvalidOptions
 from convertix.imaging import Limits, convert
-from convertix.errors import ImageTooLarge
 
 from .conftest import decode, encoded, photo
 

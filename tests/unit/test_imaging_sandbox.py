@@ -2,18 +2,16 @@
 worker then still converts; timeouts, crashes and eventlet cooperation."""
 import os
 import signal
-import threading
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pytest
 
 from convertix.errors import TASK_ERROR_CODES, ConversionTimeout, ConvertixError
-from convertix.imaging import Limits, Sandbox, SandboxCrashed
-from convertix.imaging import protocol
-
+from convertix.imaging import Limits, Sandbox, SandboxCrashed, protocol
 from tests.corpus_cases import BAD, may_succeed
 
 from .conftest import corpus_bytes, encoded, photo

@@ -4,8 +4,7 @@ import pytest
 from defusedxml import ElementTree as SafeET
 
 from convertix.errors import CorruptImage, ImageTooLarge, UnsupportedFormat
-from convertix.imaging import Limits, convert
-from convertix.imaging import svgrender
+from convertix.imaging import Limits, convert, svgrender
 from convertix.imaging.svg import sanitise
 from convertix.imaging.svgrefs import MAX_DEPTH
 

@@ -149,6 +149,7 @@ def test_child_limits(probe):
 def test_child_runaway_is_stopped_by_its_cpu_limit():
     # A loop that never replies, and a parent that never kills it: the kernel does.
     import signal
+
     from convertix.imaging import protocol
     with Sandbox(module="tests.sandbox_probe") as box:
         box.start()
@@ -257,6 +258,7 @@ def test_refused_namespaces_degrade_to_a_report_not_a_failure(tmp_path):
     # Where namespaces are refused (Docker), the sandbox still converts, and
     # its ready frame says what is not enforced (the converter logs it).
     import sys
+
     from convertix.imaging import Limits
     from tests.helpers import corpus_bytes
     wrapper = tmp_path / "docker_like.py"

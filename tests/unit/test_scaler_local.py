@@ -9,8 +9,8 @@ from infra.queue_stats import QueueStats
 from scaler.backends.local import LocalBackend
 from scaler.loop import Scaler
 from scaler.policy import Policy
-from tests.unit.test_scaler_policy import BASE
 from tests.helpers import wait_until
+from tests.unit.test_scaler_policy import BASE
 
 # Each stand-in writes <ready dir>/<its pid> once its SIGTERM trap is set.
 # finishes its "work" for 0.5 s after SIGTERM, then exits 0 (as a draining converter)

@@ -4,10 +4,9 @@ import io
 import os
 
 import pytest
-
-from convertix.storage import Storage
 from flask import Flask, request
 
+from convertix.storage import Storage
 from gateway.storage import StagedFile, init_storage
 
 JOB, OTHER = "0123456789abcdef0123456789abcdef", "f" * 32

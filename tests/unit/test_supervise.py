@@ -8,7 +8,12 @@ import pytest
 from infra.config.schema import SCALER
 from infra.supervise import state
 from infra.supervise.components import (
-    COMPONENTS, NAMES, START_RETRIES, WATCHER, Paths, render,
+    COMPONENTS,
+    NAMES,
+    START_RETRIES,
+    WATCHER,
+    Paths,
+    render,
 )
 from infra.supervise.watcher import Notes, exit_details, notes
 

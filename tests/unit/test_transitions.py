@@ -8,7 +8,13 @@ import pytest
 from convertix.errors import QuotaExceeded
 from services.jobs.states import job_status
 from services.jobs.transitions import (
-    JobState, TaskEvent, TaskState, admitted_bytes, event_of, new_tasks, on_created,
+    JobState,
+    TaskEvent,
+    TaskState,
+    admitted_bytes,
+    event_of,
+    new_tasks,
+    on_created,
     on_task_event,
 )
 
