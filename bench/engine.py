@@ -1,0 +1,109 @@
+"""The engines alone: convertix.imaging.convert() against thumbor's PIL engine.
+
+    python -m bench.engine                 # --count 32 --rounds 4 --processes 2
+
+No HTTP, no services: the same photo-like JPEGs as bench/thumbor.py (works
+A and B, fixed seeds), each engine in its own pool of processes, the sides
+in interleaved rounds (the machine's other load, which drifts, falls on
+both alike). thumbor runs from its own virtualenv (bench/results/thumbor-venv,
+installed from PyPI once, as bench/thumbor.py does) through
+bench/thumbor_engine.py. Per work and side: img/s, p50 per image, the ratio
+to thumbor, the output's bytes and its PSNR against a full-resolution
+reference (bench/quality.py).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+from bench import quality
+from bench.pipeline import ROOT, percentile, photo_like
+from bench.thumbor import RESULTS, WORKS, EnginePool, thumbor_executable
+
+THUMBOR_SIDE = os.path.join(ROOT, "bench", "thumbor_engine.py")
+
+
+class ThumborEngine:
+    """thumbor's engine in `processes` processes of its own virtualenv, one
+    pool per round (its start is not timed)."""
+
+    def __init__(self, python, path, options, processes):
+        self.python, self.path, self.processes = python, path, processes
+        self.options = options
+        self.out = path + ".thumbor-out"
+
+    def __call__(self, count, _clients=None):
+        o = self.options
+        ext = ".jpg" if o["format"] == "jpeg" else "." + o["format"]
+        answer = subprocess.run(
+            [self.python, THUMBOR_SIDE, self.path, str(o["width"]), str(o["height"]), ext,
+             str(o["quality"]), str(count), str(self.processes), self.out],
+            check=True, capture_output=True, text=True)
+        result = json.loads(answer.stdout.strip().splitlines()[-1])
+        with open(self.out, "rb") as f:
+            return result["latencies"], result["seconds"], f.read()
+
+    def close(self):
+        pass
+
+
+def run(args):
+    python = os.path.join(os.path.dirname(thumbor_executable(args.thumbor_venv)), "python")
+    workdir = tempfile.mkdtemp(prefix="engine-", dir=RESULTS)
+    images, sides = {}, {}
+    for key, (_, size, seed, options, _) in WORKS.items():
+        images[key] = photo_like(size, seed)
+        path = os.path.join(workdir, f"{key}.jpg")
+        with open(path, "wb") as f:
+            f.write(images[key])
+        sides[(key, "thumbor")] = ThumborEngine(python, path, options, args.processes)
+        sides[(key, "convertix")] = EnginePool(images[key], options, args.processes)
+    collected = {}
+    per_round = max(1, args.count // args.rounds)
+    try:
+        for n in range(args.rounds):
+            for key in WORKS:
+                names = ["thumbor", "convertix"][::(-1) ** n]  # who goes first alternates
+                for name in names:
+                    latencies, seconds, out = sides[(key, name)](per_round, None)
+                    got = collected.setdefault((key, name), {"lat": [], "s": 0.0, "out": out})
+                    got["lat"].extend(latencies)
+                    got["s"] += seconds
+    finally:
+        for side in sides.values():
+            side.close()
+    return {k: {"per_s": len(v["lat"]) / v["s"], "p50_ms": percentile(v["lat"], 0.5) * 1000,
+                "quality": quality.measure(images[k[0]], v["out"])}
+            for k, v in collected.items()}
+
+
+def report(args, rows):
+    print(f"\n{args.count} conversions per work and side in {args.rounds} interleaved rounds, "
+          f"{args.processes} processes per side, {os.cpu_count()} CPUs\n")
+    print("| work | engine | img/s | p50 ms | vs thumbor | output | PSNR vs full-res LANCZOS |")
+    print("|---|---|---|---|---|---|---|")
+    for key, (title, *_rest) in WORKS.items():
+        base = rows[(key, "thumbor")]["per_s"]
+        for name, label in (("thumbor", "thumbor 7 PIL engine"), ("convertix", "convertix convert()")):
+            r = rows[(key, name)]
+            q = r["quality"]
+            print(f"| {key}: {title} | {label} | {r['per_s']:.1f} | {r['p50_ms']:.0f} "
+                  f"| {r['per_s'] / base:.2f}x | {q['size'][0]}x{q['size'][1]}, {q['bytes']} B "
+                  f"| {q['psnr_db']:.2f} dB |")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=32, help="conversions per work and side")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--thumbor-venv", default=os.path.join(RESULTS, "thumbor-venv"))
+    args = parser.parse_args(argv)
+    report(args, run(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
