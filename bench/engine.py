@@ -1,6 +1,7 @@
 """The engines alone: convertix.imaging.convert() against thumbor's PIL engine.
 
-    python -m bench.engine                 # --count 32 --rounds 4 --processes 2
+    python -m bench.engine                 # --count 96 --rounds 8 --processes 2
+    python -m bench.engine --baseline DIR  # and the convert() of another checkout
 
 No HTTP, no services: the same photo-like JPEGs as bench/thumbor.py (works
 A and B, fixed seeds), each engine in its own pool of processes, the sides
@@ -9,7 +10,10 @@ both alike). thumbor runs from its own virtualenv (bench/results/thumbor-venv,
 installed from PyPI once, as bench/thumbor.py does) through
 bench/thumbor_engine.py. Per work and side: img/s, p50 per image, the ratio
 to thumbor, the output's bytes and its PSNR against a full-resolution
-reference (bench/quality.py).
+reference (bench/quality.py). `--baseline DIR` adds the convert() of the
+checkout in DIR (e.g. `git worktree add DIR <commit>`) as a third side, run
+from its own processes (bench/convert_side.py): before and after a change
+in one run, on the same load.
 """
 import argparse
 import json
@@ -23,30 +27,47 @@ from bench.pipeline import ROOT, percentile, photo_like
 from bench.thumbor import RESULTS, WORKS, EnginePool, thumbor_executable
 
 THUMBOR_SIDE = os.path.join(ROOT, "bench", "thumbor_engine.py")
+CONVERT_SIDE = os.path.join(ROOT, "bench", "convert_side.py")
 
 
-class ThumborEngine:
-    """thumbor's engine in `processes` processes of its own virtualenv, one
-    pool per round (its start is not timed)."""
+class SideProcess:
+    """An engine in a pool of processes started by a script of its own (one
+    pool per round; its start is not timed); the script prints
+    {"seconds", "latencies"} and writes one output to `out`."""
 
-    def __init__(self, python, path, options, processes):
-        self.python, self.path, self.processes = python, path, processes
-        self.options = options
-        self.out = path + ".thumbor-out"
+    def __init__(self, command, out, env=None):
+        self.command, self.out, self.env = command, out, env
 
     def __call__(self, count, _clients=None):
-        o = self.options
-        ext = ".jpg" if o["format"] == "jpeg" else "." + o["format"]
-        answer = subprocess.run(
-            [self.python, THUMBOR_SIDE, self.path, str(o["width"]), str(o["height"]), ext,
-             str(o["quality"]), str(count), str(self.processes), self.out],
-            check=True, capture_output=True, text=True)
+        answer = subprocess.run(self.command + [str(count)] + self.tail, check=True,
+                                capture_output=True, text=True, env=self.env)
         result = json.loads(answer.stdout.strip().splitlines()[-1])
         with open(self.out, "rb") as f:
             return result["latencies"], result["seconds"], f.read()
 
     def close(self):
         pass
+
+
+class ThumborEngine(SideProcess):
+    """thumbor's engine in `processes` processes of its own virtualenv."""
+
+    def __init__(self, python, path, options, processes):
+        o = options
+        ext = ".jpg" if o["format"] == "jpeg" else "." + o["format"]
+        super().__init__([python, THUMBOR_SIDE, path, str(o["width"]), str(o["height"]), ext,
+                          str(o["quality"])], path + ".thumbor-out")
+        self.tail = [str(processes), self.out]
+
+
+class BaselineEngine(SideProcess):
+    """convert() of the checkout in `root`, in `processes` processes."""
+
+    def __init__(self, root, path, options, processes):
+        env = dict(os.environ, PYTHONPATH=os.path.abspath(root))
+        out = path + ".baseline-out"
+        super().__init__([sys.executable, CONVERT_SIDE, path, json.dumps(options)], out, env)
+        self.tail = [str(processes), out]
 
 
 def run(args):
@@ -60,12 +81,15 @@ def run(args):
             f.write(images[key])
         sides[(key, "thumbor")] = ThumborEngine(python, path, options, args.processes)
         sides[(key, "convertix")] = EnginePool(images[key], options, args.processes)
+        if args.baseline:
+            sides[(key, "baseline")] = BaselineEngine(args.baseline, path, options, args.processes)
     collected = {}
     per_round = max(1, args.count // args.rounds)
     try:
         for n in range(args.rounds):
             for key in WORKS:
-                names = ["thumbor", "convertix"][::(-1) ** n]  # who goes first alternates
+                names = [name for k, name in sides if k == key]
+                names = names[n % len(names):] + names[:n % len(names)]  # who goes first rotates
                 for name in names:
                     latencies, seconds, out = sides[(key, name)](per_round, None)
                     got = collected.setdefault((key, name), {"lat": [], "s": 0.0, "out": out})
@@ -86,7 +110,10 @@ def report(args, rows):
     print("|---|---|---|---|---|---|---|")
     for key, (title, *_rest) in WORKS.items():
         base = rows[(key, "thumbor")]["per_s"]
-        for name, label in (("thumbor", "thumbor 7 PIL engine"), ("convertix", "convertix convert()")):
+        for name, label in (("thumbor", "thumbor 7 PIL engine"), ("convertix", "convertix convert()"),
+                            ("baseline", f"convertix convert() of {args.baseline}")):
+            if (key, name) not in rows:
+                continue
             r = rows[(key, name)]
             q = r["quality"]
             print(f"| {key}: {title} | {label} | {r['per_s']:.1f} | {r['p50_ms']:.0f} "
@@ -96,8 +123,9 @@ def report(args, rows):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--count", type=int, default=32, help="conversions per work and side")
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--count", type=int, default=96, help="conversions per work and side")
+    parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--baseline", metavar="DIR", help="also the convert() of this checkout")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--thumbor-venv", default=os.path.join(RESULTS, "thumbor-venv"))
     args = parser.parse_args(argv)
