@@ -4,7 +4,7 @@ and thumbor's are measured in one run. Needs nothing of the bench in DIR.
 
     PYTHONPATH=DIR python bench/convert_side.py IMAGE OPTIONS_JSON COUNT PROCESSES OUT
 
-prints one JSON line {"seconds": ..., "latencies": [...]}, writes one output to OUT.
+prints one JSON line {"seconds": ..., "latencies": [...], "cpu": [...]}, writes one output to OUT.
 """
 import concurrent.futures
 import json
@@ -29,9 +29,9 @@ def _init(path, options):
 
 
 def _one(_):
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     data = _state["convert"](_state["data"], _state["options"]).data
-    return time.perf_counter() - t0, data
+    return time.perf_counter() - t0, time.process_time() - c0, data
 
 
 def main(argv):
@@ -41,11 +41,12 @@ def main(argv):
             processes, initializer=_init, initargs=(path, json.loads(options))) as pool:
         warm = list(pool.map(_one, range(processes)))  # one per process: imports done
         started = time.perf_counter()
-        latencies = [t for t, _ in pool.map(_one, range(count))]
+        done = list(pool.map(_one, range(count)))
         seconds = time.perf_counter() - started
     with open(out, "wb") as f:
-        f.write(warm[0][1])
-    print(json.dumps({"seconds": seconds, "latencies": latencies}))
+        f.write(warm[0][2])
+    print(json.dumps({"seconds": seconds, "latencies": [d[0] for d in done],
+                      "cpu": [d[1] for d in done]}))
 
 
 if __name__ == "__main__":
