@@ -12,7 +12,7 @@ import math
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageStat
 
-from convertix.imaging import convert, operations, vipsresize
+from convertix.imaging import Limits, Sandbox, convert, operations, vipsresize
 
 from .conftest import decode, encoded, photo
 
@@ -176,3 +176,19 @@ def test_output_jpeg_huffman_optimized_when_small(opts):
     plain = io.BytesIO()
     decode(out).save(plain, "JPEG", quality=85)
     assert len(out) < len(plain.getvalue())
+
+
+def test_confined_sandbox_takes_the_same_path(opts):
+    """Inside the sandbox child (seccomp, thread and memory limits) libvips
+    still resizes: the bytes equal the in-process convert()'s, which differ
+    from the Pillow path's."""
+    data = jpeg(detailed())
+    options = opts(format="webp", width=280, quality=80)
+    here = convert(data, options).data
+    box = Sandbox(memory_mb=1024)
+    box.start()
+    try:
+        there = box.convert(data, options, Limits(), timeout_s=60).data
+    finally:
+        box.close()
+    assert there == here
