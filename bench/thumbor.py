@@ -8,9 +8,11 @@ result storage (every request converts). Starts Convertix with `make run`'s
 defaults (scripts/run.sh, its own var/ folder). Both get the same generated
 photo-like JPEGs (fixed seeds) and the same 4-thread client, each thread
 sending its next request once the previous answer is read. The raw engine
-(`convertix.imaging.convert()` in 2 processes) is the bound. The sides run
+(`convertix.imaging.convert()` in 2 processes) is the bound; thumbor's engine
+alone (bench/thumbor_engine.py, 2 processes) stands beside it. The sides run
 in interleaved rounds, so load from elsewhere on the machine, which drifts,
-falls on each of them alike.
+falls on each of them alike. Each side's output: its size in bytes and its
+PSNR against the full-resolution decode resized with LANCZOS (bench/quality.py).
 
 Works:
   A: 12 MP JPEG (4000x3000) -> fit 1024 px, WebP q80
@@ -40,7 +42,7 @@ import uuid
 import requests
 from PIL import Image
 
-from bench import proctimes
+from bench import proctimes, quality
 from bench.pipeline import ROOT, percentile, photo_like, start_system, stop_system
 from convertix.contract import JOB_FINAL
 from tests.helpers import stop_process_group
@@ -351,6 +353,10 @@ def main(argv=None):
     thumbor = system = None
     engines = {key: EnginePool(images[key], work[3], args.processes)
                for key, work in WORKS.items()}
+    from bench.engine import ThumborEngine  # it imports this module
+    python = os.path.join(os.path.dirname(exe), "python")
+    thumbor_engines = {key: ThumborEngine(python, os.path.join(workdir, f"{key}.jpg"), work[3],
+                                          args.processes) for key, work in WORKS.items()}
     try:
         thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
         system = None if args.url else start_system(args.port, "bench-thumbor", {
@@ -371,10 +377,10 @@ def main(argv=None):
         collected = {}
         for n in range(args.rounds):
             for key in WORKS:
-                names = [name for k, name in sides if k == key] + ["engine"]
+                names = [name for k, name in sides if k == key] + ["engine", "thumbor-engine"]
                 names = names[n % len(names):] + names[:n % len(names)]
                 for name in names:
-                    one = engines[key] if name == "engine" else None
+                    one = {"engine": engines, "thumbor-engine": thumbor_engines}.get(name, {}).get(key)
                     if one is None:
                         result = drive(sides[(key, name)], per_round, args.clients)
                     else:
@@ -382,7 +388,8 @@ def main(argv=None):
                     got = collected.setdefault((key, name), ([], [0.0], result[2]))
                     got[0].extend(result[0])
                     got[1][0] += result[1]
-        rows = {k: (summary(lat, el[0]), out) for k, (lat, el, out) in collected.items()}
+        rows = {k: (summary(lat, el[0]), out, quality.measure(images[k[0]], out))
+            for k, (lat, el, out) in collected.items()}
         if system:  # needs the process tree
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
@@ -404,23 +411,24 @@ def main(argv=None):
 
 
 SIDES = (("thumbor", "thumbor 7, {p} processes"), ("convert", "Convertix POST /convert"),
-         ("async", "Convertix POST /jobs + poll 20 ms"), ("engine", "raw convert(), {p} processes"))
+         ("async", "Convertix POST /jobs + poll 20 ms"), ("engine", "raw convert(), {p} processes"),
+         ("thumbor-engine", "thumbor's engine alone, {p} processes"))
 
 
 def report(args, rows, cpu, batch, fallbacks):
     print(f"\n{args.count} requests per work and side in {args.rounds} interleaved rounds, "
           f"{args.clients} client threads, {os.cpu_count()} CPUs\n")
-    print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output |")
-    print("|---|---|---|---|---|---|---|")
+    print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output | bytes, PSNR vs full-res |")
+    print("|---|---|---|---|---|---|---|---|")
     for key, (title, *_rest) in WORKS.items():
         base = rows[(key, "thumbor")][0]["per_s"]
         for side, label in SIDES:
             if (key, side) not in rows:
                 continue
-            result, output = rows[(key, side)]
+            result, output, q = rows[(key, side)]
             print(f"| {key}: {title} | {label.format(p=args.processes)} | {result['per_s']:.1f} "
                   f"| {result['p50_ms']:.0f} | {result['p95_ms']:.0f} "
-                  f"| {result['per_s'] / base:.2f}x | {describe(output)} |")
+                  f"| {result['per_s'] / base:.2f}x | {describe(output)} | {quality.describe(q)} |")
     if fallbacks:
         print(f"\n({fallbacks} /convert calls answered 202 and were followed as jobs)")
     if cpu:

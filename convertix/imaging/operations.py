@@ -6,7 +6,7 @@ from PIL import Image, ImageColor, ImageFilter
 
 from convertix.errors import ImageTooLarge, InvalidOptions
 
-from . import geometry
+from . import geometry, vipsresize
 
 # Clockwise degrees -> the exact transpose (PIL's ROTATE_n is counter-clockwise).
 RIGHT_ANGLES = {
@@ -58,9 +58,16 @@ def mirror(im, flip, flop):
     return im
 
 
+def scale(im, size):
+    """LANCZOS to `size`: through libvips where it does exactly that
+    (vipsresize.py: RGB or L, made smaller), else Pillow."""
+    out = vipsresize.resize(im, size)
+    return out if out is not None else im.resize(size, RESAMPLE, reducing_gap=REDUCING_GAP)
+
+
 def resize(im, p, background):
     if p.resize != im.size:
-        im = im.resize(p.resize, RESAMPLE, reducing_gap=REDUCING_GAP)
+        im = scale(im, p.resize)
     if p.crop:
         im = im.crop(p.crop)
     if p.canvas and p.canvas != im.size:

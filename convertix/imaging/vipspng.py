@@ -20,8 +20,9 @@ MODES = {"L": (1, "b-w"), "LA": (2, "b-w"), "RGB": (3, "srgb"), "RGBA": (4, "srg
 _pyvips = None
 
 
-def _load():
-    """pyvips, or None when it cannot load here (then Pillow writes PNG)."""
+def load():
+    """pyvips, or None when it cannot load here (then Pillow writes PNG and
+    resizes: vipsresize.py loads it through here too)."""
     global _pyvips
     if _pyvips is None:
         try:
@@ -37,7 +38,7 @@ def _load():
 def available():
     """True when libvips loads and writes a PNG here. Also starts its worker
     thread, which a sandbox child must do before it limits its threads."""
-    return _load() is not None and encode_frame(_probe_frame(), None) is not None
+    return load() is not None and encode_frame(_probe_frame(), None) is not None
 
 
 def _probe_frame():
@@ -47,7 +48,7 @@ def _probe_frame():
 
 def encode_frame(frame, icc_profile):
     """PNG bytes of one Pillow image, or None when libvips cannot write it exactly."""
-    pyvips = _load()
+    pyvips = load()
     if pyvips is None or frame.mode not in MODES:
         return None
     bands, interpretation = MODES[frame.mode]
