@@ -1,6 +1,7 @@
 """Benchmark: the raw engine against the whole system, same images and options.
 
     make bench                      # starts its own system (scripts/run.sh) on port 8099
+    python -m bench.pipeline --batches   # jobs of many files at once (bench/batches.py)
     python -m bench.pipeline --url http://127.0.0.1:8080   # against a running one
 
 Raw engine: `convertix.imaging.convert()` in this process, in memory, one
@@ -167,7 +168,12 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=24, help="images per case and side")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--port", type=int, default=8099)
-    args = parser.parse_args(argv)
+    parser.add_argument("--batches", action="store_true",
+                        help="batches of jobs at once instead (bench/batches.py)")
+    args, rest = parser.parse_known_args(argv)
+    if args.batches:
+        from bench import batches
+        return batches.main(rest)
 
     # the same images again and again: converted each time, not reused
     rows = []
