@@ -136,11 +136,11 @@ def main(argv=None):
             engine_s = raw_engine(data, options, jobs * files, args.processes)
             batch = run_batch(client, system.pid, vhost, targets_dir, data, options, jobs, files)
             rows[key] = (title, jobs, files, engine_s, batch)
+        report(args, rows)  # before the stop, which may take minutes
     finally:
         if system:
-            stop_system(system)
+            stop_system(system, timeout=600)
         requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
-    report(args, rows)
     return 0
 
 

@@ -131,7 +131,7 @@ def start_system(port, name="bench", env=None):
            **(env or {})}
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_stoppable)
     said = []
     for line in proc.stdout:  # run.sh prints this line once /readyz answers 200
         said.append(line)
@@ -140,6 +140,13 @@ def start_system(port, name="bench", env=None):
     subprocess.run(["bash", "scripts/stop.sh"], cwd=ROOT, env=env)  # what did start
     raise RuntimeError(f"the system did not start; see var/{name}/log/; run.sh said:\n"
                        + "".join(said[-20:]))
+
+
+def _stoppable():
+    """SIGINT handled again in run.sh: a bench started in the background
+    (`cmd &`) inherits it ignored, and bash cannot trap a signal ignored at
+    its start, so stop_system's SIGINT would stop nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_system(proc, timeout=180):
