@@ -17,7 +17,7 @@ from nameko.messaging import Consumer, Publisher, QueueConsumer
 from convertix.contract import (
     CONVERT_EXCHANGE, CONVERT_QUEUE, CONVERT_ROUTING_KEY, DEAD_LETTER_EXCHANGE, DEAD_LETTER_QUEUE,
 )
-from infra.config.schema import CONVERTER, read
+from infra.config.schema import CONVERTER, MAX_WORKERS_KEY, read, read_value
 from infra.logs import context as log_context
 
 convert_exchange = Exchange(CONVERT_EXCHANGE, type="direct", durable=True)
@@ -103,7 +103,26 @@ class TaskConsumer(Consumer):
     def setup(self):
         declare_all(self.container.config)
         self.queue = convert_queue(self.container.config)
+        widen(self.container, tasks_ahead(self.container.config))
         super().setup()
+
+
+def tasks_ahead(config):
+    return read(config, CONVERTER)["tasks_ahead_per_sandbox"]
+
+
+def widen(container, ahead):
+    """Hold `ahead` more tasks per sandbox than there are sandboxes
+    (`max_workers`): the queue's prefetch and the worker pool both follow
+    container.max_workers, so both grow; the engine's sandboxes stay
+    `max_workers` of the config. The extra workers wait for a sandbox with
+    their input read, so a sandbox that ends a task starts the next at
+    once rather than after a round trip to the jobs service and back. Done
+    once, at setup, before anything consumes."""
+    sandboxes = read_value(container.config, MAX_WORKERS_KEY)
+    container.max_workers = sandboxes * (1 + ahead)
+    # nameko sizes its pool from max_workers in the container's constructor
+    container._worker_pool.resize(container.max_workers)
 
 
 class TaskPublisher(Publisher):

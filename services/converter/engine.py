@@ -7,10 +7,13 @@ cooperatively with a deadline. The hub stays free for AMQP heartbeats and the
 other workers; a decoder that crashes or loops takes down only its child,
 which is replaced.
 
-One child per nameko worker (`max_workers`), which is also the conversion
-queue's prefetch: a converter holds no more messages than it can work on.
+One child per sandbox (`max_workers`). The converter holds a few more tasks
+than it has sandboxes (CONVERTER.tasks_ahead_per_sandbox, infra/nameko/queues.py):
+those wait in `reserve()`, input read, and take the first sandbox to free.
 """
+import contextlib
 import logging
+import os
 
 from eventlet import GreenPool, tpool
 from eventlet.queue import LightQueue
@@ -25,25 +28,46 @@ log = logging.getLogger(__name__)
 
 
 class Engine:
-    """What a worker sees: `convert(data, options)`."""
+    """What a worker sees: `convert(data, options)`, or `reserve()` a
+    sandbox first and convert with it."""
 
     def __init__(self, pool):
         self._pool = pool
+        self.last_run = None  # {"sandbox", "began", "ended"} of this worker's last conversion
+
+    @contextlib.contextmanager
+    def reserve(self):
+        """A free sandbox, held for the block: yields convert(data, options,
+        on_stage=None). A prefetched task waits here with its input read, so
+        it starts the moment a sandbox frees (docs/DESIGN.md "Keeping
+        converters fed")."""
+        slot = self._pool.idle.get()
+        sandbox = self._pool.sandboxes[slot]
+
+        def convert(data, options, on_stage=None):
+            sandbox.clock = None
+            try:
+                return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s,
+                                       on_stage=on_stage)
+            except (ConvertixError, SandboxCrashed):
+                raise  # the sandbox already answered, or was already replaced
+            except BaseException:
+                # Interrupted mid-call (worker killed, eventlet timeout): its reply
+                # is still unread, so this child must not serve the next task.
+                sandbox.discard()
+                raise
+            finally:
+                if sandbox.clock:
+                    self.last_run = {"sandbox": f"{self._pool.name}/{slot}",
+                                     "began": sandbox.clock[0], "ended": sandbox.clock[1]}
+        try:
+            yield convert
+        finally:
+            self._pool.idle.put(slot)
 
     def convert(self, data, options, on_stage=None):
-        sandbox = self._pool.idle.get()
-        try:
-            return sandbox.convert(data, options, self._pool.limits, self._pool.timeout_s,
-                                   on_stage=on_stage)
-        except (ConvertixError, SandboxCrashed):
-            raise  # the sandbox already answered, or was already replaced
-        except BaseException:
-            # Interrupted mid-call (worker killed, eventlet timeout): its reply
-            # is still unread, so this child must not serve the next task.
-            sandbox.discard()
-            raise
-        finally:
-            self._pool.idle.put(sandbox)
+        with self.reserve() as convert:
+            return convert(data, options, on_stage=on_stage)
 
     def capabilities(self):
         return self._pool.capabilities
@@ -70,12 +94,13 @@ class EnginePool(DependencyProvider):
                                   max_file_mb=settings["sandbox_max_file_mb"],
                                   max_open_files=settings["sandbox_max_open_files"])
                           for _ in range(size)]
-        self.idle = LightQueue()
+        self.idle = LightQueue()  # indices of the free sandboxes
+        self.name = f"{os.uname().nodename}:{os.getpid()}"  # names the sandboxes in events
         # Started side by side; start() raises (and the service refuses to
         # start) if a child is not ready, e.g. when the ImageMagick policy
         # check fails.
-        for sandbox in GreenPool(size).imap(_started, self.sandboxes):
-            self.idle.put(sandbox)
+        for slot, _ in enumerate(GreenPool(size).imap(_started, self.sandboxes)):
+            self.idle.put(slot)
         log.info("engine pool: %d sandbox processes", size)
 
     def stop(self):

@@ -2,6 +2,8 @@
 import eventlet
 from nameko.testing.services import worker_factory
 
+from infra.logs import context
+
 from scaler.cost import PendingGroup
 from scaler.policy import Policy
 from tests.unit.test_scaler_policy import BASE
@@ -11,8 +13,8 @@ from scaler.service import ScalerService
 def test_poll_prices_the_backlog_when_the_policy_targets_work():
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**{**BASE, "target_work_s_per_replica": 20})
-    service.jobs.pending_work.return_value = [
-        {"output_format": "avif", "count": 2, "input_bytes": 4096}]
+    service.jobs.pending_work.return_value = {"pending": [
+        {"output_format": "avif", "count": 2, "input_bytes": 4096}], "conversions": []}
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("avif", 2, 4096)])
 
@@ -21,8 +23,8 @@ def test_poll_asks_for_the_unfinished_tasks_whatever_the_policy():
     """They are the backlog fair sharing keeps off the queue (scaler/policy.py rule 1)."""
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**BASE)
-    service.jobs.pending_work.return_value = [
-        {"output_format": "webp", "count": 40, "input_bytes": 10**6}]
+    service.jobs.pending_work.return_value = {"pending": [
+        {"output_format": "webp", "count": 40, "input_bytes": 10**6}], "conversions": []}
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("webp", 40, 10**6)])
 
@@ -31,22 +33,37 @@ def test_poll_falls_back_to_counts_when_jobs_does_not_answer(monkeypatch):
     monkeypatch.setattr("scaler.service.PENDING_WORK_TIMEOUT_S", 0.05)
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**{**BASE, "target_work_s_per_replica": 20})
-    service.jobs.pending_work.side_effect = lambda: eventlet.sleep(1)
+    service.jobs.pending_work.side_effect = lambda **_: eventlet.sleep(1)
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=None)
 
 
-def test_learn_feeds_the_cost_model():
-    service = worker_factory(ScalerService)
-    service.learn({"input": {"bytes": 2048}, "output": {"format": "webp"}, "duration_s": 0.5})
-    service.scaler.cost.observe.assert_called_once_with("webp", 2048, 0.5)
-
-
-def test_learn_logs_with_the_jobs_context(caplog):
+def test_poll_learns_the_costs_in_the_same_answer():
+    """No copy of every task event: the conversions finished since the last
+    poll come with the backlog, and the model learns each before pricing."""
     service = worker_factory(ScalerService)
     service.scaler.cost.rate.return_value = 0.25
-    with caplog.at_level("INFO", logger="scaler.service"):
-        service.learn({"job_id": "j1", "index": 3, "input": {"bytes": 10},
-                       "output": {"format": "webp"}, "duration_s": 0.1})
-    service.log_context.bind.assert_called_once_with(job_id="j1", task_index=3)
-    assert "task j1/3 to webp took 0.1s; webp now costs 0.250 s per input MB" in caplog.text
+    service.jobs.pending_work.return_value = {"pending": [], "conversions": [
+        {"job_id": "j1", "index": 0, "output_format": "webp", "input_bytes": 2048,
+         "duration_s": 0.5},
+        {"job_id": "j1", "index": 1, "output_format": "png", "input_bytes": 10,
+         "duration_s": 0.1}]}
+    service.poll()
+    service.jobs.pending_work.assert_called_once_with(with_costs=True)
+    assert service.scaler.cost.observe.call_args_list == [
+        (("webp", 2048, 0.5),), (("png", 10, 0.1),)]
+    service.scaler.tick.assert_called_once_with(pending=[])
+
+
+def test_learn_logs_with_the_jobs_context(monkeypatch):
+    service = worker_factory(ScalerService)
+    service.scaler.cost.rate.return_value = 0.25
+    said = []
+    monkeypatch.setattr("scaler.service.log.info",
+                        lambda message, *args: said.append((message % args, context.current())))
+    service.learn({"job_id": "j1", "index": 3, "input_bytes": 10,
+                   "output_format": "webp", "duration_s": 0.1})
+    ((message, bound),) = said
+    assert "task j1/3 to webp took 0.1s; webp now costs 0.250 s per input MB" in message
+    assert bound == {"job_id": "j1", "task_index": 3}
+    assert context.current() == {}  # only that line: the poll's own lines name no job
