@@ -28,14 +28,16 @@ SANDBOXES = 2
 # bytes of the next request in, less the previous reply out. With the next
 # task held ready what remains is the converter reading the reply and writing
 # the next request, a few ms on a quiet machine, plus the scheduler's delay
-# in running the two processes, which is not ours: on the 2-core development
-# machine loaded by other test runs (load average 13-15), with the sandboxes
-# at nice 10, gaps measured p50 13 ms, p95 27 ms; with no task ahead (every
-# gap then also holds the round trip converter -> jobs -> broker ->
-# converter) p50 91 ms, p95 190 ms. A few ms is not reachable under such
-# load, so the bound leaves room for more of it; what tells a fed sandbox
-# from a starved one under any load is HELD_READY below.
-GAP_P95_S = 0.1
+# in running the two processes, which is not ours. On the 2-core development
+# machine loaded by other engineers' test runs (load average 11-15), with the
+# sandboxes at nice 10, the p95 measured 27 ms in one run and 135-169 ms in
+# another (p50 13 ms); with no task ahead (every gap then also holds the round
+# trip converter -> jobs -> broker -> converter) p50 91 ms, p95 190 ms. A few
+# ms is not reachable under such load, and the p95 of the two cases overlaps
+# there, so this bound only catches a sandbox left waiting for something slow
+# (a timer, a poll); what tells a fed sandbox from a starved one under any
+# load is HELD_READY below.
+GAP_P95_S = 0.3
 # The share of gaps at whose start the next task was already in the
 # converter (received before the previous task's reply left the sandbox).
 # Without tasks ahead it is 0: the next is published only once the previous
