@@ -71,12 +71,14 @@ class ScalerService:
         sharing keeps off the queue, and the cost model prices them. The same
         answer carries what the conversions finished since the last poll took,
         which the model learns first (no copy of every task event comes here)."""
+        learned = self.scaler.learned  # {jobs process: last conversion learned}
         try:
             with eventlet.Timeout(PENDING_WORK_TIMEOUT_S):
-                answer = self.jobs.pending_work(with_costs=True)
+                answer = self.jobs.pending_work(learned=dict(learned))
         except (eventlet.Timeout, Exception) as exc:  # noqa: B014 (Timeout is a BaseException)
             log.warning("scaler: no estimate of the backlog's work (%s); counting tasks", exc)
             return None
         for conversion in answer.get("conversions") or ():
             self.learn(conversion)
+            learned[answer["source"]] = conversion["n"]
         return [PendingGroup.from_dict(g) for g in answer["pending"]]

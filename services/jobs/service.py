@@ -209,14 +209,15 @@ class JobsService:
         return stats.status_counts(self.db.session)
 
     @rpc
-    def pending_work(self, with_costs=False):
+    def pending_work(self, learned=None):
         """Unfinished tasks by output format with their input bytes (for the
-        scaler). `with_costs`: {"pending": those, "conversions": what the
-        successes applied since the last such call took (costs.py)}."""
+        scaler). With `learned` ({source: last number learned}, {} at first):
+        {"pending": those, "source", "conversions": what the successes this
+        process applied took, after what the scaler learned (costs.py)}."""
         pending = stats.pending_work(self.db.session)
-        if not with_costs:
+        if learned is None:
             return pending
-        return {"pending": pending, "conversions": self.conversions.drain()}
+        return {"pending": pending, **self.conversions.since(learned)}
 
     # --- events from the converter ----------------------------------------
 
