@@ -131,6 +131,7 @@ def test_a_lone_users_job_keeps_every_sandbox_busy(runner_factory, config, conve
     assert gaps[0] >= 0  # one request at a time per sandbox
     ready = sum(after[2] <= before[1] for before, after in pairs) / len(pairs)
     print(f"sandbox gaps ms: p50 {gaps[len(gaps) // 2] * 1000:.1f}, "
-          f"p95 {p95(gaps) * 1000:.1f}, max {gaps[-1] * 1000:.1f}; next task held ready: {ready:.0%}")
+          f"p95 {p95(gaps) * 1000:.1f}, max {gaps[-1] * 1000:.1f}; "
+          f"next task held ready: {ready:.0%}")
     assert ready >= HELD_READY, ready
     assert p95(gaps) < GAP_P95_S, gaps

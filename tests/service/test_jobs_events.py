@@ -27,7 +27,8 @@ def service(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
     Base.metadata.create_all(engine)
     return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(), **real_batches(),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(),
                           config={"CONVERTER": {"max_attempts": 3}})
 
 

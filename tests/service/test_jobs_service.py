@@ -32,7 +32,8 @@ def service(tmp_path):
     event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys=ON"))
     session = sessionmaker(bind=engine)
     return worker_factory(JobsService, db=DatabaseWrapper(session),
-                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(), **real_batches(),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(),
                           config={"CONVERTER": {"max_attempts": 4}})
 
 

@@ -14,7 +14,8 @@ def test_poll_prices_the_backlog_when_the_policy_targets_work():
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**{**BASE, "target_work_s_per_replica": 20})
     service.jobs.pending_work.return_value = {"pending": [
-        {"output_format": "avif", "count": 2, "input_bytes": 4096}], "source": "p1", "conversions": []}
+        {"output_format": "avif", "count": 2, "input_bytes": 4096}],
+        "source": "p1", "conversions": []}
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("avif", 2, 4096)])
 
@@ -24,7 +25,8 @@ def test_poll_asks_for_the_unfinished_tasks_whatever_the_policy():
     service = worker_factory(ScalerService)
     service.scaler.policy = Policy(**BASE)
     service.jobs.pending_work.return_value = {"pending": [
-        {"output_format": "webp", "count": 40, "input_bytes": 10**6}], "source": "p1", "conversions": []}
+        {"output_format": "webp", "count": 40, "input_bytes": 10**6}],
+        "source": "p1", "conversions": []}
     service.poll()
     service.scaler.tick.assert_called_once_with(pending=[PendingGroup("webp", 40, 10**6)])
 
