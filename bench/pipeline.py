@@ -1,6 +1,7 @@
 """Benchmark: the raw engine against the whole system, same images and options.
 
     make bench                      # starts its own system (scripts/run.sh) on port 8099
+    python -m bench.pipeline --batches   # jobs of many files at once (bench/batches.py)
     python -m bench.pipeline --url http://127.0.0.1:8080   # against a running one
 
 Raw engine: `convertix.imaging.convert()` in this process, in memory, one
@@ -131,7 +132,7 @@ def start_system(port, name="bench", env=None):
            **(env or {})}
     proc = subprocess.Popen(["bash", "scripts/run.sh"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=_stoppable)
     said = []
     for line in proc.stdout:  # run.sh prints this line once /readyz answers 200
         said.append(line)
@@ -140,6 +141,13 @@ def start_system(port, name="bench", env=None):
     subprocess.run(["bash", "scripts/stop.sh"], cwd=ROOT, env=env)  # what did start
     raise RuntimeError(f"the system did not start; see var/{name}/log/; run.sh said:\n"
                        + "".join(said[-20:]))
+
+
+def _stoppable():
+    """SIGINT handled again in run.sh: a bench started in the background
+    (`cmd &`) inherits it ignored, and bash cannot trap a signal ignored at
+    its start, so stop_system's SIGINT would stop nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop_system(proc, timeout=180):
@@ -167,7 +175,12 @@ def main(argv=None):
     parser.add_argument("--count", type=int, default=24, help="images per case and side")
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--port", type=int, default=8099)
-    args = parser.parse_args(argv)
+    parser.add_argument("--batches", action="store_true",
+                        help="batches of jobs at once instead (bench/batches.py)")
+    args, rest = parser.parse_known_args(argv)
+    if args.batches:
+        from bench import batches
+        return batches.main(rest)
 
     # the same images again and again: converted each time, not reused
     rows = []

@@ -77,6 +77,11 @@ SERVICE_CALL_DURATION = Histogram(
     ["service", "entrypoint"],
     buckets=(.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60))
 
+DB_COMMITS = Counter(
+    "convertix_db_commits_total",
+    "Database transactions a service committed (what group commits save).",
+    ["service"])
+
 # --- the notifier -----------------------------------------------------------
 
 WEBHOOK_ATTEMPTS = Counter(

@@ -23,6 +23,9 @@ class Scaler:
         self.read_stats = read_stats
         self.backend = backend
         self.cost = cost or CostModel()
+        # what the cost model learned, per jobs process: {source: last number}
+        # (services/jobs/costs.py), so that none is learned twice or missed
+        self.learned = {}
         self.clock = clock
         self.state = State()
         self.last = None                  # (observation, decision, stats source)

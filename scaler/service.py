@@ -11,12 +11,12 @@ running as it is.
 import logging
 
 import eventlet
-from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import Timer
 
-from convertix.contract import CONVERTER_SERVICE, JOBS_SERVICE, SCALER_SERVICE, TASK_SUCCEEDED
+from convertix.contract import JOBS_SERVICE, SCALER_SERVICE
 from infra.config.schema import SCALER, read
+from infra.logs import context
 from infra.nameko.logcontext import LogContext
 from scaler.cost import PendingGroup
 from scaler.provider import ScalerProvider
@@ -42,7 +42,7 @@ class ScalerService:
 
     scaler = ScalerProvider()
     jobs = RpcProxy(JOBS_SERVICE)
-    log_context = LogContext()  # the event's job and trace, on the scaler's lines
+    log_context = LogContext()  # the service's name on the scaler's lines
 
     @PollTimer.decorator()
     def poll(self):
@@ -52,25 +52,33 @@ class ScalerService:
     def status(self):
         return self.scaler.status()
 
-    @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED)
-    def learn(self, payload):
-        """Each finished conversion teaches the cost model its price."""
-        self.log_context.bind(job_id=payload.get("job_id"), task_index=payload.get("index"))
-        fmt = (payload.get("output") or {}).get("format")
-        self.scaler.cost.observe(fmt, (payload.get("input") or {}).get("bytes") or 0,
-                                 payload.get("duration_s"))
-        # info: a job's lines in the log search include the scaler's (what
-        # its conversion taught the model; tests/scaling/test_system_with_scaler.py)
-        log.info("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
-                 payload.get("job_id"), payload.get("index"), fmt, payload.get("duration_s"),
-                 fmt, self.scaler.cost.rate(fmt))
+    def learn(self, conversion):
+        """A finished conversion (as the jobs service kept it: services/jobs/costs.py)
+        teaches the cost model its price."""
+        fmt = conversion.get("output_format")
+        self.scaler.cost.observe(fmt, conversion.get("input_bytes") or 0,
+                                 conversion.get("duration_s"))
+        # info, with the job's context for this line only: a job's lines in
+        # the log search include the scaler's (what its conversion taught the
+        # model; tests/scaling/test_system_with_scaler.py)
+        with context.bound(job_id=conversion.get("job_id"), task_index=conversion.get("index")):
+            log.info("cost model: task %s/%s to %s took %ss; %s now costs %.3f s per input MB",
+                     conversion.get("job_id"), conversion.get("index"), fmt,
+                     conversion.get("duration_s"), fmt, self.scaler.cost.rate(fmt))
 
     def _pending_work(self):
         """The unfinished tasks by output format: the backlog counts those fair
-        sharing keeps off the queue, and the cost model prices them."""
+        sharing keeps off the queue, and the cost model prices them. The same
+        answer carries what the conversions finished since the last poll took,
+        which the model learns first (no copy of every task event comes here)."""
+        learned = self.scaler.learned  # {jobs process: last conversion learned}
         try:
             with eventlet.Timeout(PENDING_WORK_TIMEOUT_S):
-                return [PendingGroup.from_dict(g) for g in self.jobs.pending_work()]
+                answer = self.jobs.pending_work(learned=dict(learned))
         except (eventlet.Timeout, Exception) as exc:  # noqa: B014 (Timeout is a BaseException)
             log.warning("scaler: no estimate of the backlog's work (%s); counting tasks", exc)
             return None
+        for conversion in answer.get("conversions") or ():
+            self.learn(conversion)
+            learned[answer["source"]] = conversion["n"]
+        return [PendingGroup.from_dict(g) for g in answer["pending"]]

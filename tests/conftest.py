@@ -89,9 +89,28 @@ def fresh_postgres_database(prefix="convertix_test_"):
     try:
         yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
     finally:
+        from tests.helpers import wait_until
+
+        # FORCE ends our connections, but not a backend of another role on
+        # the database (an autovacuum worker, which our role may not signal):
+        # the DROP is then refused (seen in the suite), and succeeds once
+        # that backend is done.
+        wait_until(lambda: _dropped(admin, name), timeout=30, interval=0.2,
+                   message=f"database {name} dropped")
+        admin.dispose()
+
+
+def _dropped(admin, name):
+    from sqlalchemy.exc import ProgrammingError
+
+    try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    except ProgrammingError as exc:
+        if "InsufficientPrivilege" not in type(exc.orig).__name__:
+            raise
+        return False
+    return True
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

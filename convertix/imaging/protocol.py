@@ -62,14 +62,17 @@ class FrameInvalid(ValueError):
     """A frame over the size the reader allows, or whose header is not a JSON object."""
 
 
-def read_frame(f, deadline=None, max_payload=MAX_PAYLOAD):
-    """(header dict, payload bytes); `deadline` is a time.monotonic() value or None.
+def read_frame(f, deadline=None, max_payload=MAX_PAYLOAD, on_arrival=None):
+    """(header dict, payload bytes); `deadline` is a time.monotonic() value or None;
+    `on_arrival()` is called once the frame's first bytes are in.
 
     Both lengths are checked before anything is read or allocated: the other
     side is a sandboxed child, not to be trusted with our memory.
     """
     fd = _fd(f)
     json_len, payload_len = PREFIX.unpack(_read_exactly(fd, PREFIX.size, deadline))
+    if on_arrival is not None:
+        on_arrival()
     if json_len > MAX_HEADER:
         raise FrameInvalid(f"frame header of {json_len} bytes is too large")
     if payload_len > max_payload:

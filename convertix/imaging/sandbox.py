@@ -58,6 +58,7 @@ class Sandbox:
         self.trace_syscalls = trace_syscalls
         self.confinement = None  # what the child could not do, from its ready frame
         self._proc = None
+        self.clock = None  # (began, ended) of the last request, the child's own clock
 
     # -- lifecycle ---------------------------------------------------------
     def start(self):
@@ -152,6 +153,9 @@ class Sandbox:
                                  {"options": options, "limits": limits.to_dict(),
                                   "cpu_s": timeout_s}, data)
             header, payload = self._read_past_stages(deadline, limits, on_stage)
+            # The child's monotonic clock when the request arrived and the
+            # reply left: how long it stood idle between two tasks.
+            self.clock = _clock(header.pop("clock", None))
             # Raises the child's ConvertixError, or MalformedReply for a reply that does not fit.
             return reply.parse(header, payload, data, options, limits)
         except protocol.FrameTimeout:
@@ -165,6 +169,14 @@ class Sandbox:
         except (protocol.FrameEOF, BrokenPipeError, ValueError) as exc:
             rc = self._kill()
             raise SandboxCrashed(f"converter worker died (exit status {rc}): {exc}", rc) from exc
+
+
+def _clock(value):
+    """(began, ended) as the child reported them, or None if not two numbers."""
+    if (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        return tuple(value)
+    return None
 
 
 PIPE_BYTES = 2**20  # Linux's default ceiling for an unprivileged process

@@ -5,13 +5,14 @@ give up the network and the host's mounts (confine.py), prove the
 ImageMagick policy, load the engine, seal its view of the filesystem
 (mountns.py), become the sandbox user, set the resource limits, install the
 seccomp filter, then say ready (with what could not be confined). Then: one
-request frame in, one response frame out, until EOF; each conversion gets
-its own CPU limit.
+request frame in, one response frame out (with this child's clock at both
+ends), until EOF; each conversion gets its own CPU limit.
 """
 import argparse
 import os
 import signal
 import sys
+import time
 
 
 def _protect_stdout():
@@ -112,10 +113,16 @@ def serve(inp, out):
     from .limits import Limits
 
     while True:
+        # This child's own clock (CLOCK_MONOTONIC) when the request's first
+        # bytes arrived and when its reply leaves: the converter reports how
+        # long each sandbox stood idle between two tasks.
+        arrived = []
         try:
-            header, payload = protocol.read_frame(inp)
+            header, payload = protocol.read_frame(
+                inp, on_arrival=lambda: arrived.append(time.monotonic()))
         except protocol.FrameEOF:
             return 0
+        began = arrived[0]
         try:
             cpu_limit(header.get("cpu_s") or 60)
             options = validate(header.get("options") or {}, capabilities()["output"])
@@ -131,7 +138,8 @@ def serve(inp, out):
         except Exception as exc:  # a bug, not the image: report it, keep serving
             reply = ({"ok": False, "code": "INTERNAL_ERROR",
                       "message": f"{type(exc).__name__}: {exc}", "details": {}}, b"")
-        protocol.write_frame(out, *reply)
+        header, data = reply
+        protocol.write_frame(out, {**header, "clock": [began, time.monotonic()]}, data)
 
 
 def main(argv=None, serve=serve):

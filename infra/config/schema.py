@@ -140,6 +140,8 @@ CONVERTER = Section(
     Key("sandbox_max_open_files", 64, POSITIVE, "files a sandbox may hold open (RLIMIT_NOFILE)"),
     Key("progress_after_s", 0.5, Number(min=0),
         "a task reports its stages once it has run this long (0: from its start)"),
+    Key("tasks_ahead_per_sandbox", 1, Integer(min=0),
+        "tasks a converter holds and the jobs service publishes beyond one per sandbox"),
 )
 
 LIMITS = Section(
@@ -266,6 +268,9 @@ JOBS = Section(
         "a user's tasks queued at once, more wait; 0: a fair share of the converters' sandboxes"),
     Key("reuse_results", True, Flag(),
         "same bytes + same options again by the same user: the stored result, not a conversion"),
+    Key("event_batch_max", 200, POSITIVE, "task events applied in one transaction at most"),
+    Key("event_batch_wait_s", 0.002, Number(min=0, max=1),
+        "a batch's leader waits this long for the events delivered with its own"),
 )
 
 NOTIFIER = Section(

@@ -1,6 +1,6 @@
 """How many sandboxes consume the conversion queue now: its consumers (one per
 converter replica, read with a passive declare) times the sandboxes each runs
-(CONVERTER.workers, which is also each consumer's prefetch).
+(CONVERTER.workers; each prefetches more: CONVERTER.tasks_ahead_per_sandbox).
 
 The jobs service divides this among the users with work (services/jobs/fair.py).
 Read at most every CACHE_S: a refill follows every task's end.

@@ -13,6 +13,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from infra import migrations
+from infra.metrics import DB_COMMITS
 
 SQLITE_BUSY_TIMEOUT_S = 30
 
@@ -32,6 +33,9 @@ class ModelDatabase(Database):
         super().setup()
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        # counted: what a task costs the database (bench/batches.py reads it)
+        commits = DB_COMMITS.labels(self.container.service_name)
+        event.listen(self.engine, "commit", lambda _conn: commits.inc())
         migrations.check(self.engine, self.container.service_name)
 
 

@@ -107,7 +107,26 @@ class TaskConsumer(Consumer):
     def setup(self):
         declare_all(self.container.config)
         self.queue = convert_queue(self.container.config)
+        widen(self.container, tasks_ahead(self.container.config))
         super().setup()
+
+
+def tasks_ahead(config):
+    return read(config, CONVERTER)["tasks_ahead_per_sandbox"]
+
+
+def widen(container, ahead):
+    """Hold `ahead` more tasks per sandbox than there are sandboxes
+    (CONVERTER.workers): the queue's prefetch and the worker pool both follow
+    container.max_workers, so both grow; the engine's sandboxes stay
+    CONVERTER.workers. The extra workers wait for a sandbox with
+    their input read, so a sandbox that ends a task starts the next at
+    once rather than after a round trip to the jobs service and back. Done
+    once, at setup, before anything consumes."""
+    sandboxes = read(container.config, CONVERTER)["workers"]
+    container.max_workers = sandboxes * (1 + ahead)
+    # nameko sizes its pool from max_workers in the container's constructor
+    container._worker_pool.resize(container.max_workers)
 
 
 class TaskPublisher(Publisher):

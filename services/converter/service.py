@@ -52,6 +52,7 @@ class ConverterService:
 
     @consume_tasks()
     def convert_task(self, task):
+        received = time.monotonic()  # the same clock as the sandboxes' (CLOCK_MONOTONIC)
         job_id, index = task["job_id"], task["index"]
         ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
         self.log_context.bind(job_id=job_id, task_index=index)
@@ -65,27 +66,33 @@ class ConverterService:
                 self.dispatch(TASK_STARTED, ref)
             else:
                 self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
-        # a fast task reports no stage at all, only its end (services/converter/progress.py)
-        report = self.progress(send)
-        data = None
+        data = report = None
         try:
             options = validate(task["options"], self.engine.output_formats())
             input_path = self.storage.input_path(job_id, index)
             if not self.storage.exists(input_path):
                 raise ConvertixError("the input file is gone (job deleted?)")
             data = self.storage.read(input_path)
-            started = time.monotonic()
-            result = self.engine.convert(data, options, on_stage=report)
-            seconds = time.monotonic() - started
+            # A prefetched task waits here, its input read, for a sandbox to free.
+            with self.engine.reserve() as convert:
+                # a fast task reports no stage at all, only its end
+                # (services/converter/progress.py); counted from its sandbox's start
+                report = self.progress(send)
+                started = time.monotonic()
+                result = convert(data, options, on_stage=report)
+                seconds = time.monotonic() - started
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
             info = _input_info(data)
-            report.close()
+            if report is not None:
+                report.close()
             conversion.failed(exc.code, info)
-            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info})
+            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info,
+                                        **self._sandbox(received)})
             return
         except BaseException:
-            report.close()
+            if report is not None:
+                report.close()
             raise
         report("store")
         # The path follows from (job, index, format): Storage.output_path.
@@ -101,7 +108,17 @@ class ConverterService:
             "output": {"format": result.format, "width": result.width,
                        "height": result.height, "bytes": len(result.data)},
             "duration_s": round(seconds, 4),  # what the scaler's cost model learns from
+            **self._sandbox(received),
         })
+
+    def _sandbox(self, received):
+        """Which sandbox converted the task, its own clock at the request's
+        arrival and the reply's departure, and when this converter received
+        the task: whether the next task was held ready, and how long a
+        sandbox stood idle between two, show in these
+        (tests/integration/test_converters_fed.py)."""
+        run = self.engine.last_run
+        return {"sandbox": {**run, "received": received}} if run else {}
 
     @rpc
     def formats(self):

@@ -28,13 +28,16 @@ def user_lock(user_id):
     return _LOCKS[hash(user_id) % len(_LOCKS)]
 
 
-def share(sandboxes, users):
-    """The cap per user when none is configured: the sandboxes consuming the
-    queue, divided among the users with work (at least 1 each). A user alone
-    fills every sandbox but queues nothing behind them, so a newcomer's task
-    is next for the first sandbox to free, not behind a queue of someone
-    else's. No sandbox known (none consuming yet): as if one."""
-    return max(1, max(1, sandboxes) // max(1, users))
+def share(sandboxes, users, ahead=0):
+    """The cap per user when none is configured: the window of the sandboxes
+    consuming the queue, divided among the users with work (at least 1
+    each). The window is one task per sandbox plus `ahead` more per sandbox
+    (CONVERTER.tasks_ahead_per_sandbox), which the converters hold ready: a
+    user alone keeps every sandbox busy without a round trip between two
+    tasks, and a newcomer's task waits behind at most that window, not
+    behind a backlog. No sandbox known (none consuming yet): as if one."""
+    window = max(1, sandboxes) * (1 + ahead)
+    return max(1, window // max(1, users))
 
 
 def active_users(session):

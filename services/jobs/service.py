@@ -46,9 +46,11 @@ from infra.nameko.database import ModelDatabase
 from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
-from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts
+from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts, tasks_ahead
 from services.jobs import fair, progress, quota, retention, reuse, states, stats, transitions
+from services.jobs.costs import RecentConversions
 from services.jobs.documents import change_event, job_document
+from services.jobs.groupcommit import GroupCommit
 from services.jobs.metrics import status_collector
 from services.jobs.models import Base, Job, Task, utcnow
 
@@ -75,6 +77,8 @@ class JobsService:
     storage = StorageProvider()
     publish_task = TaskPublisher()
     capacity = ConverterCapacity()  # sandboxes on the queue, for fair shares
+    group_commit = GroupCommit()  # task events applied together (groupcommit.py)
+    conversions = RecentConversions()  # their costs, for the scaler's pending_work call
     config = ConfigProvider()
     log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
@@ -228,9 +232,15 @@ class JobsService:
         return stats.status_counts(self.db.session)
 
     @rpc
-    def pending_work(self):
-        """Unfinished tasks by output format with their input bytes (for the scaler)."""
-        return stats.pending_work(self.db.session)
+    def pending_work(self, learned=None):
+        """Unfinished tasks by output format with their input bytes (for the
+        scaler). With `learned` ({source: last number learned}, {} at first):
+        {"pending": those, "source", "conversions": what the successes this
+        process applied took, after what the scaler learned (costs.py)}."""
+        pending = stats.pending_work(self.db.session)
+        if learned is None:
+            return pending
+        return {"pending": pending, **self.conversions.since(learned)}
 
     # --- events from the converter ----------------------------------------
 
@@ -395,7 +405,8 @@ class JobsService:
         configured = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
         if configured:
             return configured
-        return fair.share(self.capacity.sandboxes(), fair.active_users(session))
+        return fair.share(self.capacity.sandboxes(), fair.active_users(session),
+                          tasks_ahead(self.config))
 
     def _publish_next_safely(self, user_id):
         """After a task ended: the next one of its user. A failure here loses
@@ -440,36 +451,104 @@ class JobsService:
             update(Job).where(Job.id == job_id).values(updated_at=now, seq=Job.seq + 1)).rowcount)
 
     def _apply(self, payload, event):
-        """Move one task on `event` (a transitions.TaskEvent): lock and read
-        the job, ask the core what changes, apply that. The Change."""
-        job_id, index = payload.get("job_id"), payload.get("index")
-        self.log_context.bind(job_id=job_id, task_index=index)
+        """Move one task on `event` (a transitions.TaskEvent), together with
+        the other events that arrived with it (groupcommit.py): returns
+        once the batch is committed. The Change."""
+        self.log_context.bind(job_id=payload.get("job_id"), task_index=payload.get("index"))
+        return self.group_commit((payload, event), self._apply_batch)
+
+    def _apply_batch(self, items):
+        """[(payload, event)] in one transaction; a Change per item. If the
+        batch fails, each is tried alone, so that one bad event fails alone
+        (its message is requeued) and the others go through."""
+        try:
+            return self._apply_together(items)
+        except Exception:
+            self.db.session.rollback()
+            if len(items) == 1:
+                raise
+            log.warning("a batch of %d task events failed; applying them one by one",
+                        len(items), exc_info=True)
+        results = []
+        for item in items:
+            try:
+                results.append(self._apply_together([item]))
+            except Exception as exc:
+                self.db.session.rollback()
+                results.append(exc)
+        return [result[0] if isinstance(result, list) else result for result in results]
+
+    def _apply_together(self, items):
+        """Lock every job the events touch (in one order), load them, ask the
+        core about each event in arrival order, commit once; then per job
+        one job_changed (and its inputs removed if it became final), and
+        per user one refill."""
         session = self.db.session
         now = utcnow()
-        job = None
-        if self._lock_job(job_id, now):
-            # the job and all its tasks in two SELECTs: its status follows from them
-            job = session.get(Job, job_id, options=[selectinload(Job.tasks)])
-        change = transitions.on_task_event(
-            transitions.snapshot(job) if job else None, index, event, now)
-        if not change.applied:
-            session.rollback()
-            if change.drop_output:
-                self.storage.delete(self.storage.output_path(
-                    job_id, index, extension(change.drop_output)))
-            if change.webhook_again:
-                self._webhook_again(job_id)
-            return change
-        task = next(t for t in job.tasks if t.index == index)
-        for column, value in change.task.items():
-            setattr(task, column, value)
-        self._record(job, change)
-        log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, task.status,
-                 f" ({task.stage})" if task.stage else "", task.attempts, job.status)
-        self._after_commit(job, change, change_event(job, job_document(job)))
-        if change.refill:
-            self._publish_next_safely(job.user_id)
-        return change
+        jobs = self._lock_jobs({payload.get("job_id") for payload, _ in items})
+        changes, touched, drops, deltas, refills, again = [], {}, [], {}, [], []
+        for payload, event in items:
+            job_id, index = payload.get("job_id"), payload.get("index")
+            job = jobs.get(job_id)
+            change = transitions.on_task_event(
+                transitions.snapshot(job) if job else None, index, event, now)
+            changes.append(change)
+            if not change.applied:
+                if change.drop_output:
+                    drops.append((job_id, index, change.drop_output))
+                if change.webhook_again and job_id not in again:
+                    again.append(job_id)
+                continue
+            task = next(t for t in job.tasks if t.index == index)
+            for column, value in change.task.items():
+                setattr(task, column, value)
+            job.status = change.job_status
+            if change.clear_queue_position:
+                job.queue_position = None
+            deltas[job.user_id] = deltas.get(job.user_id, 0) + change.quota_delta
+            touched.setdefault(job_id, []).append((index, change))
+            if change.refill and job.user_id not in refills:
+                refills.append(job.user_id)
+            if change.status == states.SUCCEEDED:
+                self.conversions.record(payload)
+            log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, task.status,
+                     f" ({task.stage})" if task.stage else "", task.attempts, job.status)
+        for job_id in touched:  # one change of the job for the whole batch
+            jobs[job_id].seq += 1
+            jobs[job_id].updated_at = now
+        for user_id in sorted(deltas):  # after the jobs' rows, in one order
+            quota.add(session, user_id, deltas[user_id])
+        session.commit()
+        for job_id, index, fmt in drops:
+            self.storage.delete(self.storage.output_path(job_id, index, extension(fmt)))
+        for job_id, moved in touched.items():
+            job = jobs[job_id]
+            self.log_context.bind(job_id=job_id, task_index=moved[-1][0])
+            if any(change.remove_inputs for _, change in moved):
+                self._remove_inputs(job)
+            if any(change.announce for _, change in moved):
+                self._dispatch_change(change_event(job, job_document(job)))
+        for job_id in again:  # a redelivered final event: its webhook handed over again
+            self._webhook_again(job_id)
+        for user_id in refills:
+            self._publish_next_safely(user_id)
+        return changes
+
+    def _lock_jobs(self, job_ids):
+        """{job id: job with its tasks} of those that exist, their rows
+        written first (in sorted order: two batches never wait on each other
+        in opposite orders) to lock them before anything is read, as
+        _lock_job does; the write changes nothing (seq moves only for the
+        jobs an event changes)."""
+        session = self.db.session
+        locked = [job_id for job_id in sorted(i for i in job_ids if isinstance(i, str))
+                  if session.execute(update(Job).where(Job.id == job_id)
+                                     .values(seq=Job.seq)).rowcount]
+        if not locked:
+            return {}
+        # the jobs and all their tasks in two SELECTs: their status follows from them
+        return {job.id: job for job in session.execute(
+            select(Job).where(Job.id.in_(locked)).options(selectinload(Job.tasks))).scalars()}
 
     # --- applying a Change (services/jobs/transitions.py) ----------------------
 

@@ -49,7 +49,11 @@ def test_the_capacity_is_the_sandboxes_consuming_the_queue(runner_factory, defau
     assert capacity.sandboxes() == 2  # one converter of 2 sandboxes
 
 
-@pytest.mark.parametrize("settings, bound", [("config", 2 * CAP), ("default_config", 4)])
+# The default: alone, Alice has the window on the queue (2 sandboxes and one
+# task ahead of each: 4) when Bob comes; those go first, one more of hers may
+# end while Bob's converts, and a refill of hers racing Bob's creation may
+# still be published ahead of him: 4 + 1. Without the share, the rest of her 30.
+@pytest.mark.parametrize("settings, bound", [("config", 2 * CAP), ("default_config", 5)])
 def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory, settings,
                                                                     bound, db_url, request):
     config = request.getfixturevalue(settings)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import sessionmaker
 
 from convertix.storage import Storage
 from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity
+from tests.service.capacity import FixedCapacity, real_batches
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def make_service(db_url, tmp_path):
         engines.append(engine)
         services.append(worker_factory(
             JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+            storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(), **real_batches(),
             config={"CONVERTER": {"max_attempts": 3}, "JOBS": jobs_settings}))
         return services[-1]
     yield make

@@ -1,5 +1,6 @@
 """The converter's logic with worker_factory: the engine and the event
 dispatcher are worker_factory's mocks; storage is a real folder."""
+import contextlib
 import time
 from functools import partial
 
@@ -27,6 +28,15 @@ def converter(tmp_path):
     service = worker_factory(ConverterService, storage=storage, attempt=2,
                              progress=partial(StageReports, after_s=0))
     service.engine.output_formats.return_value = ["png", "webp"]
+    return mock_engine(service)
+
+
+def mock_engine(service):
+    """A sandbox reserved converts with the mock's convert(), which the tests set."""
+    service.engine.reserve = lambda: contextlib.nullcontext(
+        lambda data, options, on_stage=None: service.engine.convert(
+            data, options, on_stage=on_stage))
+    service.engine.last_run = None
     return service
 
 
@@ -76,6 +86,7 @@ def test_a_failure_carries_the_inputs_sniffed_format(tmp_path):
     service = worker_factory(ConverterService, storage=storage, attempt=1,
                              progress=partial(StageReports, after_s=0))
     service.engine.output_formats.return_value = ["png", "webp"]
+    mock_engine(service)
     service.engine.convert.side_effect = CorruptImage("truncated")
     service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "webp"}})
     name, payload = events(service)[-1]
@@ -123,6 +134,7 @@ def test_a_fast_task_reports_only_its_end(tmp_path):
                              progress=partial(StageReports, after_s=30))
     service.engine.output_formats.return_value = ["png"]
 
+    mock_engine(service)
     service.engine.convert.side_effect = convert_in_stages
     service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     assert [name for name, _ in events(service)] == [TASK_SUCCEEDED]

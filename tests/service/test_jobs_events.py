@@ -12,7 +12,7 @@ from convertix.storage import Storage
 from services.jobs import progress
 from services.jobs.models import Base
 from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity
+from tests.service.capacity import FixedCapacity, real_batches
 
 USER = "u" * 32
 FILES = [{"filename": "a.png", "format": "png", "bytes": 10}]
@@ -28,6 +28,7 @@ def service(tmp_path):
     Base.metadata.create_all(engine)
     return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
                           storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(),
                           config={"CONVERTER": {"max_attempts": 3}})
 
 

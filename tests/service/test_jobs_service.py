@@ -16,7 +16,7 @@ from convertix.storage import Storage
 from infra import migrations
 from services.jobs.models import Job, Task, utcnow
 from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity
+from tests.service.capacity import FixedCapacity, real_batches
 
 JOB = "0123456789abcdef0123456789abcdef"
 USER = "u" * 32
@@ -33,6 +33,7 @@ def service(tmp_path):
     session = sessionmaker(bind=engine)
     return worker_factory(JobsService, db=DatabaseWrapper(session),
                           storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(),
                           config={"CONVERTER": {"max_attempts": 4}})
 
 

@@ -180,23 +180,24 @@ def test_the_timer_publishes_waiting_tasks_when_an_end_was_missed(make_service):
 
 
 def test_by_default_users_share_the_sandboxes(make_service):
-    """No cap configured: one user alone gets the sandboxes (2); once a
-    second user has work, the first gets no more than its share (1 of 2) as
-    its tasks end, so the second's tasks find a sandbox at once."""
+    """No cap configured: one user alone gets the window (2 sandboxes and one
+    task ahead of each: 4); once a second user has work, each gets half of
+    it as tasks end, so the second's tasks wait behind at most the window."""
     service = make_service()
     service.create_job(job_id(1), ALICE, {"format": "png"}, files(10))
-    assert published(service) == [(job_id(1), 0), (job_id(1), 1)]
+    assert published(service) == [(job_id(1), n) for n in range(4)]
     service.create_job(job_id(2), BOB, {"format": "png"}, files(3))
-    assert published(service)[2:] == [(job_id(2), 0)]  # Bob: share 1 of 2
+    assert published(service)[4:] == [(job_id(2), 0), (job_id(2), 1)]  # Bob: share 2 of 4
     service.publish_task.reset_mock()
-    # Alice had 2 out; she gets another only once below her share of 1
+    # Alice had 4 out; she gets another only once below her share of 2
     service.on_task_succeeded({"job_id": job_id(1), "index": 0, "output": output(1)})
-    assert published(service) == []
     service.on_task_succeeded({"job_id": job_id(1), "index": 1, "output": output(1)})
-    assert published(service) == [(job_id(1), 2)]
+    assert published(service) == []
+    service.on_task_succeeded({"job_id": job_id(1), "index": 2, "output": output(1)})
+    assert published(service) == [(job_id(1), 4)]
     # Bob's ends let his next out, one at a time
     service.on_task_succeeded({"job_id": job_id(2), "index": 0, "output": output(1)})
-    assert published(service) == [(job_id(1), 2), (job_id(2), 1)]
+    assert published(service) == [(job_id(1), 4), (job_id(2), 2)]
 
 
 # --- the usage row (services/jobs/quota.py): every path keeps it equal to the SUM -----
