@@ -101,6 +101,23 @@ class LogTail:
         return data.decode(errors="replace").splitlines()
 
 
+# the event can come before supervisord's own line about that exit is in its log
+EXIT_LINE_WAIT_S = 2.0
+
+
+def _exit_details_of(name, eventname, tail):
+    """The exit details the log gained; for an exit of `name`, waiting (up to
+    EXIT_LINE_WAIT_S) until supervisord has written its line about it."""
+    found = exit_details(tail.lines())
+    if eventname not in (STATE_PREFIX + "EXITED", STATE_PREFIX + "BACKOFF"):
+        return found
+    deadline = time.monotonic() + EXIT_LINE_WAIT_S
+    while name not in found and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found.update(exit_details(tail.lines()))
+    return found
+
+
 def _stamp(text):
     return f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n"
 
@@ -155,7 +172,7 @@ def main(argv=None):
         fields = childutils.get_headers(payload)
         name = fields.get("processname")
         if name in args.components:
-            details.update(exit_details(tail.lines()))
+            details.update(_exit_details_of(name, headers.get("eventname", ""), tail))
             log_path = os.path.join(args.log_dir, f"{name}.log")
             said = notes(headers.get("eventname", ""), fields, details.get(name), args.conf,
                          log_path)

@@ -15,7 +15,7 @@ from infra.supervise.components import (
     Paths,
     render,
 )
-from infra.supervise.watcher import Notes, exit_details, notes
+from infra.supervise.watcher import LogTail, Notes, _exit_details_of, exit_details, notes
 
 PATHS = Paths(root="/src/convertix", var="/srv/var")
 CONF = "/srv/var/run/supervisord.conf"
@@ -134,3 +134,22 @@ def test_supervised_only_with_supervisords_socket(env, url):
 def test_failing_components_are_the_fatal_ones():
     assert state.failing({"gateway": "RUNNING", "scaler": "FATAL", "notifier": "BACKOFF",
                           "services": "FATAL"}) == ["scaler", "services"]
+
+
+def test_an_exit_waits_for_supervisords_own_line_about_it(tmp_path):
+    """The event may come before supervisord has logged the exit: its detail
+    (the signal) is still found, once the line is there."""
+    import threading
+    log = tmp_path / "supervisord.log"
+    log.write_text("")
+    tail = LogTail(str(log))
+    line = "2026-12-07 07:15:32,565 WARN exited: services (terminated by SIGKILL; not expected)\n"
+    writer = threading.Timer(0.3, lambda: log.write_text(line))
+    writer.start()
+    try:
+        found = _exit_details_of("services", "PROCESS_STATE_EXITED", tail)
+    finally:
+        writer.join()
+    assert found == {"services": "terminated by SIGKILL; not expected"}
+    # other events do not wait
+    assert _exit_details_of("services", "PROCESS_STATE_STARTING", tail) == {}
