@@ -1,10 +1,12 @@
 """Small helpers for tests (and the benches): waiting on a condition with a
 deadline, stopping a child's process group, a self-signed certificate, corpus
 access."""
+import contextlib
 import csv
 import os
 import signal
 import subprocess
+import sys
 import time
 
 CORPUS = os.path.join(os.path.dirname(__file__), "corpus")
@@ -60,6 +62,37 @@ def _signal_group(proc, sig):
         os.killpg(proc.pid, sig)
     except ProcessLookupError:  # the leader and all of its group are gone
         pass
+
+
+@contextlib.contextmanager
+def jobs_processes(service, env, rabbit_config, rabbit_manager, log_dir, count=2):
+    """`count` `nameko run` processes of `service` (e.g. a test's slowed
+    JobsService) on one RPC queue, with `env`; yields once all consume, and
+    stops their process groups afterwards."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
+    procs = []
+    for n in range(count):
+        with open(os.path.join(log_dir, f"jobs{n}.log"), "wb") as log:
+            procs.append(subprocess.Popen(
+                [nameko, "run", "--config", "config.yaml", service], cwd=root,
+                env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True))
+
+    def consumers():
+        for n, proc in enumerate(procs):
+            with open(os.path.join(log_dir, f"jobs{n}.log")) as log:
+                assert proc.poll() is None, log.read()[-3000:]
+        try:
+            return rabbit_manager.get_queue(rabbit_config["vhost"], "rpc-jobs")["consumers"]
+        except Exception:  # not declared yet
+            return 0
+    try:
+        wait_until(lambda: consumers() == count, timeout=90,
+                   message=f"{count} jobs processes consuming")
+        yield procs
+    finally:
+        stop_process_groups(procs)
 
 
 def self_signed_certificate(folder, name="127.0.0.1"):

@@ -9,10 +9,6 @@ transaction held open 0.3 s, so that their creations overlap for sure) share
 one database of each kind and one RPC queue, and many creations for one
 user are sent at once: what is accepted never adds up past the quota.
 """
-import os
-import signal
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -22,49 +18,22 @@ from sqlalchemy.orm import Session
 
 from convertix.errors import QuotaExceeded
 from services.jobs import quota
-from tests.helpers import wait_until
+from tests.helpers import jobs_processes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 QUOTA = 1000
 AT_ONCE = 8  # creations sent together, shared by the two processes
 
 
 @pytest.fixture
 def two_jobs_processes(rabbit_config, rabbit_manager, db_url, tmp_path):
-    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"], "DATABASE_URL": db_url,
+    env = {"AMQP_URI": rabbit_config["AMQP_URI"], "DATABASE_URL": db_url,
            "STORAGE_ROOT": str(tmp_path / "storage"), "QUOTA_BYTES": str(QUOTA),
            "MAX_TASKS_IN_FLIGHT_PER_USER": "1", "LOG_DIR": str(tmp_path / "log"),
            "METRICS_PORT": "0", "METRICS_TARGETS_DIR": str(tmp_path / "targets"),
            "PYTHONUNBUFFERED": "1"}
-    procs = []
-    for n in range(2):
-        log = open(tmp_path / f"jobs{n}.log", "wb")
-        procs.append(subprocess.Popen(
-            [f"{BIN}/nameko", "run", "--config", "config.yaml",
-             "tests.slow_create_jobs:JobsService"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-
-    def consumers():
-        for n, proc in enumerate(procs):
-            assert proc.poll() is None, (tmp_path / f"jobs{n}.log").read_text()[-3000:]
-        try:
-            return rabbit_manager.get_queue(rabbit_config["vhost"], "rpc-jobs")["consumers"]
-        except Exception:  # not declared yet
-            return 0
-
-    try:
-        wait_until(lambda: consumers() == 2, timeout=90, message="two jobs processes consuming")
+    with jobs_processes("tests.slow_create_jobs:JobsService", env, rabbit_config,
+                        rabbit_manager, tmp_path):
         yield db_url
-    finally:
-        for proc in procs:
-            os.killpg(proc.pid, signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def create_at_once(rpc, user_id, size, count):

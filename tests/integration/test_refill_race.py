@@ -9,9 +9,6 @@ overlap and read the same waiting tasks. Every message on the conversion
 queue is then drained and counted: one per task.
 """
 import json
-import os
-import subprocess
-import sys
 import uuid
 from collections import Counter
 
@@ -22,10 +19,8 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from convertix.contract import CONVERT_QUEUE
 from infra import migrations
 from tests.conftest import fresh_postgres_database
-from tests.helpers import stop_process_groups, wait_until
+from tests.helpers import jobs_processes
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN = os.path.dirname(sys.executable)
 AT_ONCE = 8      # creations sent together, shared by the two processes
 FILES = 3        # tasks per job
 
@@ -39,31 +34,14 @@ def postgres_url():
 
 @pytest.fixture
 def two_jobs_processes(rabbit_config, rabbit_manager, postgres_url, tmp_path):
-    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"], "DATABASE_URL": postgres_url,
+    env = {"AMQP_URI": rabbit_config["AMQP_URI"], "DATABASE_URL": postgres_url,
            "STORAGE_ROOT": str(tmp_path / "storage"),
            "MAX_TASKS_IN_FLIGHT_PER_USER": str(AT_ONCE * FILES),  # all go out at once
            "LOG_DIR": str(tmp_path / "log"), "METRICS_PORT": "0",
            "METRICS_TARGETS_DIR": str(tmp_path / "targets"), "PYTHONUNBUFFERED": "1"}
-    procs = []
-    for n in range(2):
-        log = open(tmp_path / f"jobs{n}.log", "wb")
-        procs.append(subprocess.Popen(
-            [f"{BIN}/nameko", "run", "--config", "config.yaml",
-             "tests.slow_refill_jobs:JobsService"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
-
-    def consumers():
-        for n, proc in enumerate(procs):
-            assert proc.poll() is None, (tmp_path / f"jobs{n}.log").read_text()[-3000:]
-        try:
-            return rabbit_manager.get_queue(rabbit_config["vhost"], "rpc-jobs")["consumers"]
-        except Exception:  # not declared yet
-            return 0
-    try:
-        wait_until(lambda: consumers() == 2, timeout=90, message="two jobs processes consuming")
+    with jobs_processes("tests.slow_refill_jobs:JobsService", env, rabbit_config,
+                        rabbit_manager, tmp_path):
         yield
-    finally:
-        stop_process_groups(procs)
 
 
 def drain(amqp_uri):
