@@ -19,13 +19,24 @@ IN_FLIGHT = (states.QUEUED, states.PROCESSING)
 
 # One refill of a user at a time in this process (green locks: nameko's eventlet):
 # two concurrent refills would both pick the same unpublished tasks and
-# publish them twice. Across jobs processes that can still happen (harmless,
-# only wasted work). A fixed pool: the set of users is not kept.
+# publish them twice. A fixed pool: the set of users is not kept.
 _LOCKS = [Semaphore(1) for _ in range(64)]
+# Across jobs processes (the stack runs two): PostgreSQL's advisory lock on
+# (this key, the user id's hash), held until the refill's transaction ends.
+REFILL_LOCK_KEY = 0x66616972  # "fair"
 
 
 def user_lock(user_id):
     return _LOCKS[hash(user_id) % len(_LOCKS)]
+
+
+def lock_user(session, user_id):
+    """Wait for, then hold until the transaction ends, the user's refill lock
+    across processes. None on SQLite: it serves one jobs process (the stack
+    runs PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(REFILL_LOCK_KEY,
+                                                          func.hashtext(user_id))))
 
 
 def share(sandboxes, users):

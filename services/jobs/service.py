@@ -331,16 +331,17 @@ class JobsService:
 
     def _publish_next(self, user_id, created_before=None):
         """Publish the user's waiting tasks while fewer than the cap are in
-        flight; the number published. Read, commit, then publish (no message
-        while a transaction is open); marked published after their messages
-        are out (one UPDATE for all), so a crash in between publishes them
-        twice, never not at all."""
+        flight; the number published. The user's refill lock (this process's,
+        and fair.lock_user's across jobs processes) is held from the read to
+        the commit that marks them published: the one transaction stays open
+        while they are published (no row is locked meanwhile), so two
+        processes never send the same tasks. Marked after their messages are
+        out (one UPDATE for all), so a crash in between publishes them twice,
+        never not at all."""
         session = self.db.session
         with fair.user_lock(user_id):
+            fair.lock_user(session, user_id)
             rows = fair.next_tasks(session, user_id, self._cap, created_before)
-            session.commit()
-            if not rows:
-                return 0
             published = []
             try:
                 for task_id, job_id, index, options in rows:
@@ -350,7 +351,7 @@ class JobsService:
                 if published:
                     session.execute(update(Task).where(Task.id.in_(published))
                                     .values(published=True))
-                    session.commit()
+                session.commit()  # and the lock goes
         return len(rows)
 
     def _cap(self, session):
