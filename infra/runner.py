@@ -12,7 +12,8 @@ stops gracefully as usual, and a second SIGTERM does not stop it twice. Everythi
 Before nameko starts anything, the `--config` file is checked against the
 schema (infra/config/schema.py): an unknown key or a bad value stops the
 process at once (exit status 2) with a line naming the key, rather than a
-service failing later, or running on a value nobody meant.
+service failing later, or running on a value nobody meant. AMQP_QUEUE_TYPE
+`quorum` makes the services' durable queues quorum queues (infra/nameko/quorum.py).
 """
 import eventlet
 
@@ -26,7 +27,8 @@ from nameko.cli.main import main as nameko_main  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
 from infra.config import load_checked  # noqa: E402
-from infra.config.schema import ConfigError  # noqa: E402
+from infra.config.schema import AMQP_QUEUE_TYPE_KEY, ConfigError, read_value  # noqa: E402
+from infra.nameko import quorum  # noqa: E402
 
 
 START_WAIT_S = 60  # how long a SIGTERM waits for start-up before killing
@@ -74,10 +76,11 @@ def main(argv=None):
     path = config_argument(argv)
     if path is not None:
         try:
-            load_checked(path)
+            config = load_checked(path)
         except ConfigError as exc:
             print(f"convertix: {exc}", file=sys.stderr)
             return 2
+        quorum.use(read_value(config, AMQP_QUEUE_TYPE_KEY))
     nameko_run.ServiceRunner = StartThenStopRunner
     sys.argv = ["nameko", "run", *argv]
     return nameko_main()

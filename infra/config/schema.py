@@ -26,6 +26,7 @@ from infra.config.checks import MAPPING, TEXT, AtMost, Flag, Integer, Invalid, N
 
 # --- the section (and top-level) names ---
 AMQP_URI_KEY = "AMQP_URI"
+AMQP_QUEUE_TYPE_KEY = "AMQP_QUEUE_TYPE"
 MAX_WORKERS_KEY = "max_workers"
 DB_URIS_KEY = "DB_URIS"
 STORAGE_KEY = "STORAGE"
@@ -303,6 +304,8 @@ LOGS = Section(
 CONFIG = Section(
     "", "config.yaml",
     Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", TEXT, "RabbitMQ"),
+    Key(AMQP_QUEUE_TYPE_KEY, "classic", OneOf(("classic", "quorum")),
+        "quorum: the services' durable queues are quorum queues (a RabbitMQ cluster)"),
     Key(MAX_WORKERS_KEY, 10, POSITIVE,
         "nameko workers per service process; the converter's: CONVERTER.workers"),
     Key(DB_URIS_KEY, {f"{service}:Base": DEFAULT_DATABASE_URL
