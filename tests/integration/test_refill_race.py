@@ -1,0 +1,92 @@
+"""Two jobs processes refilling one user's queue at once publish each task
+once (services/jobs/fair.py `lock_user`, PostgreSQL's advisory lock).
+
+Two `nameko run` jobs processes (tests/slow_refill_jobs.py: a refill's read
+held 0.3 s before it publishes) share one PostgreSQL database and one RPC
+queue; no converter consumes. Jobs for one user are created through both at
+once: each creation refills the user's queue, so the two processes' refills
+overlap and read the same waiting tasks. Every message on the conversion
+queue is then drained and counted: one per task.
+"""
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections import Counter
+
+import pytest
+from kombu import Connection
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from convertix.contract import CONVERT_QUEUE
+from infra import migrations
+from tests.conftest import fresh_postgres_database
+from tests.helpers import stop_process_groups, wait_until
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+AT_ONCE = 8      # creations sent together, shared by the two processes
+FILES = 3        # tasks per job
+
+
+@pytest.fixture
+def postgres_url():
+    with fresh_postgres_database() as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def two_jobs_processes(rabbit_config, rabbit_manager, postgres_url, tmp_path):
+    env = {**os.environ, "AMQP_URI": rabbit_config["AMQP_URI"], "DATABASE_URL": postgres_url,
+           "STORAGE_ROOT": str(tmp_path / "storage"),
+           "MAX_TASKS_IN_FLIGHT_PER_USER": str(AT_ONCE * FILES),  # all go out at once
+           "LOG_DIR": str(tmp_path / "log"), "METRICS_PORT": "0",
+           "METRICS_TARGETS_DIR": str(tmp_path / "targets"), "PYTHONUNBUFFERED": "1"}
+    procs = []
+    for n in range(2):
+        log = open(tmp_path / f"jobs{n}.log", "wb")
+        procs.append(subprocess.Popen(
+            [f"{BIN}/nameko", "run", "--config", "config.yaml",
+             "tests.slow_refill_jobs:JobsService"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def consumers():
+        for n, proc in enumerate(procs):
+            assert proc.poll() is None, (tmp_path / f"jobs{n}.log").read_text()[-3000:]
+        try:
+            return rabbit_manager.get_queue(rabbit_config["vhost"], "rpc-jobs")["consumers"]
+        except Exception:  # not declared yet
+            return 0
+    try:
+        wait_until(lambda: consumers() == 2, timeout=90, message="two jobs processes consuming")
+        yield
+    finally:
+        stop_process_groups(procs)
+
+
+def drain(amqp_uri):
+    """(job id, index) of every message on the conversion queue, taken off it."""
+    found = []
+    with Connection(amqp_uri) as conn:
+        channel = conn.channel()
+        while True:
+            message = channel.basic_get(queue=CONVERT_QUEUE, no_ack=True)
+            if message is None:
+                return found
+            body = json.loads(message.body)
+            found.append((body["job_id"], body["index"]))
+
+
+def test_two_processes_publish_each_task_once(two_jobs_processes, rabbit_config):
+    user_id = uuid.uuid4().hex
+    files = [{"filename": f"{i}.png", "format": "png", "bytes": 10} for i in range(FILES)]
+    with ClusterRpcProxy({"AMQP_URI": rabbit_config["AMQP_URI"]}, timeout=60) as rpc:
+        replies = [rpc.jobs.create_job.call_async(uuid.uuid4().hex, user_id, {"format": "png"},
+                                                  files) for _ in range(AT_ONCE)]
+        job_ids = [reply.result()["id"] for reply in replies]
+    published = Counter(drain(rabbit_config["AMQP_URI"]))
+    twice = {task: n for task, n in published.items() if n > 1}
+    assert not twice, f"published more than once: {twice}"
+    assert set(published) == {(job_id, i) for job_id in job_ids for i in range(FILES)}
