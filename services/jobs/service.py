@@ -41,6 +41,7 @@ from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded
 from convertix.imaging.formats import extension
 from infra import metrics as metric_names
 from infra.config.schema import JOBS, read
+from infra.logs import context as log_fields
 from infra.nameko.capacity import ConverterCapacity
 from infra.nameko.database import ModelDatabase
 from infra.nameko.dependencies import ConfigProvider, StorageProvider
@@ -456,10 +457,13 @@ class JobsService:
         the other events that arrived with it (groupcommit.py): returns
         once the batch is committed. The Change."""
         self.log_context.bind(job_id=payload.get("job_id"), task_index=payload.get("index"))
-        return self.group_commit((payload, event), self._apply_batch)
+        # The batch runs in whichever worker leads it: each event takes its
+        # own context along (trace, user, job), for its lines and its events.
+        fields = {k: v for k, v in log_fields.current().items() if k in log_fields.FIELDS}
+        return self.group_commit((payload, event, fields), self._apply_batch)
 
     def _apply_batch(self, items):
-        """[(payload, event)] in one transaction; a Change per item. If the
+        """[(payload, event, log fields)] in one transaction; a Change per item. If the
         batch fails, each is tried alone, so that one bad event fails alone
         (its message is requeued) and the others go through."""
         try:
@@ -486,9 +490,10 @@ class JobsService:
         per user one refill."""
         session = self.db.session
         now = utcnow()
-        jobs = self._lock_jobs({payload.get("job_id") for payload, _ in items})
+        jobs = self._lock_jobs({payload.get("job_id") for payload, _, _ in items})
         changes, touched, drops, deltas, refills, again = [], {}, [], {}, [], []
-        for payload, event in items:
+        origin, own = {}, log_fields.current()  # job id -> its last event's context; the leader's
+        for payload, event, fields in items:
             job_id, index = payload.get("job_id"), payload.get("index")
             job = jobs.get(job_id)
             change = transitions.on_task_event(
@@ -508,12 +513,14 @@ class JobsService:
                 job.queue_position = None
             deltas[job.user_id] = deltas.get(job.user_id, 0) + change.quota_delta
             touched.setdefault(job_id, []).append((index, change))
+            origin[job_id] = fields
             if change.refill and job.user_id not in refills:
                 refills.append(job.user_id)
             if change.status == states.SUCCEEDED:
                 self.conversions.record(payload)
-            log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, task.status,
-                     f" ({task.stage})" if task.stage else "", task.attempts, job.status)
+            with log_fields.bound(**fields):
+                log.info("task %s/%s %s%s (attempt %d); job %s", job_id, index, task.status,
+                         f" ({task.stage})" if task.stage else "", task.attempts, job.status)
         for job_id in touched:  # one change of the job for the whole batch
             jobs[job_id].seq += 1
             jobs[job_id].updated_at = now
@@ -524,7 +531,8 @@ class JobsService:
             self.storage.delete(self.storage.output_path(job_id, index, extension(fmt)))
         for job_id, moved in touched.items():
             job = jobs[job_id]
-            self.log_context.bind(job_id=job_id, task_index=moved[-1][0])
+            # its lines and its job_changed carry its own trace and user
+            self.log_context.bind(**{**origin[job_id], "task_index": moved[-1][0]})
             if any(change.remove_inputs for _, change in moved):
                 self._remove_inputs(job)
             if any(change.announce for _, change in moved):
@@ -533,6 +541,7 @@ class JobsService:
             self._webhook_again(job_id)
         for user_id in refills:
             self._publish_next_safely(user_id)
+        self.log_context.bind(**{key: own.get(key) for key in log_fields.FIELDS})
         return changes
 
     def _lock_jobs(self, job_ids):

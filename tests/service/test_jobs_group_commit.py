@@ -2,6 +2,8 @@
 transaction (services/jobs/groupcommit.py), with one job_changed per job per
 batch, and end in the same documents as the same events applied one by one.
 worker_factory's mocked broker, a real database of each kind."""
+import logging
+
 import eventlet
 import pytest
 from nameko.testing.services import worker_factory
@@ -11,6 +13,7 @@ from sqlalchemy.orm import sessionmaker
 
 from convertix.contract import JOB_CHANGED, JOB_FINAL
 from convertix.storage import Storage
+from infra.logs import context as log_fields
 from services.jobs.costs import Conversions
 from services.jobs.groupcommit import Batcher
 from services.jobs.service import JobsService
@@ -137,3 +140,48 @@ def test_one_bad_event_in_a_batch_fails_alone(engine, tmp_path):
         failing.wait()
     tasks = service.get_job(job_id, USER)["tasks"]
     assert [t["status"] for t in tasks[:2]] == ["succeeded", "queued"]
+
+
+class _Fields(logging.Handler):
+    """Each line of the jobs service, with the log context it was written in."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append((record.getMessage(), log_fields.current()))
+
+
+def test_each_event_of_a_batch_logs_and_announces_with_its_own_context(engine, tmp_path):
+    """The batch runs in one worker: the others' lines and job_changed must
+    still carry their own trace (the leader's would mix two users' jobs)."""
+    service = jobs_service(engine, tmp_path, wait_s=0.01)
+    ids = create_jobs(service, 1)[:2]
+    traces = {job_id: f"{n + 1:x}" * 32 for n, job_id in enumerate(ids)}
+
+    def handle(job_id):
+        with log_fields.bound(trace_id=traces[job_id], job_id=job_id):
+            service.on_task_succeeded({"job_id": job_id, "index": 0, "attempt": 1, "output": {
+                "format": "png", "width": 2, "height": 2, "bytes": 40}})
+
+    handler, logger = _Fields(), logging.getLogger("services.jobs.service")
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        pool = eventlet.GreenPool()
+        for job_id in ids:
+            pool.spawn(handle, job_id)
+        pool.waitall()
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    lines = [(message, fields) for message, fields in handler.lines if message.startswith("task ")]
+    assert len(lines) == 2, handler.lines  # one batch, both events in it
+    for message, fields in lines:
+        job_id = message.split()[1].split("/")[0]
+        assert fields["trace_id"] == traces[job_id], (message, fields)
+    bound = [call.kwargs for call in service.log_context.bind.call_args_list
+             if "trace_id" in call.kwargs and call.kwargs.get("job_id") in traces]
+    assert {b["job_id"]: b["trace_id"] for b in bound} == traces
