@@ -35,6 +35,20 @@ CONVERT_ROUTING_KEY = "convert"
 DEAD_LETTER_EXCHANGE = "convertix.dead-letter"
 DEAD_LETTER_QUEUE = "convertix.convert.dead-letter"
 
+
+def task_message(job_id, indexes, options):
+    """A message of the conversion queue: {"job_id", "index", "options"} for
+    one task, {"job_id", "indexes", "options"} for a chunk of small tasks of
+    one job (services/jobs/chunks.py). Each task still ends on its own."""
+    if len(indexes) == 1:
+        return {"job_id": job_id, "index": indexes[0], "options": options}
+    return {"job_id": job_id, "indexes": list(indexes), "options": options}
+
+
+def task_indexes(message):
+    """The indexes of the tasks a conversion-queue message carries."""
+    return list(message["indexes"]) if "indexes" in message else [message["index"]]
+
 # --- events the converter dispatches, the jobs service handles ---
 TASK_STARTED = "task_started"
 TASK_SUCCEEDED = "task_succeeded"

@@ -143,6 +143,10 @@ CONVERTER = Section(
         "a task reports its stages once it has run this long (0: from its start)"),
     Key("tasks_ahead_per_sandbox", 1, Integer(min=0),
         "tasks a converter holds and the jobs service publishes beyond one per sandbox"),
+    Key("chunk_max_tasks", 8, POSITIVE,
+        "small tasks of one job published in one message at most (1: one task per message)"),
+    Key("chunk_max_s", 1.0, POSITIVE_NUMBER,
+        "estimated engine-seconds of one chunk at most; a task estimated above it goes alone"),
 )
 
 LIMITS = Section(

@@ -12,9 +12,11 @@ Delivery is at least once, so all of it is idempotent: converting twice
 writes the same file twice, and the jobs service ignores events for tasks
 that already ended.
 """
+import contextvars
 import logging
 import time
 
+from eventlet import GreenPool
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
@@ -25,6 +27,7 @@ from convertix.contract import (
     TASK_PROGRESS,
     TASK_STARTED,
     TASK_SUCCEEDED,
+    task_indexes,
 )
 from convertix.errors import ConvertixError
 from convertix.imaging import extension, sniff
@@ -33,6 +36,7 @@ from infra.nameko.dependencies import DeliveryAttempt, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import consume_tasks
+from services.converter.ended import EndedTasks
 from services.converter.engine import EnginePool
 from services.converter.progress import ProgressReports
 
@@ -43,6 +47,7 @@ class ConverterService:
     name = CONVERTER_SERVICE
 
     engine = EnginePool()
+    ended = EndedTasks()  # whose final event went out: a requeued chunk skips them
     progress = ProgressReports()
     storage = StorageProvider()
     dispatch = EventDispatcher()
@@ -51,15 +56,45 @@ class ConverterService:
     metrics = ServiceMetrics()
 
     @consume_tasks()
-    def convert_task(self, task):
+    def convert_task(self, message):
+        """One task, or a chunk of small tasks of one job (convertix.contract
+        `task_message`): each converted and reported on its own, a chunk's
+        side by side on this converter's sandboxes. The message is acked
+        once every task has ended; if one raised (worth a retry), the others
+        still end, then the message is requeued and its next delivery
+        converts only the unfinished ones (ended.py)."""
         received = time.monotonic()  # the same clock as the sandboxes' (CLOCK_MONOTONIC)
-        job_id, index = task["job_id"], task["index"]
+        job_id, options = message["job_id"], message.get("options")
+        indexes = [i for i in task_indexes(message) if (job_id, i) not in self.ended]
+        if len(indexes) <= 1:
+            for index in indexes:
+                self._convert(job_id, index, options, received)
+            return
+        pool = GreenPool(len(indexes))
+        # each with its own copy of the log context, bound to its task
+        running = [pool.spawn(contextvars.copy_context().run, self._convert_safely,
+                              job_id, index, options, received) for index in indexes]
+        errors = [error for error in (thread.wait() for thread in running) if error]
+        if errors:
+            log.warning("%d of %d tasks of a chunk of job %s to retry", len(errors),
+                        len(indexes), job_id)
+            raise errors[0]
+
+    def _convert_safely(self, job_id, index, options, received):
+        """_convert; the exception to requeue for, if any, returned."""
+        try:
+            self._convert(job_id, index, options, received)
+        except Exception as exc:
+            return exc
+        return None
+
+    def _convert(self, job_id, index, options, received):
         ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
         self.log_context.bind(job_id=job_id, task_index=index)
         # debug: its end is logged at info, and every line costs (~0.25 ms)
         log.debug("converting task %s/%s (attempt %s)", job_id, index, self.attempt)
         # counted and timed; an exception below counts as outcome "error"
-        conversion = self.metrics.conversion((task.get("options") or {}).get("format"))
+        conversion = self.metrics.conversion((options or {}).get("format"))
 
         def send(stage):  # decode is the task's start; transform, encode (from the sandbox), store
             if stage == STAGES[0]:
@@ -68,7 +103,7 @@ class ConverterService:
                 self.dispatch(TASK_PROGRESS, {**ref, "stage": stage})
         data = report = None
         try:
-            options = validate(task["options"], self.engine.output_formats())
+            options = validate(options, self.engine.output_formats())
             input_path = self.storage.input_path(job_id, index)
             if not self.storage.exists(input_path):
                 raise ConvertixError("the input file is gone (job deleted?)")
@@ -81,6 +116,8 @@ class ConverterService:
                 started = time.monotonic()
                 result = convert(data, options, on_stage=report)
                 seconds = time.monotonic() - started
+                # read now: the chunk's other tasks share this worker's engine
+                run = self.engine.last_run
         except ConvertixError as exc:
             log.info("task %s/%s failed: %s %s", job_id, index, exc.code, exc.message)
             info = _input_info(data)
@@ -88,11 +125,13 @@ class ConverterService:
                 report.close()
             conversion.failed(exc.code, info)
             self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info,
-                                        **self._sandbox(received)})
+                                        **_sandbox(self.engine.last_run, received)})
+            self.ended.add(job_id, index)
             return
         except BaseException:
             if report is not None:
                 report.close()
+            conversion.errored()  # here: a chunk's worker ends once, for all its tasks
             raise
         report("store")
         # The path follows from (job, index, format): Storage.output_path.
@@ -108,22 +147,23 @@ class ConverterService:
             "output": {"format": result.format, "width": result.width,
                        "height": result.height, "bytes": len(result.data)},
             "duration_s": round(seconds, 4),  # what the scaler's cost model learns from
-            **self._sandbox(received),
+            **_sandbox(run, received),
         })
-
-    def _sandbox(self, received):
-        """Which sandbox converted the task, its own clock at the request's
-        arrival and the reply's departure, and when this converter received
-        the task: whether the next task was held ready, and how long a
-        sandbox stood idle between two, show in these
-        (tests/integration/test_converters_fed.py)."""
-        run = self.engine.last_run
-        return {"sandbox": {**run, "received": received}} if run else {}
+        self.ended.add(job_id, index)
 
     @rpc
     def formats(self):
         """What this converter reads and writes (for operators: `n.rpc.converter.formats()`)."""
         return self.engine.capabilities()
+
+
+def _sandbox(run, received):
+    """Which sandbox converted the task, its own clock at the request's
+    arrival and the reply's departure, and when this converter received
+    the task: whether the next task was held ready, and how long a sandbox
+    stood idle between two, show in these
+    (tests/integration/test_converters_fed.py)."""
+    return {"sandbox": {**run, "received": received}} if run else {}
 
 
 def _input_info(data):

@@ -21,6 +21,8 @@ import uuid
 
 from nameko.extensions import DependencyProvider
 
+from scaler.cost import MB, MIN_MB, CostModel
+
 MAX_KEPT = 2000
 
 
@@ -29,18 +31,28 @@ class Conversions:
         self.source = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._kept = collections.deque(maxlen=max_kept)
         self._numbers = itertools.count(1)
+        # the scaler's model, taught here too: what a task about to be
+        # published costs, for chunking small tasks (chunks.py)
+        self.model = CostModel()
 
     def record(self, payload):
         """A success as its task_succeeded payload has it (applied, not a duplicate)."""
         seconds = payload.get("duration_s")
         if seconds is None:
             return
-        self._kept.append({
+        figure = {
             "n": next(self._numbers),
             "job_id": payload.get("job_id"), "index": payload.get("index"),
             "output_format": (payload.get("output") or {}).get("format"),
             "input_bytes": (payload.get("input") or {}).get("bytes") or 0,
-            "duration_s": seconds})
+            "duration_s": seconds}
+        self._kept.append(figure)
+        self.model.observe(figure["output_format"], figure["input_bytes"], seconds)
+
+    def estimate_s(self, output_format, input_bytes):
+        """Engine-seconds a task will take: learned per output format, the
+        scaler's prior (by input bytes) until then."""
+        return max((input_bytes or 0) / MB, MIN_MB) * self.model.rate(output_format)
 
     def since(self, learned):
         """{"source", "conversions": those after number `learned[source]`}, oldest first."""

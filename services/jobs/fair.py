@@ -59,12 +59,15 @@ def active_users(session):
 
 
 def next_tasks(session, user_id, cap, created_before=None):
-    """(task id, job id, index, options JSON) of the user's tasks to publish now.
+    """(task id, job id, index, options JSON, input bytes, input format) of
+    the user's tasks to publish now; counted in tasks, however many share a
+    message (services/jobs/chunks.py).
 
     `cap`: an int, or a function of the session giving it. The waiting tasks
     are looked for first: most calls (a task ended, nothing of its user
     waits) then cost one query, and the cap is worked out only when needed."""
-    query = (select(Task.id, Task.job_id, Task.index, Job.options).join(Job)
+    query = (select(Task.id, Task.job_id, Task.index, Job.options, Task.input_bytes,
+                    Task.input_format).join(Job)
              .where(Job.user_id == user_id, Task.published.is_(False),
                     Task.status == states.QUEUED))
     if created_before is not None:

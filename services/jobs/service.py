@@ -36,11 +36,13 @@ from convertix.contract import (
     TASK_PROGRESS,
     TASK_STARTED,
     TASK_SUCCEEDED,
+    task_indexes,
+    task_message,
 )
 from convertix.errors import ConvertixError, NotFound, NotReady, QuotaExceeded
 from convertix.imaging.formats import extension
 from infra import metrics as metric_names
-from infra.config.schema import JOBS, read
+from infra.config.schema import CONVERTER, JOBS, read
 from infra.logs import context as log_fields
 from infra.nameko.capacity import ConverterCapacity
 from infra.nameko.database import ModelDatabase
@@ -48,7 +50,7 @@ from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts, tasks_ahead
-from services.jobs import fair, progress, quota, retention, reuse, states, stats, transitions
+from services.jobs import chunks, fair, progress, quota, retention, reuse, states, stats, transitions
 from services.jobs.costs import RecentConversions
 from services.jobs.documents import change_event, job_document
 from services.jobs.groupcommit import GroupCommit
@@ -265,12 +267,16 @@ class JobsService:
 
     @consume(dead_letter_queue, requeue_on_error=True)
     def on_dead_letter(self, payload):
-        """A task RabbitMQ gave up on after the configured number of deliveries."""
-        log.warning("task %s/%s dead-lettered", payload.get("job_id"), payload.get("index"))
+        """A task, or a chunk of tasks, RabbitMQ gave up on after the
+        configured number of deliveries: each task fails on its own, as if
+        it had travelled alone (those already ended ignore it)."""
         attempts = max_attempts(self.config)
-        self._apply(payload, transitions.event_of("failed", payload, attempt=attempts, error={
-            "code": "INTERNAL_ERROR",
-            "message": f"conversion failed {attempts} times; the task was dead-lettered"}))
+        error = {"code": "INTERNAL_ERROR",
+                 "message": f"conversion failed {attempts} times; the task was dead-lettered"}
+        for index in task_indexes(payload):
+            task = {"job_id": payload.get("job_id"), "index": index}
+            log.warning("task %s/%s dead-lettered", task["job_id"], index)
+            self._apply(task, transitions.event_of("failed", task, attempt=attempts, error=error))
 
     @timer(interval=SWEEP_INTERVAL_S)
     def publish_forgotten_tasks(self):
@@ -392,15 +398,26 @@ class JobsService:
             rows = fair.next_tasks(session, user_id, self._cap, created_before)
             published = []
             try:
-                for task_id, job_id, index, options in rows:
-                    self.publish_task(_task_message(job_id, index, json.loads(options)))
-                    published.append(task_id)
+                for chunk in self._chunks(rows):  # small tasks of a job share a message
+                    _, job_id, _, options, *_ = chunk[0]
+                    self.publish_task(task_message(job_id, [row[2] for row in chunk],
+                                                   json.loads(options)))
+                    published.extend(row[0] for row in chunk)
             finally:  # what did go out is marked, even if a later publish failed
                 if published:
                     session.execute(update(Task).where(Task.id.in_(published))
                                     .values(published=True))
                 session.commit()  # and the lock goes
         return len(rows)
+
+    def _chunks(self, rows):
+        """The rows of fair.next_tasks grouped into messages (chunks.py),
+        each task priced by the cost model."""
+        settings = read(self.config, CONVERTER)
+        estimate = self.conversions.estimate_s
+        return chunks.chunks(
+            [(row, row[1], estimate(json.loads(row[3]).get("format") or row[5], row[4]))
+             for row in rows], settings["chunk_max_tasks"], settings["chunk_max_s"])
 
     def _cap(self, session):
         """A user's tasks on the queue at most: configured, or a fair share."""
@@ -602,10 +619,6 @@ class JobsService:
         self.storage.delete_job(job.id)
         raise ConvertixError(f"the message broker refused the job: {exc}",
                              code="BACKEND_UNAVAILABLE")
-
-def _task_message(job_id, index, options):
-    return {"job_id": job_id, "index": index, "options": options}
-
 
 def _encode_cursor(job):
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()
