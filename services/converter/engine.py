@@ -63,6 +63,7 @@ class Engine:
                 if sandbox.clock:
                     self.last_run = {"sandbox": f"{self._pool.name}/{slot}",
                                      "began": sandbox.clock[0], "ended": sandbox.clock[1]}
+        convert.sandbox = sandbox  # the one it converts with (a test kills it mid-task)
         try:
             yield convert
         finally:

@@ -10,7 +10,7 @@ from nameko_sqlalchemy.database import DatabaseWrapper
 from sqlalchemy import create_engine, event, update
 from sqlalchemy.orm import sessionmaker
 
-from convertix.contract import JOBS_SERVICE
+from convertix.contract import JOBS_SERVICE, task_indexes
 from convertix.errors import NotFound, NotReady
 from convertix.storage import Storage
 from infra import migrations
@@ -37,13 +37,24 @@ def service(tmp_path):
                           config={"CONVERTER": {"max_attempts": 4}})
 
 
-def test_create_job_records_and_queues_one_message_per_task(service):
+def test_create_job_records_and_queues_its_small_tasks_in_one_chunk(service):
     doc = service.create_job(JOB, USER, {"format": "png"}, FILES)
     assert doc["status"] == "queued"
     assert [(t["index"], t["status"], t["attempts"]) for t in doc["tasks"]] == [
         (0, "queued", 0), (1, "queued", 0)]
     payloads = [call.args[0] for call in service.publish_task.call_args_list]
+    assert payloads == [{"job_id": JOB, "indexes": [0, 1], "options": {"format": "png"}}]
+
+
+def test_with_chunks_of_one_each_task_is_its_own_message(service):
+    service.config["CONVERTER"]["chunk_max_tasks"] = 1
+    service.create_job(JOB, USER, {"format": "png"}, FILES)
+    payloads = [call.args[0] for call in service.publish_task.call_args_list]
     assert payloads == [{"job_id": JOB, "index": i, "options": {"format": "png"}} for i in (0, 1)]
+
+
+def published_indexes(service):
+    return sorted(i for c in service.publish_task.call_args_list for i in task_indexes(c.args[0]))
 
 
 def test_publish_failure_leaves_no_job(service):
@@ -169,7 +180,7 @@ def test_a_redelivered_create_answers_the_job_it_created(service):
     again = service.create_job(JOB, USER, {"format": "png"}, FILES, deadline=time.time() - 1)
     assert again["id"] == first["id"] and again["status"] == "queued"
     assert len(again["tasks"]) == 2
-    assert sorted(c.args[0]["index"] for c in service.publish_task.call_args_list) == [0, 1]
+    assert published_indexes(service) == [0, 1]
     assert service.storage_usage(USER)["used_bytes"] == 30  # counted once
 
 
@@ -183,7 +194,7 @@ def test_forgotten_tasks_are_published_again(service):
     service.publish_task.reset_mock()
 
     service.publish_forgotten_tasks()
-    assert sorted(c.args[0]["index"] for c in service.publish_task.call_args_list) == [0, 1]
+    assert published_indexes(service) == [0, 1]
     service.publish_task.reset_mock()
     service.publish_forgotten_tasks()  # now marked published: not again
     service.publish_task.assert_not_called()

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, update
 
+from convertix.contract import task_indexes
 from convertix.errors import NotFound, QuotaExceeded
 from infra import metrics
 from services.jobs.models import Job, Task, utcnow
@@ -31,7 +32,10 @@ def store_inputs(service, job, count):
 
 
 def published(service):
-    return [(c.args[0]["job_id"], c.args[0]["index"]) for c in service.publish_task.call_args_list]
+    """(job id, index) of each task published, in order, chunks unpacked: the
+    cap counts tasks, whatever shares a message."""
+    return [(c.args[0]["job_id"], index) for c in service.publish_task.call_args_list
+            for index in task_indexes(c.args[0])]
 
 
 # --- quota and retention ---------------------------------------------------
