@@ -25,7 +25,7 @@ ACCOUNTS_SERVICE = "accounts"
 JOBS_SERVICE = "jobs"
 CONVERTER_SERVICE = "converter"
 
-# --- conversion queue: one message per task ---
+# --- conversion queue: one message per task, or per chunk of small tasks of one job ---
 # A quorum queue: RabbitMQ counts deliveries itself, so a message that keeps
 # failing (or keeps killing its worker) is dead-lettered after
 # `max_attempts`, not redelivered forever.

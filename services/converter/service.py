@@ -74,7 +74,11 @@ class ConverterService:
         # each with its own copy of the log context, bound to its task
         running = [pool.spawn(contextvars.copy_context().run, self._convert_safely,
                               job_id, index, options, received) for index in indexes]
-        errors = [error for error in (thread.wait() for thread in running) if error]
+        try:
+            errors = [error for error in (thread.wait() for thread in running) if error]
+        finally:  # a killed worker takes its chunk's tasks with it (their sandboxes replaced)
+            for thread in running:
+                thread.kill()
         if errors:
             log.warning("%d of %d tasks of a chunk of job %s to retry", len(errors),
                         len(indexes), job_id)
