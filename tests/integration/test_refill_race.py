@@ -16,7 +16,7 @@ import pytest
 from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from convertix.contract import CONVERT_QUEUE
+from convertix.contract import CONVERT_QUEUE, task_indexes
 from infra import migrations
 from tests.conftest import fresh_postgres_database
 from tests.helpers import jobs_processes
@@ -53,8 +53,8 @@ def drain(amqp_uri):
             message = channel.basic_get(queue=CONVERT_QUEUE, no_ack=True)
             if message is None:
                 return found
-            body = json.loads(message.body)
-            found.append((body["job_id"], body["index"]))
+            body = json.loads(message.body)  # one task, or a chunk of them
+            found.extend((body["job_id"], index) for index in task_indexes(body))
 
 
 def test_two_processes_publish_each_task_once(two_jobs_processes, rabbit_config):
