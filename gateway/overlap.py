@@ -148,15 +148,11 @@ class StreamedUpload:
             self._refuse("options", lambda: parse_options(None, self.caps["output"]))
         if not self.count:
             self._refuse("count", lambda: check_count([], self.limits["max_files"]))
-        if not self.refusals:
-            if self.created:
-                doc = self._check("service", lambda: self.rpc(
-                    "seal_job", self.job_id, self.user_id, self.pending, self.added,
-                    callback_url=self.callback_url, deadline=self._deadline()))
-            else:  # the options came after every file: one create, sealed at once
-                doc = self._check("service", lambda: self.rpc(
-                    "create_job", self.job_id, self.user_id, self.options, self.pending,
-                    callback_url=self.callback_url, deadline=self._deadline()))
+        doc = None
+        if not self.refusals:  # valid options and a stored file: the job exists (_send)
+            doc = self._check("service", lambda: self.rpc(
+                "seal_job", self.job_id, self.user_id, self.pending, self.added,
+                callback_url=self.callback_url, deadline=self._deadline()))
         error = first_refusal(self.refusals)
         if error is not None:
             raise error
