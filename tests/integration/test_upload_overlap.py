@@ -53,9 +53,11 @@ class SlowBody:
     """wsgi.input that hands over `pieces` one at a time; before piece k it
     runs waits[k]() (a wait_until: the client pauses until that holds)."""
 
-    def __init__(self, pieces, waits):
+    def __init__(self, pieces, waits, cut_after=None):
         self.pieces, self.waits, self.next, self.left = list(pieces), waits, 0, b""
         self.total, self.position = sum(len(p) for p in self.pieces), 0
+        if cut_after is not None:  # the client goes away: what it said it would send, not sent
+            self.pieces = self.pieces[:cut_after]
 
     def tell(self):  # werkzeug's test client measures the body (seek to the end and back)
         return self.position
@@ -66,10 +68,10 @@ class SlowBody:
 
     def read(self, size=-1):
         if not self.left:
+            if self.next in self.waits:
+                self.waits.pop(self.next)()
             if self.next == len(self.pieces):
                 return b""
-            if self.next in self.waits:
-                self.waits[self.next]()
             self.left, self.next = self.pieces[self.next], self.next + 1
         size = len(self.left) if size is None or size < 0 else size
         data, self.left = self.left[:size], self.left[size:]
@@ -91,8 +93,9 @@ def pieces(files, options):
     return out
 
 
-def post(http, headers, body_pieces, waits):
-    return http.post("/api/v1/jobs", headers=headers, input_stream=SlowBody(body_pieces, waits),
+def post(http, headers, body_pieces, waits, cut_after=None):
+    return http.post("/api/v1/jobs", headers=headers,
+                     input_stream=SlowBody(body_pieces, waits, cut_after),
                      content_type=f"multipart/form-data; boundary={BOUNDARY}")
 
 
@@ -147,17 +150,19 @@ def test_the_first_task_converts_before_the_upload_ends(stack, storage_root):
 @pytest.mark.parametrize("refused, status, code", [
     (b"this is no image at all", 415, "UNSUPPORTED_FORMAT"),
     (png_bytes((48, 32)) + b"\0" * MAX_FILE, 413, "FILE_TOO_LARGE"),
+    (None, 400, "BAD_REQUEST"),  # the client goes away instead of sending it
 ])
 def test_a_job_whose_10th_file_is_refused_leaves_nothing(stack, storage_root, refused, status,
                                                          code):
     http, headers, config, converter = stack
     files = images(FILES)
-    files[REFUSED] = ("refused.png", refused)
+    files[REFUSED] = ("refused.png", refused or b"")
     seen = {}
     # the 10th file is sent only once the first tasks have results
     waits = {REFUSED + 1: lambda: seen.setdefault("job", first_result(storage_root))}
 
-    answer = post(http, headers, pieces(files, {"format": "png", "width": 24}), waits)
+    answer = post(http, headers, pieces(files, {"format": "png", "width": 24}), waits,
+                  cut_after=REFUSED + 1 if refused is None else None)
 
     assert answer.status_code == status, answer.get_data(as_text=True)
     assert answer.get_json()["error"]["code"] == code
