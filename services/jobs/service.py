@@ -220,6 +220,7 @@ class JobsService:
         file, a client gone, an error): it is removed as if never made, its
         tasks cancelled, its files and records gone, no event and no webhook
         (its client was told of no job). False if there was no such job."""
+        self.log_context.bind(job_id=job_id, user_id=user_id)
         now = utcnow()
         session = self.db.session
         job = self.db.session.get(Job, job_id) if self._lock_job(job_id, now) else None
