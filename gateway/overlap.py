@@ -67,7 +67,6 @@ class StreamedUpload:
     def __init__(self, job_id, user_id, rpc, store, caps, limits, hashed, timeout_s):
         self.job_id, self.user_id, self.rpc, self.store = job_id, user_id, rpc, store
         self.caps, self.limits, self.hashed, self.timeout_s = caps, limits, hashed, timeout_s
-        self.options_raw = self.callback_raw = None
         self.options = self.callback_url = None
         self.seen = {"options": False, "callback_url": False}
         self.count = 0           # file parts seen
@@ -90,11 +89,9 @@ class StreamedUpload:
             return  # the first of each counts, as request.form.get's
         self.seen[name] = True
         if name == "options":
-            self.options_raw = value
             self._check("options", lambda: setattr(
                 self, "options", parse_options(value, self.caps["output"])))
         else:
-            self.callback_raw = value
             self._check("callback_url", lambda: setattr(
                 self, "callback_url", parse_callback_url(value)))
         self._send()
@@ -122,11 +119,11 @@ class StreamedUpload:
 
     # --- the job -----------------------------------------------------------
 
-    def _send(self, last=False):
+    def _send(self):
         """Hand the pending files to the job when it is time (never once refused)."""
         if self.refusals or self.options is None or not self.pending:
             return
-        if not last and not flush_now(len(self.pending), self.added,
+        if not flush_now(len(self.pending), self.added,
                                       time.monotonic() - self.pending_since):
             return
         files, first = self.pending, self.added
