@@ -22,11 +22,13 @@ from gateway.archive import stream_zip
 from gateway.auth import current_user_id
 from gateway.events import job_events
 from gateway.limits import job_creation_limit
+from gateway.overlap import StreamedUpload, streamed
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.slots import convert_slot
 from gateway.storage import reuse_on, storage
 from gateway.uploads import (
+    MULTIPART,
     check_count,
     parse_callback_url,
     parse_options,
@@ -101,7 +103,24 @@ def formats_document(caps):
 @job_creation_limit
 @jwt_required()
 def create_job():
+    if request.mimetype == MULTIPART:  # converting while the rest is read: gateway/overlap.py
+        return _accepted(_submit_streamed())
     return _accepted(_submit(sent(request)))
+
+
+def _submit_streamed():
+    """A multipart upload whose job is made as its first file is stored."""
+    config = current_app.config
+    job_id = uuid.uuid4().hex
+    bind_job(job_id)
+    upload = StreamedUpload(
+        job_id, current_user_id(), _rpc, storage(), capabilities(),
+        {"max_files": config["MAX_FILES"], "max_file_bytes": config["MAX_FILE_BYTES"]},
+        hashed=reuse_on(current_app), timeout_s=float(config["RPC_TIMEOUT_S"]))
+    doc = streamed(request, upload)
+    log.info("job %s accepted: %d files, to %s", job_id, len(doc["tasks"]),
+             doc["options"].get("format"))
+    return doc
 
 
 @bp.get("/jobs")

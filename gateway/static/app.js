@@ -332,8 +332,10 @@
       return;
     }
     const form = new FormData();
-    for (const item of picked) form.append("file", item.file, item.file.name);
+    // options first: the server makes the job as the first file arrives,
+    // and converts it while the others are still being sent
     form.append("options", JSON.stringify(readOptions()));
+    for (const item of picked) form.append("file", item.file, item.file.name);
     $("convert").disabled = true;
     try {
       await fresh();

@@ -38,6 +38,10 @@ class Job(Base):
     seq = Column(Integer, nullable=False, default=0, server_default="0")
     # Queued tasks of earlier jobs still ahead of this one; None unless queued.
     queue_position = Column(Integer, nullable=True)
+    # True while the gateway is still reading the upload: more tasks may
+    # come, so the job is not final whatever its tasks' statuses, and it is
+    # not listed (docs/DESIGN.md "Uploads overlap conversion").
+    open = Column(Boolean, nullable=False, default=False, server_default=false())
     created_at = Column(DateTime, nullable=False, default=utcnow)
     updated_at = Column(DateTime, nullable=False, default=utcnow)
 

@@ -41,5 +41,20 @@ def remove(session, job_ids, cutoff):
     return removed
 
 
+def stale_open(session, cutoff, limit):
+    """Ids of open jobs (an upload still being read) last changed before
+    `cutoff`, oldest first: their gateway died before it sealed or abandoned them."""
+    return list(session.execute(
+        select(Job.id).where(Job.open.is_(True), Job.updated_at < cutoff)
+        .order_by(Job.updated_at, Job.id).limit(limit)).scalars())
+
+
+def still_stale(job, cutoff):
+    """After locking it: still open? Its lock's own write moved updated_at,
+    so the tasks' last changes tell (and the job's creation, when it has none newer)."""
+    last = max([job.created_at] + [t.updated_at for t in job.tasks])
+    return bool(job.open) and last < cutoff
+
+
 def input_paths(storage, job):
     return [storage.input_path(job.id, task.index) for task in job.tasks]

@@ -95,12 +95,15 @@ class JobsService:
     # --- RPC: the gateway's API -------------------------------------------
 
     @rpc
-    def create_job(self, job_id, user_id, options, files, callback_url=None, deadline=None):
+    def create_job(self, job_id, user_id, options, files, callback_url=None, deadline=None,
+                   open=False):
         """Record a job with one queued task per file, then queue the tasks.
 
         `files`: [{"filename", "format", "bytes"}], already stored by the gateway.
         `deadline` (epoch seconds): past it, the caller has given up waiting
         (and removed the inputs), so the job is refused rather than created.
+        `open`: the gateway is still reading the upload; more files come with
+        add_tasks, then seal_job (docs/DESIGN.md "Uploads overlap conversion").
         """
         uuid.UUID(hex=job_id)
         self.log_context.bind(job_id=job_id, user_id=user_id)
@@ -121,6 +124,7 @@ class JobsService:
             session.rollback()  # nothing recorded, the row's lock let go
             raise
         job = self._new_job(job_id, user_id, options, files, callback_url)
+        job.open = bool(open)
         # Same bytes and options as an earlier success of this user: that result (reuse.py).
         reuse.reuse(session, self.storage, job, files, settings["reuse_results"])
         session.add(job)
@@ -156,7 +160,8 @@ class JobsService:
     @rpc
     def list_jobs(self, user_id, status=None, limit=DEFAULT_PAGE, cursor=None):
         limit = max(1, min(int(limit or DEFAULT_PAGE), MAX_PAGE))
-        query = select(Job).where(Job.user_id == user_id)
+        # an open job is an upload still being read: no job yet for its client
+        query = select(Job).where(Job.user_id == user_id, Job.open.is_(False))
         if status:
             query = query.where(Job.status == status)
         if cursor:
@@ -194,6 +199,96 @@ class JobsService:
         self.storage.delete_job(job_id)
         self._dispatch_change(event)
         self._publish_next_safely(user_id)  # its in-flight tasks no longer count
+
+    @rpc
+    def add_tasks(self, job_id, user_id, files, first):
+        """More files of an open job's upload, stored by the gateway: their
+        tasks, numbered from `first`, queued as create_job's (quota checked
+        on what they add). The job document."""
+        return self._grow(job_id, user_id, files, first)
+
+    @rpc
+    def seal_job(self, job_id, user_id, files=(), first=0, callback_url=None, deadline=None):
+        """The open job's upload is read to the end: its last files (as
+        add_tasks), its callback_url; from now on it may become final, and
+        is listed. Past `deadline` the gateway has given up (and will
+        abandon the job): refused, as create_job's."""
+        return self._grow(job_id, user_id, files, first, seal=True,
+                          callback_url=callback_url, deadline=deadline)
+
+    @rpc
+    def abandon_job(self, job_id, user_id):
+        """The upload of a job failed after the job was created (a refused
+        file, a client gone, an error): it is removed as if never made, its
+        tasks cancelled, its files and records gone, no event and no webhook
+        (its client was told of no job). False if there was no such job."""
+        self.log_context.bind(job_id=job_id, user_id=user_id)
+        now = utcnow()
+        session = self.db.session
+        job = self.db.session.get(Job, job_id) if self._lock_job(job_id, now) else None
+        if job is None or job.user_id != user_id:
+            session.rollback()
+            return False
+        self._remove_abandoned(job)
+        return True
+
+    def _grow(self, job_id, user_id, files, first, seal=False, callback_url=None,
+              deadline=None):
+        """Tasks added to an open job, and with `seal` the job sealed, in one
+        transaction started by writing the job's row (then the user's quota
+        row: the order every event batch takes)."""
+        now = utcnow()
+        session = self.db.session
+        self.log_context.bind(job_id=job_id, user_id=user_id)
+        job = session.get(Job, job_id) if self._lock_job(job_id, now) else None
+        refusal = transitions.open_refusal(job, user_id)
+        if refusal == "sealed":  # a redelivered seal (or a late add): the job as it is
+            document = job_document(job)
+            session.commit()
+            return document
+        if refusal:
+            session.rollback()
+            raise NotFound(refusal)
+        if seal and deadline is not None and time.time() > deadline:
+            session.rollback()
+            raise ConvertixError("the request expired before it was handled",
+                                 code="BACKEND_UNAVAILABLE")
+        before = transitions.snapshot(job)
+        adding = transitions.files_to_add({t.index for t in job.tasks}, files, first)
+        if adding:
+            settings = read(self.config, JOBS)
+            used = quota.lock(session, user_id)
+            try:
+                transitions.admitted_bytes(used, [f for _, f in adding], settings["quota_bytes"])
+            except QuotaExceeded:
+                session.rollback()
+                raise
+            new = [Task(**transitions.new_tasks([f], first=index)[0], updated_at=now)
+                   for index, f in adding]
+            # reuse.py looks at the new tasks only, with the job's owner and options
+            reuse.reuse(session, self.storage, _Tasks(job, new), [f for _, f in adding],
+                        settings["reuse_results"])
+            job.tasks.extend(new)
+        if seal:
+            job.open = False
+            job.callback_url = callback_url
+        change = transitions.on_reshaped(before, transitions.snapshot(job))
+        self._record(job, change)
+        event = change_event(job, job_document(job))
+        if adding:  # their tasks go out as create_job's; a failure is the timer's to mend
+            self._publish_next_safely(user_id)
+        log.info("job %s: %d tasks added%s", job_id, len(adding), ", sealed" if seal else "")
+        self._after_commit(job, change, event)
+        return event["document"]
+
+    def _remove_abandoned(self, job):
+        """An abandoned job (locked, loaded) out of the records, then its files."""
+        quota.add(self.db.session, job.user_id, -quota.counted(job))
+        self.db.session.delete(job)  # its tasks with it (delete-orphan)
+        self.db.session.commit()
+        self.storage.delete_job(job.id)
+        log.info("job %s abandoned: its upload failed", job.id)
+        self._publish_next_safely(job.user_id)  # its tasks in flight no longer count
 
     @rpc
     def storage_usage(self, user_id):
@@ -302,6 +397,7 @@ class JobsService:
         then their records; at most JOBS.retention_batch per round."""
         settings = read(self.config, JOBS)
         session = self.db.session
+        self._remove_stale_open_jobs(settings)
         cutoff = utcnow() - timedelta(seconds=settings["retention_s"])
         expired = retention.expired(session, cutoff, settings["retention_batch"])
         session.commit()
@@ -313,6 +409,26 @@ class JobsService:
         session.commit()
         metric_names.RETENTION_REMOVED.labels("jobs").inc(removed)
         log.info("retention: removed %d jobs last changed before %s", removed, cutoff)
+        return removed
+
+    def _remove_stale_open_jobs(self, settings):
+        """Open jobs unchanged for JOBS.open_job_timeout_s: their gateway
+        died mid-upload (one that lives abandons a failed upload itself), so
+        no client was told of them. Removed as abandon_job does; the count."""
+        session = self.db.session
+        cutoff = utcnow() - timedelta(seconds=settings["open_job_timeout_s"])
+        stale = retention.stale_open(session, cutoff, settings["retention_batch"])
+        session.commit()
+        removed = 0
+        for job_id in stale:
+            job = session.get(Job, job_id) if self._lock_job(job_id, utcnow()) else None
+            if job is None or not retention.still_stale(job, cutoff):
+                session.rollback()  # sealed, changed or gone meanwhile
+                continue
+            log.warning("job %s: open since %s, its upload never ended: removed",
+                        job_id, job.created_at)
+            self._remove_abandoned(job)
+            removed += 1
         return removed
 
     @timer(interval=QUEUE_INTERVAL_S)
@@ -619,6 +735,13 @@ class JobsService:
         self.storage.delete_job(job.id)
         raise ConvertixError(f"the message broker refused the job: {exc}",
                              code="BACKEND_UNAVAILABLE")
+
+class _Tasks:
+    """A job seen with only some of its tasks (those being added), for reuse.reuse."""
+
+    def __init__(self, job, tasks):
+        self.id, self.user_id, self.options, self.tasks = job.id, job.user_id, job.options, tasks
+
 
 def _encode_cursor(job):
     raw = json.dumps([job.created_at.isoformat(), job.id]).encode()

@@ -39,7 +39,10 @@ def next_task_status(current, event):
     return to if current in allowed_from else None
 
 
-def job_status(task_statuses):
+def job_status(task_statuses, open=False):
+    """`open`: the upload is still being read, more tasks may come, so the
+    job is not done even when every task so far has ended (it is
+    processing); only a cancel ends an open job."""
     statuses = frozenset(task_statuses)
     if not statuses:
         return QUEUED
@@ -49,4 +52,6 @@ def job_status(task_statuses):
         return PROCESSING
     if CANCELLED in statuses:
         return CANCELLED
+    if open:
+        return PROCESSING
     return _FINISHED_JOB[statuses]

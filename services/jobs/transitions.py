@@ -37,9 +37,11 @@ class TaskState:
 
 @dataclasses.dataclass(frozen=True)
 class JobState:
-    """What the core needs of a job record: its status and its tasks (quota.counted reads both)."""
+    """What the core needs of a job record: its status and its tasks
+    (quota.counted reads both), and whether more tasks may come (`open`)."""
     status: str
     tasks: tuple = ()
+    open: bool = False
 
     def task(self, index):
         return next((t for t in self.tasks if t.index == index), None)
@@ -82,7 +84,7 @@ class Change:
 
 def snapshot(job):
     """A JobState of a job record loaded with its tasks (any object with these attributes)."""
-    return JobState(status=job.status, tasks=tuple(
+    return JobState(status=job.status, open=bool(getattr(job, "open", False)), tasks=tuple(
         TaskState(index=t.index, status=t.status, stage=t.stage, attempts=t.attempts or 0,
                   input_format=t.input_format, input_bytes=t.input_bytes,
                   output_bytes=t.output_bytes)
@@ -123,19 +125,46 @@ def on_task_event(job, index, event, now):
 
 def on_created(job):
     """The Change that recording a new job makes: `job` has its tasks as
-    created (queued, or succeeded at once when an earlier result is reused)."""
-    status = states.job_status(t.status for t in job.tasks)
-    after = dataclasses.replace(job, status=status)
+    created (queued, or succeeded at once when an earlier result is reused),
+    and is `open` when the gateway has more of its upload to read."""
+    return on_reshaped(JobState(status=states.QUEUED), job)
+
+
+def on_reshaped(before, after):
+    """The Change of a job that got tasks or was sealed (its upload read to
+    the end): `after` is it with its new tasks and openness, its status
+    derived again. A sealed job whose tasks have all ended is final now: its
+    inputs go and its watchers (and webhook) hear of it; an open one never is."""
+    status = states.job_status((t.status for t in after.tasks), open=after.open)
+    after = dataclasses.replace(after, status=status)
     return Change(applied=True, job_status=status, clear_queue_position=status != states.QUEUED,
-                  quota_delta=quota.counted(after), announce=True,
+                  quota_delta=quota.counted(after) - quota.counted(before), announce=True,
                   remove_inputs=status in states.JOB_FINAL, refill=True)
 
 
-def new_tasks(files):
-    """The columns of a new job's tasks, one per file, queued."""
+def new_tasks(files, first=0):
+    """The columns of a new job's tasks, one per file, queued, numbered from `first`."""
     return [{"index": index, "filename": f["filename"][:255], "status": states.QUEUED,
              "attempts": 0, "input_format": f.get("format"), "input_bytes": f.get("bytes")}
-            for index, f in enumerate(files)]
+            for index, f in enumerate(files, start=first)]
+
+
+def files_to_add(known_indexes, files, first):
+    """[(index, file)] of `files` (numbered from `first`) that the job has no
+    task for yet: an addition delivered again (its reply was lost) adds nothing twice."""
+    return [(index, f) for index, f in enumerate(files, start=first)
+            if index not in known_indexes]
+
+
+def open_refusal(job, user_id):
+    """Why tasks may not be added to (or a seal asked of) this job, or None:
+    it must be the user's and still open. An RPC delivered again after the
+    seal finds it sealed: the caller answers the job as it is."""
+    if job is None or job.user_id != user_id:
+        return "no such job"
+    if not job.open:
+        return "sealed"
+    return None
 
 
 def admitted_bytes(used, files, quota_bytes):
@@ -208,4 +237,5 @@ def _known(columns):
 def _replace_task(job, task):
     """The job with `task` in place of its namesake and its status derived again."""
     tasks = tuple(task if t.index == task.index else t for t in job.tasks)
-    return JobState(status=states.job_status(t.status for t in tasks), tasks=tasks)
+    return JobState(status=states.job_status((t.status for t in tasks), open=job.open),
+                    tasks=tasks, open=job.open)

@@ -35,3 +35,18 @@ def test_task_transitions(current, event, expected):
 ])
 def test_job_status(statuses, expected):
     assert job_status(statuses) == expected
+
+
+# An open job (its upload still being read) may get more tasks: never done
+# while open, whatever its tasks say; only a cancel ends it.
+@pytest.mark.parametrize("statuses, expected", [
+    ([], "queued"),
+    (["queued"], "queued"),
+    (["queued", "succeeded"], "processing"),
+    (["succeeded", "succeeded"], "processing"),
+    (["failed"], "processing"),
+    (["succeeded", "failed"], "processing"),
+    (["succeeded", "cancelled"], "cancelled"),
+])
+def test_an_open_jobs_status(statuses, expected):
+    assert job_status(statuses, open=True) == expected

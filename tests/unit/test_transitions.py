@@ -1,6 +1,7 @@
 """The jobs service's core (services/jobs/transitions.py): tables of a job's
 state, an event, and the change expected."""
 import itertools
+import types
 from datetime import datetime
 
 import pytest
@@ -13,9 +14,12 @@ from services.jobs.transitions import (
     TaskState,
     admitted_bytes,
     event_of,
+    files_to_add,
     new_tasks,
     on_created,
+    on_reshaped,
     on_task_event,
+    open_refusal,
 )
 
 NOW = datetime(2026, 1, 2, 3, 4, 5)
@@ -346,3 +350,70 @@ PAYLOADS = [
 def test_event_of_a_payload(given, expected):
     kind, payload, parts = given
     assert event_of(kind, payload, **parts) == expected
+
+
+# --- open jobs: tasks added while the upload is read, then sealed ------------
+
+def open_job(*tasks):
+    return JobState(status=job_status((t.status for t in tasks), open=True), tasks=tasks,
+                    open=True)
+
+
+# (before, after, job status, quota delta, inputs removed)
+RESHAPED = [
+    # a task added to an open job: its input counts, the job stays open
+    (open_job(task("succeeded", output_bytes=30)),
+     open_job(task("succeeded", output_bytes=30), task(index=1, input_bytes=50)),
+     "processing", 50, False),
+    # sealed with every task ended: final now, inputs go
+    (open_job(task("succeeded", output_bytes=30), task("failed", index=1)),
+     job(task("succeeded", output_bytes=30), task("failed", index=1)),
+     "partial", -200, True),
+    # sealed with work left: as any job
+    (open_job(task(), task("succeeded", index=1, output_bytes=5)),
+     job(task(), task("succeeded", index=1, output_bytes=5)), "processing", 0, False),
+    # sealed with a last task added
+    (open_job(task("succeeded", output_bytes=30)),
+     job(task("succeeded", output_bytes=30), task(index=1, input_bytes=70)),
+     "processing", 70, False),
+]
+
+
+@pytest.mark.parametrize("before, after, status, delta, removed", RESHAPED)
+def test_tasks_added_or_sealed(before, after, status, delta, removed):
+    change = on_reshaped(before, after)
+    assert (change.job_status, change.quota_delta, change.remove_inputs) == (status, delta,
+                                                                             removed)
+    assert change.applied and change.announce and change.refill
+
+
+def test_an_event_never_ends_an_open_job():
+    change = on_task_event(open_job(task("succeeded", output_bytes=1), task(index=1)), 1,
+                           EVENTS["succeeded"], NOW)
+    assert change.job_status == "processing" and not change.remove_inputs
+    assert change.quota_delta == 50  # the output lands; the inputs still count
+
+
+@pytest.mark.parametrize("known, count, first, expected", [
+    (set(), 2, 0, [0, 1]),
+    ({0}, 2, 1, [1, 2]),
+    ({0, 1, 2}, 2, 1, []),         # delivered again: nothing twice
+    ({0, 1}, 3, 1, [2, 3]),        # partly known
+])
+def test_files_to_add(known, count, first, expected):
+    files = [{"filename": f"{i}.png"} for i in range(count)]
+    assert [index for index, _ in files_to_add(known, files, first)] == expected
+
+
+@pytest.mark.parametrize("owner, is_open, expected", [
+    (None, True, "no such job"), ("other", True, "no such job"),
+    ("me", True, None), ("me", False, "sealed"),
+])
+def test_what_may_grow(owner, is_open, expected):
+    record = None if owner is None else types.SimpleNamespace(user_id=owner, open=is_open)
+    assert open_refusal(record, "me") == expected
+
+
+def test_new_tasks_numbered_from_first():
+    assert [t["index"] for t in new_tasks([{"filename": "a"}, {"filename": "b"}], first=4)] == [
+        4, 5]
