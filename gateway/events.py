@@ -55,6 +55,7 @@ class JobEventListener:
         self.registry = registry
         self.connected = threading.Event()
         self.received = 0
+        self.queue_name = None  # while connected: /convert's answers come here (convertix/direct.py)
         self._stop = threading.Event()
         self._started = False
         self._lock = threading.Lock()
@@ -81,8 +82,10 @@ class JobEventListener:
                 with Connection(self.amqp_uri, heartbeat=AMQP_HEARTBEAT_S,
                                 connect_timeout=5) as conn:
                     conn.ensure_connection(max_retries=1)
-                    with conn.Consumer(self._queue(), callbacks=[self._on_message],
+                    queue = self._queue()
+                    with conn.Consumer(queue, callbacks=[self._on_message],
                                        accept=["json"], no_ack=True):
+                        self.queue_name = queue.name
                         self.connected.set()
                         log.info("job events: listening")
                         # Bound now: anything missed before this is read again by RPC.
@@ -95,6 +98,7 @@ class JobEventListener:
                 log.warning("job events: %s: %s; reconnecting", type(exc).__name__, exc)
             finally:
                 self.connected.clear()
+                self.queue_name = None
             with self._lock:
                 if not len(self.registry):  # nobody waits: the next watch() starts us again
                     self._started = False
@@ -143,6 +147,10 @@ class JobEvents:
         with self.registry.watch(job_id) as waiter:
             self.listener.ensure_started()
             yield waiter
+
+    def reply_to(self):
+        """This process's event queue, where a converter may answer; None while down."""
+        return self.listener.queue_name if self.listener.connected.is_set() else None
 
     def _timeout(self, limit):
         return limit if self.listener.connected.is_set() else min(limit, FALLBACK_POLL_S)

@@ -18,6 +18,7 @@ import time
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
+from convertix import direct
 from convertix.contract import (
     CONVERTER_SERVICE,
     STAGES,
@@ -35,6 +36,7 @@ from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import consume_tasks
 from services.converter.engine import EnginePool
 from services.converter.progress import ProgressReports
+from services.converter.replies import Replies
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class ConverterService:
     attempt = DeliveryAttempt()
     log_context = LogContext()
     metrics = ServiceMetrics()
+    reply = Replies()  # to the gateway waiting on a /convert task
 
     @consume_tasks()
     def convert_task(self, task):
@@ -87,8 +90,8 @@ class ConverterService:
             if report is not None:
                 report.close()
             conversion.failed(exc.code, info)
-            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info,
-                                        **self._sandbox(received)})
+            self._finish(TASK_FAILED, task, {**ref, "error": exc.to_dict(), "input": info,
+                                             **self._sandbox(received)})
             return
         except BaseException:
             if report is not None:
@@ -102,7 +105,7 @@ class ConverterService:
         conversion.succeeded(result)
         log.info("task %s/%s converted to %s %dx%d, %d bytes", job_id, index, result.format,
                  result.width, result.height, len(result.data))
-        self.dispatch(TASK_SUCCEEDED, {
+        self._finish(TASK_SUCCEEDED, task, {
             **ref,
             "input": result.input.to_dict(),
             "output": {"format": result.format, "width": result.width,
@@ -110,6 +113,12 @@ class ConverterService:
             "duration_s": round(seconds, 4),  # what the scaler's cost model learns from
             **self._sandbox(received),
         })
+
+    def _finish(self, event, task, payload):
+        """The task's final event (confirmed: it records a /convert's job,
+        convertix/direct.py), then the answer to a gateway waiting on it."""
+        self.dispatch(event, direct.with_record(task, payload))
+        self.reply(task, payload)
 
     def _sandbox(self, received):
         """Which sandbox converted the task, its own clock at the request's
