@@ -36,6 +36,7 @@ RECONNECT_MAX_S = 5.0       # the listener's back-off between connection attempt
 DRAIN_TIMEOUT_S = 1.0       # how often the listener checks heartbeats and whether to stop
 AMQP_HEARTBEAT_S = 30
 RETRY_MS = 2000             # the SSE client's reconnection delay
+REPLY_TO_WAIT_S = 2.0       # how long /convert waits for the listener to connect (reply_to)
 CHECK_S = 2.0               # an open stream asks whether its token still holds this often
 # why a stream ends before its job does (the `end` event's reason)
 TOKEN_EXPIRED, TOKEN_REVOKED, MAX_AGE = "token_expired", "token_revoked", "max_age"
@@ -148,9 +149,13 @@ class JobEvents:
             self.listener.ensure_started()
             yield waiter
 
-    def reply_to(self):
-        """This process's event queue, where a converter may answer; None while down."""
-        return self.listener.queue_name if self.listener.connected.is_set() else None
+    def reply_to(self, wait_s=REPLY_TO_WAIT_S):
+        """This process's event queue, where a converter may answer; None if the
+        listener is not connected within `wait_s` (it starts on a process's
+        first watch(): without the wait, that request's answer had nowhere to go)."""
+        if not self.listener.connected.wait(wait_s):
+            return None
+        return self.listener.queue_name
 
     def _timeout(self, limit):
         return limit if self.listener.connected.is_set() else min(limit, FALLBACK_POLL_S)
