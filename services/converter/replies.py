@@ -16,9 +16,10 @@ log = logging.getLogger(__name__)
 
 class Replies(DependencyProvider):
     def setup(self):
-        # the default exchange routes by queue name; no confirm, not persistent
+        # the default exchange routes by queue name; no confirm, not persistent, and
+        # no retries: a broker in trouble must not hold the task's acknowledgement
         self.publisher = Publisher(self.container.config["AMQP_URI"], use_confirms=False,
-                                   delivery_mode=1, exchange="")
+                                   delivery_mode=1, retry=False, exchange="")
 
     def get_dependency(self, worker_ctx):
         def reply(task, payload):
