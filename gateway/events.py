@@ -36,6 +36,7 @@ RECONNECT_MAX_S = 5.0       # the listener's back-off between connection attempt
 DRAIN_TIMEOUT_S = 1.0       # how often the listener checks heartbeats and whether to stop
 AMQP_HEARTBEAT_S = 30
 RETRY_MS = 2000             # the SSE client's reconnection delay
+REPLY_TO_WAIT_S = 2.0       # how long /convert waits for the listener to connect (reply_to)
 CHECK_S = 2.0               # an open stream asks whether its token still holds this often
 # why a stream ends before its job does (the `end` event's reason)
 TOKEN_EXPIRED, TOKEN_REVOKED, MAX_AGE = "token_expired", "token_revoked", "max_age"
@@ -55,6 +56,7 @@ class JobEventListener:
         self.registry = registry
         self.connected = threading.Event()
         self.received = 0
+        self.queue_name = None  # while connected: /convert's answers come here (convertix/direct.py)
         self._stop = threading.Event()
         self._started = False
         self._lock = threading.Lock()
@@ -81,8 +83,10 @@ class JobEventListener:
                 with Connection(self.amqp_uri, heartbeat=AMQP_HEARTBEAT_S,
                                 connect_timeout=5) as conn:
                     conn.ensure_connection(max_retries=1)
-                    with conn.Consumer(self._queue(), callbacks=[self._on_message],
+                    queue = self._queue()
+                    with conn.Consumer(queue, callbacks=[self._on_message],
                                        accept=["json"], no_ack=True):
+                        self.queue_name = queue.name
                         self.connected.set()
                         log.info("job events: listening")
                         # Bound now: anything missed before this is read again by RPC.
@@ -95,6 +99,7 @@ class JobEventListener:
                 log.warning("job events: %s: %s; reconnecting", type(exc).__name__, exc)
             finally:
                 self.connected.clear()
+                self.queue_name = None
             with self._lock:
                 if not len(self.registry):  # nobody waits: the next watch() starts us again
                     self._started = False
@@ -143,6 +148,14 @@ class JobEvents:
         with self.registry.watch(job_id) as waiter:
             self.listener.ensure_started()
             yield waiter
+
+    def reply_to(self, wait_s=REPLY_TO_WAIT_S):
+        """This process's event queue, where a converter may answer; None if the
+        listener is not connected within `wait_s` (it starts on a process's
+        first watch(): without the wait, that request's answer had nowhere to go)."""
+        if not self.listener.connected.wait(wait_s):
+            return None
+        return self.listener.queue_name
 
     def _timeout(self, limit):
         return limit if self.listener.connected.is_set() else min(limit, FALLBACK_POLL_S)

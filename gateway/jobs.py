@@ -20,12 +20,11 @@ from convertix.imaging.formats import file_types
 from convertix.storage import result_filename
 from gateway.archive import stream_zip
 from gateway.auth import current_user_id
-from gateway.events import job_events
+from gateway.convert import convert as direct_convert
 from gateway.limits import job_creation_limit
 from gateway.overlap import StreamedUpload, streamed
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
-from gateway.slots import convert_slot
 from gateway.storage import reuse_on, storage
 from gateway.uploads import (
     MULTIPART,
@@ -190,15 +189,8 @@ def convert():
     if len(received.uploads) != 1:
         raise ConvertixError("send exactly one part named 'file', or the image as the body",
                              code="BAD_REQUEST", details={"field": "file"})
-    job_id, user_id = uuid.uuid4().hex, current_user_id()
-    events = job_events(current_app)
-    # Woken by the job's events (gateway/events.py), not by polling; get_job
-    # only when events may have been missed (the listener reconnected).
-    with convert_slot(user_id), events.watch(job_id) as waiter:  # watch before the job exists
-        doc = _submit(received, job_id)
-        waiter.offer(doc["seq"], doc)
-        doc = events.wait_final(waiter, lambda: _rpc("get_job", job_id, user_id),
-                                float(current_app.config["SYNC_CONVERT_TIMEOUT_S"]))
+    # straight to a converter, recorded after answering (gateway/convert.py)
+    doc = direct_convert(received.uploads[0], received)
     if doc["status"] not in JOB_FINAL:
         return _accepted(doc)
     task = doc["tasks"][0]

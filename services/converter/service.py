@@ -20,6 +20,7 @@ from eventlet import GreenPool
 from nameko.events import EventDispatcher
 from nameko.rpc import rpc
 
+from convertix import direct
 from convertix.contract import (
     CONVERTER_SERVICE,
     STAGES,
@@ -39,6 +40,7 @@ from infra.nameko.queues import consume_tasks
 from services.converter.ended import EndedTasks
 from services.converter.engine import EnginePool
 from services.converter.progress import ProgressReports
+from services.converter.replies import Replies
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ class ConverterService:
     attempt = DeliveryAttempt()
     log_context = LogContext()
     metrics = ServiceMetrics()
+    reply = Replies()  # to the gateway waiting on a /convert task
 
     @consume_tasks()
     def convert_task(self, message):
@@ -64,16 +67,16 @@ class ConverterService:
         still end, then the message is requeued and its next delivery
         converts only the unfinished ones (ended.py)."""
         received = time.monotonic()  # the same clock as the sandboxes' (CLOCK_MONOTONIC)
-        job_id, options = message["job_id"], message.get("options")
+        job_id = message["job_id"]
         indexes = [i for i in task_indexes(message) if (job_id, i) not in self.ended]
         if len(indexes) <= 1:
             for index in indexes:
-                self._convert(job_id, index, options, received)
+                self._convert(message, index, received)
             return
         pool = GreenPool(len(indexes))
         # each with its own copy of the log context, bound to its task
         running = [pool.spawn(contextvars.copy_context().run, self._convert_safely,
-                              job_id, index, options, received) for index in indexes]
+                              message, index, received) for index in indexes]
         try:
             errors = [error for error in (thread.wait() for thread in running) if error]
         finally:  # a killed worker takes its chunk's tasks with it (their sandboxes replaced)
@@ -84,15 +87,17 @@ class ConverterService:
                         len(indexes), job_id)
             raise errors[0]
 
-    def _convert_safely(self, job_id, index, options, received):
+    def _convert_safely(self, message, index, received):
         """_convert; the exception to requeue for, if any, returned."""
         try:
-            self._convert(job_id, index, options, received)
+            self._convert(message, index, received)
         except Exception as exc:
             return exc
         return None
 
-    def _convert(self, job_id, index, options, received):
+    def _convert(self, message, index, received):
+        """The message's task `index`: converted, stored, its final event sent."""
+        job_id, options = message["job_id"], message.get("options")
         ref = {"job_id": job_id, "index": index, "attempt": self.attempt}
         self.log_context.bind(job_id=job_id, task_index=index)
         # debug: its end is logged at info, and every line costs (~0.25 ms)
@@ -128,8 +133,8 @@ class ConverterService:
             if report is not None:
                 report.close()
             conversion.failed(exc.code, info)
-            self.dispatch(TASK_FAILED, {**ref, "error": exc.to_dict(), "input": info,
-                                        **_sandbox(self.engine.last_run, received)})
+            self._finish(TASK_FAILED, message, {**ref, "error": exc.to_dict(), "input": info,
+                                                **_sandbox(self.engine.last_run, received)})
             self.ended.add(job_id, index)
             return
         except BaseException:
@@ -145,7 +150,7 @@ class ConverterService:
         conversion.succeeded(result)
         log.info("task %s/%s converted to %s %dx%d, %d bytes", job_id, index, result.format,
                  result.width, result.height, len(result.data))
-        self.dispatch(TASK_SUCCEEDED, {
+        self._finish(TASK_SUCCEEDED, message, {
             **ref,
             "input": result.input.to_dict(),
             "output": {"format": result.format, "width": result.width,
@@ -154,6 +159,12 @@ class ConverterService:
             **_sandbox(run, received),
         })
         self.ended.add(job_id, index)
+
+    def _finish(self, event, message, payload):
+        """The task's final event (confirmed: it records a /convert's job,
+        convertix/direct.py), then the answer to a gateway waiting on it."""
+        self.dispatch(event, direct.with_record(message, payload))
+        self.reply(message, payload)
 
     @rpc
     def formats(self):

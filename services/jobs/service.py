@@ -50,7 +50,7 @@ from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts, tasks_ahead
-from services.jobs import chunks, fair, progress, quota, retention, reuse, states, stats, transitions
+from services.jobs import chunks, fair, progress, quota, records, retention, reuse, states, stats, transitions
 from services.jobs.costs import RecentConversions
 from services.jobs.documents import change_event, job_document
 from services.jobs.groupcommit import GroupCommit
@@ -96,7 +96,7 @@ class JobsService:
 
     @rpc
     def create_job(self, job_id, user_id, options, files, callback_url=None, deadline=None,
-                   open=False):
+                   open=False, queued=False):
         """Record a job with one queued task per file, then queue the tasks.
 
         `files`: [{"filename", "format", "bytes"}], already stored by the gateway.
@@ -104,6 +104,9 @@ class JobsService:
         (and removed the inputs), so the job is refused rather than created.
         `open`: the gateway is still reading the upload; more files come with
         add_tasks, then seal_job (docs/DESIGN.md "Uploads overlap conversion").
+        `queued`: a /convert that outlived its wait (convertix/direct.py): its
+        one task is on the queue already and its quota was checked, so the
+        job is recorded as it is, neither checked nor reused nor queued again.
         """
         uuid.UUID(hex=job_id)
         self.log_context.bind(job_id=job_id, user_id=user_id)
@@ -119,14 +122,17 @@ class JobsService:
         # the same user, in any jobs process, reads the total only after it.
         used = quota.lock(session, user_id)
         try:
-            transitions.admitted_bytes(used, files, settings["quota_bytes"])
+            transitions.admitted_bytes(used, files, float("inf") if queued
+                                       else settings["quota_bytes"])
         except QuotaExceeded:
             session.rollback()  # nothing recorded, the row's lock let go
             raise
         job = self._new_job(job_id, user_id, options, files, callback_url)
         job.open = bool(open)
         # Same bytes and options as an earlier success of this user: that result (reuse.py).
-        reuse.reuse(session, self.storage, job, files, settings["reuse_results"])
+        reuse.reuse(session, self.storage, job, files, settings["reuse_results"] and not queued)
+        for task in job.tasks:
+            task.published = queued
         session.add(job)
         change = transitions.on_created(transitions.snapshot(job))
         self._record(job, change)
@@ -152,6 +158,23 @@ class JobsService:
         log.warning("job %s was created already (a redelivered request): answered again", job.id)
         self._publish_next_safely(job.user_id)
         return document
+
+    @rpc
+    def admit_convert(self, user_id, options, file):
+        """Before a /convert is handed to a converter (convertix/direct.py):
+        QuotaExceeded if its input would take the user past the quota, and
+        whether an earlier result of the same bytes and options would be
+        reused (then the gateway creates the job: create_job reuses it).
+        Reads only: the bytes are counted when the job is recorded."""
+        settings = read(self.config, JOBS)
+        session = self.db.session
+        key = reuse.reuse_key(user_id, file.get("sha256"), options)
+        reusable = bool(settings["reuse_results"] and key
+                        and reuse.known_keys(session, user_id, [key]))
+        used = quota.used_bytes(session, user_id)
+        session.commit()
+        quota.check(used, int(file.get("bytes") or 0), settings["quota_bytes"])  # 413
+        return {"reusable": reusable}
 
     @rpc
     def get_job(self, job_id, user_id):
@@ -624,7 +647,9 @@ class JobsService:
         session = self.db.session
         now = utcnow()
         jobs = self._lock_jobs({payload.get("job_id") for payload, _, _ in items})
-        changes, touched, drops, deltas, refills, again = [], {}, [], {}, [], []
+        # /convert's jobs are created here from their final event (records.py)
+        deltas = records.create_missing(session, items, jobs, now)
+        changes, touched, drops, refills, again = [], {}, [], [], []
         origin, own = {}, log_fields.current()  # job id -> its last event's context; the leader's
         for payload, event, fields in items:
             job_id, index = payload.get("job_id"), payload.get("index")

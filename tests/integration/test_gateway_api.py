@@ -249,7 +249,10 @@ def test_sync_convert_answers_with_the_bytes(app, http):
     answer = upload(http, token, [("a.png", png_bytes((50, 50)))],
                     {"format": "webp", "width": 10}, path="/api/v1/convert")
     assert answer.status_code == 200 and answer.mimetype == "image/webp"
-    job = http.get(f"/api/v1/jobs/{answer.headers['X-Convertix-Job']}", headers=bearer(token))
+    # recorded after the answer, within moments (docs/DESIGN.md "/convert records after answering")
+    job = wait_until(lambda: (lambda got: got if got.status_code == 200 else None)(http.get(
+        f"/api/v1/jobs/{answer.headers['X-Convertix-Job']}", headers=bearer(token))), timeout=10,
+        message="the /convert's job recorded")
     assert job.get_json()["status"] == "succeeded"
     with Image.open(io.BytesIO(answer.data)) as image:
         assert image.size == (10, 10)

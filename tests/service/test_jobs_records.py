@@ -1,0 +1,82 @@
+"""/convert's jobs recorded from their task's final event (services/jobs/records.py):
+the gateway's job id is the key. worker_factory, a real SQLite database."""
+import pytest
+from nameko.testing.services import worker_factory
+from nameko_sqlalchemy.database import DatabaseWrapper
+from sqlalchemy import create_engine
+from sqlalchemy.orm import sessionmaker
+
+from convertix import direct
+from convertix.errors import NotFound
+from convertix.storage import Storage
+from services.jobs import quota
+from services.jobs.service import JobsService
+from tests.service.capacity import FixedCapacity, real_batches
+
+USER = "u" * 32
+JOB = "c" * 32
+OPTIONS = {"format": "webp", "width": 30}
+RECORD = {"filename": "a.png", "format": "png", "bytes": 100, "sha256": None, "user_id": USER,
+          "options": OPTIONS, "callback_url": None, "created_at": 1_800_000_000.0}
+OUTPUT = {"format": "webp", "width": 30, "height": 20, "bytes": 40}
+
+
+@pytest.fixture
+def service(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
+    from services.jobs.models import Base
+    Base.metadata.create_all(engine)
+    return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(), config={"CONVERTER": {"max_attempts": 3}})
+
+
+def succeeded():
+    task = direct.task_message(JOB, OPTIONS, RECORD)
+    return direct.with_record(task, {"job_id": JOB, "index": 0, "attempt": 1, "output": OUTPUT,
+                                     "input": {"format": "png", "width": 60, "height": 40}})
+
+
+def used(service):
+    return quota.used_bytes(service.db.session, USER)
+
+
+def test_a_final_event_with_a_record_makes_the_job_once(service):
+    with pytest.raises(NotFound):
+        service.get_job(JOB, USER)
+    service.on_task_succeeded(succeeded())
+    service.on_task_succeeded(succeeded())  # delivered again: the same job, unchanged
+    (doc,) = service.list_jobs(USER)["items"]
+    (task,) = doc["tasks"]
+    assert doc["id"] == JOB and doc["status"] == "succeeded" and doc["seq"] == 2
+    assert doc["created_at"].startswith("2027-01-15")  # the request's time, not the record's
+    assert task["filename"] == "a.png" and task["output"]["bytes"] == 40
+    assert task["input"]["bytes"] == 100 and task["attempts"] == 1
+    assert used(service) == 40  # the result; the input went with the final status
+
+
+def test_a_job_recorded_on_the_202_path_is_moved_not_made_again(service):
+    doc = service.create_job(JOB, USER, OPTIONS, [RECORD], queued=True)
+    assert doc["status"] == "queued" and used(service) == 100
+    service.publish_task.assert_not_called()  # its task is on the queue already
+    service.on_task_succeeded(succeeded())
+    (doc,) = service.list_jobs(USER)["items"]
+    assert doc["status"] == "succeeded" and used(service) == 40
+
+
+def test_the_record_made_first_is_what_the_202_path_answers(service):
+    service.on_task_succeeded(succeeded())
+    doc = service.create_job(JOB, USER, OPTIONS, [RECORD], queued=True)
+    assert doc["status"] == "succeeded" and len(service.list_jobs(USER)["items"]) == 1
+
+
+def test_a_dead_lettered_convert_task_is_recorded_failed(service):
+    service.on_dead_letter(direct.task_message(JOB, OPTIONS, RECORD, reply_to="q"))
+    doc = service.get_job(JOB, USER)
+    assert doc["status"] == "failed" and doc["tasks"][0]["error"]["code"] == "INTERNAL_ERROR"
+    assert used(service) == 0
+
+
+def test_stage_reports_make_no_job(service):
+    service.on_task_started({"job_id": JOB, "index": 0, "attempt": 1})
+    assert service.list_jobs(USER)["items"] == []
