@@ -392,7 +392,8 @@ class JobsService:
         error = {"code": "INTERNAL_ERROR",
                  "message": f"conversion failed {attempts} times; the task was dead-lettered"}
         for index in task_indexes(payload):
-            task = {"job_id": payload.get("job_id"), "index": index}
+            # the message's other fields go along: a /convert's record makes its job
+            task = {**{k: v for k, v in payload.items() if k != "indexes"}, "index": index}
             log.warning("task %s/%s dead-lettered", task["job_id"], index)
             self._apply(task, transitions.event_of("failed", task, attempt=attempts, error=error))
 
