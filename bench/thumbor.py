@@ -195,6 +195,20 @@ class Convertix:
             return answer.content
         return one
 
+    def raw_one(self, data, options):
+        """/convert with the image as the body, the options in the query
+        string (docs/SPEC.md additions): no multipart to build or parse."""
+        def one(session):
+            answer = session.post(f"{self.api}/convert", timeout=120, data=data,
+                                  params={"options": json.dumps(options)},
+                                  headers={**self.headers, "Content-Type": "image/jpeg"})
+            answer.raise_for_status()
+            if answer.status_code == 202:
+                self.fallbacks += 1
+                return self.finish(session, answer.json()["id"])
+            return answer.content
+        return one
+
     def async_one(self, data, options):
         def one(session):
             job_id = self.submit(session, [data], options)
@@ -369,6 +383,7 @@ def main(argv=None):
         for key, (_, _, _, options, path) in WORKS.items():
             sides[(key, "thumbor")] = thumbor_one(args.thumbor_port, path, f"{key}.jpg")
             sides[(key, "convert")] = client.sync_one(images[key], options)
+            sides[(key, "raw")] = client.raw_one(images[key], options)
             if not args.no_async:
                 sides[(key, "async")] = client.async_one(images[key], options)
         # Rounds, each side in turn (rotated): the machine's other load, which
@@ -394,6 +409,9 @@ def main(argv=None):
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
                                         args.cpu_batches, args.cpu_batch)
+                cpu[f"{key}, raw body"] = cpu_per_task(
+                    system.pid, client.raw_one(images[key], options),
+                    args.cpu_batches, args.cpu_batch)
             batch = batch_job(system.pid, client, images["A"], WORKS["A"][3],
                               args.batch_files, args.processes)
     finally:
@@ -411,6 +429,7 @@ def main(argv=None):
 
 
 SIDES = (("thumbor", "thumbor 7, {p} processes"), ("convert", "Convertix POST /convert"),
+         ("raw", "Convertix POST /convert, raw body"),
          ("async", "Convertix POST /jobs + poll 20 ms"), ("engine", "raw convert(), {p} processes"),
          ("thumbor-engine", "thumbor's engine alone, {p} processes"))
 
