@@ -188,11 +188,7 @@ class Convertix:
             answer = session.post(f"{self.api}/convert", headers=self.headers, timeout=120,
                                   data={"options": json.dumps(options)},
                                   files=[("file", ("bench.jpg", data))])
-            answer.raise_for_status()
-            if answer.status_code == 202:
-                self.fallbacks += 1
-                return self.finish(session, answer.json()["id"])
-            return answer.content
+            return self.bytes_of(session, answer)
         return one
 
     def raw_one(self, data, options):
@@ -202,12 +198,16 @@ class Convertix:
             answer = session.post(f"{self.api}/convert", timeout=120, data=data,
                                   params={"options": json.dumps(options)},
                                   headers={**self.headers, "Content-Type": "image/jpeg"})
-            answer.raise_for_status()
-            if answer.status_code == 202:
-                self.fallbacks += 1
-                return self.finish(session, answer.json()["id"])
-            return answer.content
+            return self.bytes_of(session, answer)
         return one
+
+    def bytes_of(self, session, answer):
+        """A /convert's result: its body, or a 202's job followed to its end."""
+        answer.raise_for_status()
+        if answer.status_code == 202:
+            self.fallbacks += 1
+            return self.finish(session, answer.json()["id"])
+        return answer.content
 
     def async_one(self, data, options):
         def one(session):

@@ -20,3 +20,21 @@ def real_batches():
     from services.jobs.groupcommit import Batcher
     return {"group_commit": Batcher(max_items=200, wait_s=0).submit,
             "conversions": Conversions()}
+
+
+def sqlite_jobs_service(tmp_path, **config):
+    """A JobsService under worker_factory on a fresh SQLite file, its
+    storage under tmp_path, with the real parts above."""
+    from nameko.testing.services import worker_factory
+    from nameko_sqlalchemy.database import DatabaseWrapper
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import sessionmaker
+
+    from convertix.storage import Storage
+    from services.jobs.models import Base
+    from services.jobs.service import JobsService
+    engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
+    Base.metadata.create_all(engine)
+    return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
+                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
+                          **real_batches(), config={"CONVERTER": {"max_attempts": 3}, **config})

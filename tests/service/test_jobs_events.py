@@ -2,17 +2,10 @@
 that grows per job; stages and queue positions are part of the document.
 worker_factory's mock dispatcher, a real SQLite database."""
 import pytest
-from nameko.testing.services import worker_factory
-from nameko_sqlalchemy.database import DatabaseWrapper
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from convertix.contract import JOB_CHANGED, JOB_WEBHOOK_DUE
-from convertix.storage import Storage
 from services.jobs import progress
-from services.jobs.models import Base
-from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity, real_batches
+from tests.service.capacity import sqlite_jobs_service
 
 USER = "u" * 32
 FILES = [{"filename": "a.png", "format": "png", "bytes": 10}]
@@ -24,12 +17,7 @@ def job_id(n):
 
 @pytest.fixture
 def service(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
-    Base.metadata.create_all(engine)
-    return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
-                          **real_batches(),
-                          config={"CONVERTER": {"max_attempts": 3}})
+    return sqlite_jobs_service(tmp_path)
 
 
 def changes(service):

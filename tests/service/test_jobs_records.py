@@ -1,17 +1,11 @@
 """/convert's jobs recorded from their task's final event (services/jobs/records.py):
 the gateway's job id is the key. worker_factory, a real SQLite database."""
 import pytest
-from nameko.testing.services import worker_factory
-from nameko_sqlalchemy.database import DatabaseWrapper
-from sqlalchemy import create_engine
-from sqlalchemy.orm import sessionmaker
 
 from convertix import direct
 from convertix.errors import NotFound
-from convertix.storage import Storage
 from services.jobs import quota
-from services.jobs.service import JobsService
-from tests.service.capacity import FixedCapacity, real_batches
+from tests.service.capacity import sqlite_jobs_service
 
 USER = "u" * 32
 JOB = "c" * 32
@@ -23,12 +17,7 @@ OUTPUT = {"format": "webp", "width": 30, "height": 20, "bytes": 40}
 
 @pytest.fixture
 def service(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path}/jobs.db")
-    from services.jobs.models import Base
-    Base.metadata.create_all(engine)
-    return worker_factory(JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
-                          storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
-                          **real_batches(), config={"CONVERTER": {"max_attempts": 3}})
+    return sqlite_jobs_service(tmp_path)
 
 
 def succeeded():
