@@ -13,7 +13,7 @@ bench/thumbor_engine.py; Convertix's from bench/convert_side.py. Per work
 and side: img/s and its ratio to thumbor's, p50 per image, the median CPU
 time per image (time.process_time in the worker: what the machine's other
 load moves least) and its ratio to thumbor's, the output's bytes and its
-PSNR against a full-resolution reference (bench/quality.py). `--baseline DIR` adds the convert() of the
+PSNR and SSIM against a full-resolution reference (bench/quality.py). `--baseline DIR` adds the convert() of the
 checkout in DIR (e.g. `git worktree add DIR <commit>`) as a third side, run
 from its own processes (bench/convert_side.py): before and after a change
 in one run, on the same load.
@@ -116,7 +116,7 @@ def report(args, rows):
           + ", ".join(f"{k} {args.count * COUNT_SCALE[k]}" for k in WORKS)
           + f"; {args.processes} processes per side, {os.cpu_count()} CPUs\n")
     print("| work | engine | img/s | vs thumbor | p50 ms | CPU ms per image | vs thumbor "
-          "| output | PSNR vs full-res LANCZOS |")
+          "| output | PSNR, SSIM vs full-res LANCZOS |")
     print("|---|---|---|---|---|---|---|---|---|")
     for key, (title, *_rest) in WORKS.items():
         base = rows[(key, "thumbor")]
@@ -128,7 +128,8 @@ def report(args, rows):
             q = r["quality"]
             print(f"| {key}: {title} | {label} | {r['per_s']:.1f} | {r['per_s'] / base['per_s']:.2f}x "
                   f"| {r['p50_ms']:.0f} | {r['cpu_ms']:.1f} | {r['cpu_ms'] / base['cpu_ms']:.2f}x "
-                  f"| {q['size'][0]}x{q['size'][1]}, {q['bytes']} B | {q['psnr_db']:.2f} dB |")
+                  f"| {q['size'][0]}x{q['size'][1]}, {q['bytes']} B | {q['psnr_db']:.2f} dB, "
+                  f"{q['ssim']:.4f} |")
 
 
 def main(argv=None):

@@ -12,7 +12,8 @@ sending its next request once the previous answer is read. The raw engine
 alone (bench/thumbor_engine.py, 2 processes) stands beside it. The sides run
 in interleaved rounds, so load from elsewhere on the machine, which drifts,
 falls on each of them alike. Each side's output: its size in bytes and its
-PSNR against the full-resolution decode resized with LANCZOS (bench/quality.py).
+PSNR and SSIM against the full-resolution decode resized with LANCZOS
+(bench/quality.py).
 
 Works:
   A: 12 MP JPEG (4000x3000) -> fit 1024 px, WebP q80
@@ -437,7 +438,7 @@ SIDES = (("thumbor", "thumbor 7, {p} processes"), ("convert", "Convertix POST /c
 def report(args, rows, cpu, batch, fallbacks):
     print(f"\n{args.count} requests per work and side in {args.rounds} interleaved rounds, "
           f"{args.clients} client threads, {os.cpu_count()} CPUs\n")
-    print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output | bytes, PSNR vs full-res |")
+    print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output | bytes, PSNR, SSIM vs full-res |")
     print("|---|---|---|---|---|---|---|---|")
     for key, (title, *_rest) in WORKS.items():
         base = rows[(key, "thumbor")][0]["per_s"]
