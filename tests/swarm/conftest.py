@@ -107,6 +107,9 @@ class SwarmStack(Stack):
         super().__init__(workdir, **kwargs)
         (workdir / "storage").mkdir(exist_ok=True)
         self.env["CONVERSION_TIMEOUT_S"] = str(CONVERSION_TIMEOUT_S)
+        # one task per message: these tests count the tasks each replica
+        # holds, and a chunk would put a job's small tasks all on one
+        self.env["CHUNK_MAX_TASKS"] = "1"
         self.client = client
         self.storage = Storage(str(workdir / "storage"))
         self.services = []
