@@ -100,6 +100,14 @@ def result_of_convert(http, auth, answer):
     return answer.data, answer.headers.get("X-Convertix-Job")
 
 
+def recorded(http, auth, job_id):
+    """A /convert's job document: it is recorded just after the answer (within 1 s)."""
+    def found():
+        answer = http.get(f"/api/v1/jobs/{job_id}", headers=auth)
+        return answer.get_json() if answer.status_code == 200 else None
+    return wait_until(found, timeout=10, message=f"job {job_id} recorded")
+
+
 def max_difference(one, other):
     if one.tobytes() == other.tobytes():
         return 0
@@ -135,7 +143,7 @@ def test_every_corpus_format_converts_as_it_does_through_multipart(app):
                      path="/api/v1/convert",
                      content_type=OCTET if number % 2 else f"image/{fmt}")
         converted, job_id = result_of_convert(http, by_body, answer)
-        task = http.get(f"/api/v1/jobs/{job_id}", headers=by_body).get_json()["tasks"][0]
+        task = recorded(http, by_body, job_id)["tasks"][0]
         assert task["input"] == expected["input"], path  # format, size, bytes
         assert task["filename"].startswith("upload."), task["filename"]  # no name given
         want = http.get(expected["output"]["url"], headers=by_parts).data
