@@ -19,6 +19,10 @@ Works:
   A: 12 MP JPEG (4000x3000) -> fit 1024 px, WebP q80
   B: 1080p JPEG (1920x1080) -> fit 256 px, JPEG q85
 
+Then the latency with no load: `--idle-count` requests per work, one at a
+time from one client, on thumbor and on both `/convert` sides (p50, and its
+ratio to thumbor's).
+
 Then, on Convertix alone:
   - CPU outside the engine per task: every process of the system (gateway,
     jobs+accounts, scaler, converter parents) read from /proc before and after
@@ -352,6 +356,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=4,
                         help="each side runs count/rounds requests per round, in turn")
     parser.add_argument("--no-async", action="store_true", help="skip POST /jobs + polling")
+    parser.add_argument("--idle-count", type=int, default=30,
+                        help="sequential requests per work and side, one client (no load)")
     args = parser.parse_args(argv)
 
     exe = thumbor_executable(args.thumbor_venv)
@@ -361,7 +367,7 @@ def main(argv=None):
         with open(os.path.join(workdir, f"{key}.jpg"), "wb") as f:
             f.write(data)
 
-    rows, cpu, batch = {}, {}, None
+    rows, cpu, batch, idle = {}, {}, None, {}
     # Its own vhost: another system on this broker would otherwise answer its
     # RPCs and consume its tasks. The scaler's metrics port off: it may be taken.
     vhost = None if args.url else own_vhost()
@@ -406,6 +412,9 @@ def main(argv=None):
                     got[1][0] += result[1]
         rows = {k: (summary(lat, el[0]), out, quality.measure(images[k[0]], out))
             for k, (lat, el, out) in collected.items()}
+        # Latency with no load: one request at a time, each side in turn.
+        idle = {(key, name): summary(*drive(sides[(key, name)], args.idle_count, 1)[:2])
+                for key in WORKS for name in IDLE_SIDES if (key, name) in sides}
         if system:  # needs the process tree
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
@@ -425,7 +434,7 @@ def main(argv=None):
         if vhost:
             requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
 
-    report(args, rows, cpu, batch, client.fallbacks)
+    report(args, rows, cpu, batch, client.fallbacks, idle)
     return 0
 
 
@@ -435,7 +444,11 @@ SIDES = (("thumbor", "thumbor 7, {p} processes"), ("convert", "Convertix POST /c
          ("thumbor-engine", "thumbor's engine alone, {p} processes"))
 
 
-def report(args, rows, cpu, batch, fallbacks):
+# The sides whose latency with no load is compared: the HTTP ones.
+IDLE_SIDES = ("thumbor", "convert", "raw")
+
+
+def report(args, rows, cpu, batch, fallbacks, idle):
     print(f"\n{args.count} requests per work and side in {args.rounds} interleaved rounds, "
           f"{args.clients} client threads, {os.cpu_count()} CPUs\n")
     print("| work | side | img/s | p50 ms | p95 ms | vs thumbor | output | bytes, PSNR, SSIM vs full-res |")
@@ -449,6 +462,16 @@ def report(args, rows, cpu, batch, fallbacks):
             print(f"| {key}: {title} | {label.format(p=args.processes)} | {result['per_s']:.1f} "
                   f"| {result['p50_ms']:.0f} | {result['p95_ms']:.0f} "
                   f"| {result['per_s'] / base:.2f}x | {describe(output)} | {quality.describe(q)} |")
+    if idle:
+        print(f"\nLatency with no load: {args.idle_count} sequential requests per work and side, "
+              "one client\n")
+        print("| work | side | p50 ms | p95 ms | p50 vs thumbor |")
+        print("|---|---|---|---|---|")
+        for (key, side), result in idle.items():
+            base = idle[(key, "thumbor")]["p50_ms"]
+            print(f"| {key} | {dict(SIDES)[side].format(p=args.processes)} "
+                  f"| {result['p50_ms']:.1f} | {result['p95_ms']:.1f} "
+                  f"| {result['p50_ms'] / base:.2f}x |")
     if fallbacks:
         print(f"\n({fallbacks} /convert calls answered 202 and were followed as jobs)")
     if cpu:
