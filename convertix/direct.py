@@ -3,10 +3,12 @@
 The gateway puts a /convert task on the conversion queue itself, with what
 the jobs service needs to record the job afterwards (`record`) and where the
 converter's answer goes (`reply_to`: the gateway process's event queue).
-The converter puts `record` into the task's final event (a confirmed,
-persistent message on the jobs service's durable event queue) before it
-answers the gateway, so the job is recorded from that event even if every
-other process dies once the converter has sent it. The answer is shaped as a
+The converter answers the gateway, then puts `record` into the task's final
+event (a confirmed, persistent message on the jobs service's durable event
+queue), and only then acks the task: so the job is recorded from that event
+even if every other process dies once the converter has sent it, and a
+converter lost between its answer and the event leaves the task on the
+queue, to be converted and recorded again. The answer is shaped as a
 `job_changed` (convertix/contract.py `job_change`), so the gateway's event
 listener wakes the waiting request as it wakes any waiter. Its `document`
 holds only what the gateway reads to answer (status, the task's status,

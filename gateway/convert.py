@@ -4,10 +4,12 @@ The request waits on no commit of the jobs service (convertix/direct.py):
 one read-only RPC checks the quota (and whether an earlier result would be
 reused), the input is stored, the task is put on the conversion queue
 (confirmed) with its record and this process's event queue to answer to,
-and the converter's answer wakes the request. The converter sends the
+and the converter's answer wakes the request. The converter then sends the
 task's final event, which records the job, its result and the user's bytes
-(services/jobs/records.py), before it answers: once the client has its
-bytes, the record is on a durable queue.
+(services/jobs/records.py), and acks the task only once that event is on a
+durable queue: the record follows the answer by milliseconds, and a
+converter lost in between leaves the task to be converted and recorded
+again (convertix/direct.py).
 
 If the answer does not come within GATEWAY.sync_convert_timeout_s, the job
 is recorded now (create_job, `queued`: its task is on the queue already)

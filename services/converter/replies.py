@@ -1,8 +1,8 @@
 """Answers to the gateway waiting on a /convert task (convertix/direct.py).
 
-Sent after the task's final event (which records the job) and unconfirmed:
-an answer lost on the way costs only time, as the gateway is woken by the
-job's record too, or answers 202 once it has waited long enough.
+Sent just before the task's final event (which records the job) and
+unconfirmed: an answer lost on the way costs only time, as the gateway is
+woken by the job's record too, or answers 202 once it has waited long enough.
 """
 import logging
 

@@ -161,10 +161,13 @@ class ConverterService:
         self.ended.add(job_id, index)
 
     def _finish(self, event, message, payload):
-        """The task's final event (confirmed: it records a /convert's job,
-        convertix/direct.py), then the answer to a gateway waiting on it."""
-        self.dispatch(event, direct.with_record(message, payload))
+        """The answer to a gateway waiting on the task, then its final event
+        (confirmed: it records a /convert's job, convertix/direct.py). The
+        answer goes first: it does not wait on the broker's disk, and the
+        message is acked only after the event is confirmed, so a converter
+        lost in between leaves the task to be converted and recorded again."""
         self.reply(message, payload)
+        self.dispatch(event, direct.with_record(message, payload))
 
     @rpc
     def formats(self):

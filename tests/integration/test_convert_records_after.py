@@ -86,6 +86,48 @@ def test_a_convert_answered_is_recorded_after_a_kill_of_the_jobs_service(
         app.extensions["convertix.rpc"].close()
 
 
+# --- a converter lost between its answer and the task's final event ---------------------
+
+class LostAfterAnswering(ConverterService):
+    """The real converter, lost once just after answering a /convert: its
+    final event not sent, its task not acked (requeued, as a killed
+    converter's is when its connection goes)."""
+    lost = []
+
+    def _finish(self, event, message, payload):
+        if message.get("record") and not self.lost:
+            self.lost.append(message["job_id"])
+            self.reply(message, payload)
+            raise RuntimeError("converter lost between its answer and its event")
+        super()._finish(event, message, payload)
+
+
+def test_a_converter_lost_after_answering_leaves_the_task_to_convert_and_record_again(
+        runner_factory, rabbit_config, db_url, storage_root):
+    LostAfterAnswering.lost.clear()  # once per test (it is run on each database)
+    config = make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root)
+    runner_factory(config, AccountsService, JobsService, LostAfterAnswering).start()
+    app = gateway(config, SYNC_CONVERT_TIMEOUT_S=60)
+    try:
+        http = app.test_client()
+        auth = sign_up(http, "resilient")
+        answer = multipart(http, auth, [("a.png", png_bytes((60, 40)))],
+                           {"format": "webp", "width": 30}, path="/api/v1/convert")
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        job_id = answer.headers["X-Convertix-Job"]
+        assert LostAfterAnswering.lost == [job_id]
+        (doc,) = wait_until(lambda: listed(http, auth), timeout=60,
+                            message="the job in the history")
+        (task,) = doc["tasks"]
+        assert doc["id"] == job_id and doc["status"] == "succeeded"
+        assert task["attempts"] == 2  # converted again: the first attempt's event never went
+        result = http.get(task["output"]["url"], headers=auth)
+        assert result.status_code == 200 and result.data == answer.data
+        assert used_bytes(http, auth) == len(answer.data)  # counted once
+    finally:
+        app.extensions["convertix.rpc"].close()
+
+
 # --- without a converter: the wait runs out -------------------------------------------
 
 @pytest.fixture
