@@ -269,6 +269,7 @@ JOBS = Section(
     Key("quota_bytes", 1024 * MiB, POSITIVE, "bytes a user may keep stored (inputs + outputs)"),
     Key("retention_s", 7 * 24 * 3600.0, POSITIVE_NUMBER, "a final job's files and record then go"),
     Key("retention_batch", 100, POSITIVE, "expired jobs removed per sweep at most"),
+    Key("retention_interval_s", 60.0, POSITIVE_NUMBER, "seconds between two retention sweeps"),
     Key("open_job_timeout_s", 3600.0, POSITIVE_NUMBER,
         "a job whose upload is still read, unchanged this long (its gateway died): removed"),
     Key("max_tasks_in_flight_per_user", 0, Integer(min=0),

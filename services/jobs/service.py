@@ -50,6 +50,7 @@ from infra.nameko.dependencies import ConfigProvider, StorageProvider
 from infra.nameko.logcontext import LogContext
 from infra.nameko.metrics import ServiceMetrics
 from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts, tasks_ahead
+from infra.nameko.timers import SettingTimer
 from services.jobs import chunks, fair, progress, quota, records, retention, reuse, states, stats, transitions
 from services.jobs.costs import RecentConversions
 from services.jobs.documents import change_event, job_document
@@ -62,8 +63,6 @@ log = logging.getLogger(__name__)
 # A task still unpublished this long after its job was created is re-published.
 UNPUBLISHED_GRACE_S = 30
 SWEEP_INTERVAL_S = 30
-# Expired jobs (JOBS.retention_s) are removed this often, JOBS.retention_batch at a time.
-RETENTION_INTERVAL_S = 60
 # Queue positions are refreshed (and pushed as job_changed) this often, for
 # at most QUEUE_PUSH_LIMIT jobs at the front of the queue per round.
 QUEUE_INTERVAL_S = 1
@@ -415,10 +414,12 @@ class JobsService:
             if self._publish_next(user_id, created_before=cutoff):
                 log.warning("published waiting tasks of user %s from the timer", user_id)
 
-    @timer(interval=RETENTION_INTERVAL_S)
+    @SettingTimer.decorator(JOBS, "retention_interval_s")
     def remove_expired_jobs(self):
         """Retention: final jobs older than JOBS.retention_s lose their files,
-        then their records; at most JOBS.retention_batch per round."""
+        then their records; at most JOBS.retention_batch per round, every
+        JOBS.retention_interval_s. Every jobs process sweeps: retention.remove
+        locks what it deletes, so two sweeps remove each job once."""
         settings = read(self.config, JOBS)
         session = self.db.session
         self._remove_stale_open_jobs(settings)
