@@ -83,8 +83,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=60s --retries=5 \
   CMD python3 -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('API_PORT', '8008'), timeout=4)"
 ENTRYPOINT ["/usr/local/bin/patroni-entrypoint.sh"]
 CMD ["patroni"]
-COPY deploy/patroni-entrypoint.sh /usr/local/bin/patroni-entrypoint.sh
-COPY deploy/patroni_config.py /usr/local/lib/convertix/patroni_config.py
 RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && echo 'create_main_cluster = false' > /etc/postgresql-common/createcluster.d/no-main.conf \
  && apt-get update \
@@ -93,6 +91,9 @@ RUN mkdir -p /etc/postgresql-common/createcluster.d \
  && mkdir -p /var/lib/postgresql/data /var/run/postgresql \
  && chown postgres:postgres /var/lib/postgresql/data /var/run/postgresql \
  && chmod 700 /var/lib/postgresql/data
+# after the packages: a change of these files rebuilds only these layers
+COPY deploy/patroni-entrypoint.sh /usr/local/bin/patroni-entrypoint.sh
+COPY deploy/patroni_config.py /usr/local/lib/convertix/patroni_config.py
 VOLUME ["/var/lib/postgresql/data"]
 USER postgres
 
@@ -111,12 +112,12 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=5 \
   CMD ["etcdctl", "--endpoints=http://127.0.0.1:2379", "--command-timeout=4s", "endpoint", "health"]
 ENTRYPOINT ["/usr/local/bin/etcd-entrypoint.sh"]
 CMD ["etcd"]
-COPY deploy/etcd-entrypoint.sh /usr/local/bin/etcd-entrypoint.sh
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends etcd-server etcd-client \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && mkdir -p /var/lib/etcd \
  && chown etcd:etcd /var/lib/etcd \
  && chmod 700 /var/lib/etcd
+COPY deploy/etcd-entrypoint.sh /usr/local/bin/etcd-entrypoint.sh
 VOLUME ["/var/lib/etcd"]
 USER etcd

@@ -99,7 +99,12 @@ def config(env, read=read_secret):
                     "use_slots": True,       # WAL kept until the standby has it
                     "parameters": {"wal_log_hints": "on", "max_wal_senders": 10,
                                    "max_replication_slots": 10, "hot_standby": "on",
-                                   "wal_keep_size": "128MB"},
+                                   "wal_keep_size": "128MB",
+                                   # a standby's node lost without a reset: its
+                                   # walsender ends after this, and Patroni then
+                                   # lets the primary commit alone (PostgreSQL's
+                                   # default, 60 s, would stall commits that long)
+                                   "wal_sender_timeout": "10s"},
                 },
             },
             "initdb": [{"encoding": "UTF8"}, {"locale": "C.UTF-8"}, "data-checksums"],
