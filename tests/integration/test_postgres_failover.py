@@ -10,7 +10,8 @@ bound (the seconds are printed), the services reach it by themselves, every
 job they accepted is there (synchronous replication: an acknowledged commit
 is on the standby too), a creation that met the failover failed with an
 error the gateway answers 503 for, and the same creation sent again is
-recorded once, whole.
+recorded once, whole. Then the old primary, started again, comes back as
+the synchronous standby by itself (pg_rewind).
 """
 import json
 import os
@@ -45,6 +46,7 @@ PASSWORD = "failover-" + uuid.uuid4().hex[:8]
 TIMING = {"TTL_S": "10", "LOOP_WAIT_S": "2", "RETRY_TIMEOUT_S": "4"}
 FAILOVER_BOUND_S = 45   # promotion after the kill, on a loaded 2-core machine
 SERVICE_BOUND_S = 60    # the services' first accepted job after the kill
+REJOIN_BOUND_S = 90     # the old primary rewound and streaming again
 JOBS_BEFORE = 12
 
 class Member:
@@ -297,3 +299,13 @@ def test_the_services_live_through_a_primary_lost_with_no_job_lost(
     assert jobs == set(accepted), "a job accepted before the kill is missing, or one extra"
     assert tasks == accepted, "a job recorded without all its tasks"
     assert promoted_s < FAILOVER_BOUND_S
+
+    # the old primary, started again, rewinds and follows the new one by itself
+    old.start()
+    restarted_at = time.monotonic()
+    wait_until(lambda: _cluster(members).get(old.name, {}).get("role") == "sync_standby"
+               and _cluster(members)[old.name].get("state") == "running",
+               timeout=REJOIN_BOUND_S, interval=0.5,
+               message=f"{old.name} back as the synchronous standby\n{old.log_tail()}")
+    print(f"{old.name} back as the synchronous standby {time.monotonic() - restarted_at:.1f} s "
+          "after its start")
