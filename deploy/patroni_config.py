@@ -37,6 +37,7 @@ ENV = {
     "LOOP_WAIT_S": ("5", "seconds between Patroni's checks"),
     "RETRY_TIMEOUT_S": ("5", "etcd or PostgreSQL unreachable this long: the primary steps down"),
     "SYNCHRONOUS_MODE": ("on", "on: a commit is acknowledged once on the standby too"),
+    "PG_PARAMETERS": ("", "more postgresql.conf settings of this member: name=value name=value"),
 }
 
 
@@ -61,6 +62,17 @@ def read_secret(path, name):
             return f.read().rstrip("\n")
     except OSError as exc:
         raise MissingSetting(f"{name}={path}: not a readable file ({exc.strerror})") from None
+
+
+def parameters(text):
+    """{name: value} of `name=value name=value` (PG_PARAMETERS)."""
+    pairs = {}
+    for item in text.split():
+        name, equals, value = item.partition("=")
+        if not (name and equals):
+            raise MissingSetting(f"PG_PARAMETERS: expected name=value, got {item!r}")
+        pairs[name] = value
+    return pairs
 
 
 def config(env, read=read_secret):
@@ -127,7 +139,8 @@ def config(env, read=read_secret):
                                 "password": read(replication_file, "REPLICATION_PASSWORD_FILE")},
             },
             "parameters": {"unix_socket_directories": s["PG_SOCKET_DIR"],
-                           "password_encryption": "scram-sha-256"},
+                           "password_encryption": "scram-sha-256",
+                           **parameters(s["PG_PARAMETERS"])},
             # the socket is the container's (or the test's private folder): trust;
             # everything over TCP with a password
             "pg_hba": [

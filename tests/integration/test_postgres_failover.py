@@ -13,6 +13,7 @@ error the gateway answers 503 for, and the same creation sent again is
 recorded once, whole. Then the old primary, started again, comes back as
 the synchronous standby by itself (pg_rewind).
 """
+import contextlib
 import json
 import os
 import shutil
@@ -67,7 +68,10 @@ class Member:
                "PG_PORT": str(self.pg_port), "API_PORT": str(self.api_port),
                "PGDATA": self.data_dir, "PG_BIN_DIR": PG_BIN, "PG_SOCKET_DIR": self.dir,
                "PGPASS_FILE": os.path.join(self.dir, "pgpass"),
-               "POSTGRES_PASSWORD_FILE": secret, **TIMING}
+               "POSTGRES_PASSWORD_FILE": secret, **TIMING,
+               # shared memory segments as files in the data folder: a
+               # postmaster killed here leaves none behind in /dev/shm
+               "PG_PARAMETERS": "dynamic_shared_memory_type=mmap"}
         # the image's entrypoint runs the generator so, with Debian's python3
         self.config = os.path.join(self.dir, "patroni.yml")
         with open(self.config, "w") as out:
@@ -201,14 +205,20 @@ def patroni_cluster(tmp_path):
         yield members, (f"postgresql+psycopg2://convertix:{PASSWORD}@/convertix?{hosts}"
                         "&target_session_attrs=read-write")
     finally:
-        for member in members:
-            member.stop()
-        stop_process_group(etcd, timeout=30)
-        etcd_log.close()
-        for name in ("etcd.log", "pg1/patroni.log", "pg2/patroni.log"):  # for a failure's reader
-            if os.path.exists(os.path.join(base, name)):
-                shutil.copy(os.path.join(base, name), tmp_path / name.replace("/", "-"))
-        shutil.rmtree(base, ignore_errors=True)
+        with contextlib.ExitStack() as cleanup:   # each step runs, whatever fails before it
+            cleanup.callback(shutil.rmtree, base, ignore_errors=True)
+            cleanup.callback(_keep_logs, base, tmp_path)
+            cleanup.callback(etcd_log.close)
+            cleanup.callback(stop_process_group, etcd, timeout=30)
+            for member in members:
+                cleanup.callback(member.stop)
+
+
+def _keep_logs(base, folder):
+    """The logs next to the test's other files, for a failure's reader."""
+    for name in ("etcd.log", "pg1/patroni.log", "pg2/patroni.log"):
+        if os.path.exists(os.path.join(base, name)):
+            shutil.copy(os.path.join(base, name), folder / name.replace("/", "-"))
 
 
 def _answers(url):

@@ -48,6 +48,8 @@ def test_the_stacks_settings():
     ({"SYNCHRONOUS_MODE": "off"}, ("bootstrap", "dcs", "synchronous_mode"), False),
     ({"POSTGRES_DB": "postgres"}, ("bootstrap", "post_bootstrap"), ""),
     ({"TTL_S": "10", "LOOP_WAIT_S": "2", "RETRY_TIMEOUT_S": "4"}, ("bootstrap", "dcs", "ttl"), 10),
+    ({"PG_PARAMETERS": "work_mem=8MB  dynamic_shared_memory_type=mmap"},
+     ("postgresql", "parameters", "dynamic_shared_memory_type"), "mmap"),
 ])
 def test_a_setting(env, path, expected):
     value = config(**env)
@@ -61,6 +63,7 @@ def test_a_setting(env, path, expected):
     ({"ETCD_HOSTS": ""}, "ETCD_HOSTS"),
     ({"POSTGRES_PASSWORD_FILE": ""}, "POSTGRES_PASSWORD_FILE"),
     ({"TTL_S": "10"}, "TTL_S"),   # 5 + 2 * 5 > 10: a busy primary would lose its lock
+    ({"PG_PARAMETERS": "work_mem"}, "PG_PARAMETERS"),
 ])
 def test_what_is_refused_is_named(env, named):
     with pytest.raises(patroni_config.MissingSetting, match=named):
