@@ -5,6 +5,8 @@
 #   convertix-rabbitmq:latest deploy/backends.Dockerfile, target rabbitmq
 #   convertix-postgres:latest deploy/backends.Dockerfile, target postgres
 #   convertix-redis:latest    deploy/backends.Dockerfile, target redis
+#   convertix-patroni:latest  deploy/backends.Dockerfile, target patroni
+#   convertix-etcd:latest     deploy/backends.Dockerfile, target etcd
 # Cached: Docker's build cache reuses every step whose inputs did not change
 # (a code change rebuilds only the last steps of the application image).
 #
@@ -26,6 +28,8 @@ APP="${CONVERTIX_IMAGE:-convertix:latest}"
 RABBITMQ="${RABBITMQ_IMAGE:-convertix-rabbitmq:latest}"
 POSTGRES="${POSTGRES_IMAGE:-convertix-postgres:latest}"
 REDIS="${REDIS_IMAGE:-convertix-redis:latest}"
+PATRONI="${PATRONI_IMAGE:-convertix-patroni:latest}"
+ETCD="${ETCD_IMAGE:-convertix-etcd:latest}"
 CA="${PIP_CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}"
 
 BASE_IMAGE="$BASE" bash "$here/build-base-image.sh"
@@ -33,7 +37,8 @@ BASE_IMAGE="$BASE" bash "$here/build-base-image.sh"
 # what the Dockerfiles copy (tests, docs and benchmarks stay out)
 SOURCES="setup.py setup.cfg README.md config.yaml convertix infra services gateway scaler
   deploy/Dockerfile deploy/backends.Dockerfile deploy/entrypoint.sh deploy/healthcheck.py
-  deploy/postgres-entrypoint.sh"
+  deploy/postgres-entrypoint.sh deploy/patroni-entrypoint.sh deploy/patroni_config.py
+  deploy/etcd-entrypoint.sh"
 context() {  # the build context on stdout
   cd "$root"
   local extra=()
@@ -53,3 +58,5 @@ build "$APP" deploy/Dockerfile
 build "$RABBITMQ" deploy/backends.Dockerfile --target rabbitmq
 build "$POSTGRES" deploy/backends.Dockerfile --target postgres
 build "$REDIS" deploy/backends.Dockerfile --target redis
+build "$PATRONI" deploy/backends.Dockerfile --target patroni
+build "$ETCD" deploy/backends.Dockerfile --target etcd

@@ -67,15 +67,17 @@ def _signal_group(proc, sig):
 @contextlib.contextmanager
 def jobs_processes(service, env, rabbit_config, rabbit_manager, log_dir, count=2):
     """`count` `nameko run` processes of `service` (e.g. a test's slowed
-    JobsService) on one RPC queue, with `env`; yields once all consume, and
-    stops their process groups afterwards."""
+    JobsService; a list runs several services in each process) on one RPC
+    queue, with `env`; yields once all consume, and stops their process
+    groups afterwards."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     nameko = os.path.join(os.path.dirname(sys.executable), "nameko")
     procs = []
     for n in range(count):
         with open(os.path.join(log_dir, f"jobs{n}.log"), "wb") as log:
             procs.append(subprocess.Popen(
-                [nameko, "run", "--config", "config.yaml", service], cwd=root,
+                [nameko, "run", "--config", "config.yaml",
+                 *([service] if isinstance(service, str) else service)], cwd=root,
                 env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
                 start_new_session=True))
 

@@ -29,6 +29,7 @@ AMQP_URI_KEY = "AMQP_URI"
 AMQP_QUEUE_TYPE_KEY = "AMQP_QUEUE_TYPE"
 MAX_WORKERS_KEY = "max_workers"
 DB_URIS_KEY = "DB_URIS"
+DATABASE_KEY = "DATABASE"
 STORAGE_KEY = "STORAGE"
 CONVERTER_KEY = "CONVERTER"
 LIMITS_KEY = "LIMITS"
@@ -301,6 +302,14 @@ NOTIFIER = Section(
         "POST /jobs/<id>/deliveries per user, all jobs together (the gateway counts them)"),
 )
 
+DATABASE = Section(
+    DATABASE_KEY, "PostgreSQL connections of the services (a value the URL sets itself wins)",
+    Key("connect_timeout_s", 5, Integer(min=2),
+        "libpq connect_timeout: per host of a multi-host URL, then the next one"),
+    Key("tcp_user_timeout_s", 10, POSITIVE,
+        "a connection whose server stopped answering (its node lost) fails after this long"),
+)
+
 LOGS = Section(
     LOGS_KEY, "log store and shipping (ELASTICSEARCH_API_KEY: environment only)",
     Key("dir", "var/log", TEXT, "the local store: <dir>/<service>.<pid>.ndjson"),
@@ -338,7 +347,7 @@ CONFIG = Section(
         "true: webhooks may reach loopback and private addresses (local use and tests only)"),
     *(Key(s.name, s.default, s, s.doc)
       for s in (STORAGE, CONVERTER, LIMITS, GATEWAY, AUTH, NOTIFIER, METRICS, SCALER, LOGS,
-                JOBS)),
+                JOBS, DATABASE)),
     passthrough=tuple(value for name, value in vars(nameko_constants).items()
                       if name.endswith("_CONFIG_KEY")),
 )

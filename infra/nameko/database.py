@@ -4,7 +4,11 @@
   here: a database that is not at this code's head revision is refused at
   start with a message naming the command, not at the first query;
 - SQLite gets WAL and a busy timeout, so that the accounts and jobs
-  services (and several processes) can share one file.
+  services (and several processes) can share one file;
+- PostgreSQL connections are tested on checkout (pool_pre_ping) and get a
+  connect timeout and a dead-server timeout (config DATABASE): after a
+  failover the pool drops the old primary's connections and a multi-host
+  URL (`target_session_attrs=read-write`) finds the new one within seconds.
 """
 import os
 
@@ -13,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from infra import migrations
+from infra.config.schema import DATABASE, read
 from infra.metrics import DB_COMMITS
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -28,8 +33,11 @@ class ModelDatabase(Database):
                 _private_sqlite_file(url.database)
             self.engine_options.setdefault("connect_args", {"timeout": SQLITE_BUSY_TIMEOUT_S})
         else:
-            # A database restart leaves dead connections in the pool: test each on checkout.
+            # A database restart or failover leaves dead connections in the
+            # pool: test each on checkout.
             self.engine_options.setdefault("pool_pre_ping", True)
+            self.engine_options.setdefault("connect_args", postgres_connect_args(
+                url.query, read(self.container.config, DATABASE)))
         super().setup()
         if url.get_backend_name() == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -37,6 +45,26 @@ class ModelDatabase(Database):
         commits = DB_COMMITS.labels(self.container.service_name)
         event.listen(self.engine, "commit", lambda _conn: commits.inc())
         migrations.check(self.engine, self.container.service_name)
+
+
+def postgres_connect_args(query, settings):
+    """libpq parameters from config DATABASE, less those the URL's query sets.
+
+    connect_timeout bounds each host of a multi-host URL (a node that is gone
+    costs that long, then libpq tries the next). tcp_user_timeout with
+    keepalives ends a connection whose server went silent (a lost node sends
+    no reset) after about tcp_user_timeout_s, idle or waiting on a query,
+    instead of TCP's quarter of an hour."""
+    silent_s = settings["tcp_user_timeout_s"]
+    wanted = {
+        "connect_timeout": settings["connect_timeout_s"],
+        "tcp_user_timeout": silent_s * 1000,   # milliseconds
+        "keepalives": 1,
+        "keepalives_idle": max(1, silent_s // 2),
+        "keepalives_interval": 1,
+        "keepalives_count": max(1, silent_s - silent_s // 2),
+    }
+    return {name: value for name, value in wanted.items() if name not in query}
 
 
 def _private_sqlite_file(path):
