@@ -14,7 +14,8 @@ Per task it also prints what moved around the engine:
     API message stats, read before and after each batch);
   - database commits: `convertix_db_commits_total` summed over every
     process's /metrics (their addresses are in the metrics targets folder);
-  - CPU by process role (bench/proctimes.py), the sandboxes ("engine") apart.
+  - CPU by process role (bench/proctimes.py), the sandboxes ("engine") apart,
+    RabbitMQ, Redis and PostgreSQL included (shared: quiet machine only).
 """
 import argparse
 import concurrent.futures
@@ -78,7 +79,7 @@ def run_batch(client, root, vhost, targets_dir, data, options, jobs, files):
     """`jobs` POSTs of `files` images at once, each from its own thread; wall
     time from the first POST to the last job final, and the counters' moves."""
     (pub0, del0), commits0 = settled_counts(vhost, targets_dir)
-    before = proctimes.snapshot([root])
+    before = proctimes.snapshot([root], backends=True)
     # each upload unique: a byte appended after the JPEG's end changes no pixel
     uploads = [[data + bytes([j, n % 256]) for n in range(files)] for j in range(jobs)]
 
@@ -94,7 +95,7 @@ def run_batch(client, root, vhost, targets_dir, data, options, jobs, files):
     with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
         ends = list(pool.map(one, uploads))
     wall = max(ends) - t0
-    cpu = proctimes.spent(before, proctimes.snapshot([root]))
+    cpu = proctimes.spent(before, proctimes.snapshot([root], backends=True))
     (pub1, del1), commits1 = settled_counts(vhost, targets_dir)
     tasks = jobs * files
     return {"tasks": tasks, "wall_s": wall, "published": (pub1 - pub0) / tasks,

@@ -5,6 +5,11 @@ is where the CPU went. CPU is read per thread from /proc/<pid>/task/*/schedstat
 (nanoseconds; /proc/<pid>/stat counts 10 ms ticks, too coarse for a few ms
 per task). A process that exits between two snapshots takes its CPU with it,
 so the figures are lower bounds for roles whose processes come and go.
+
+The backends the system uses but does not start (RabbitMQ, Redis,
+PostgreSQL) are not in its tree: `snapshot(roots, backends=True)` adds every
+process of theirs on this machine, by name. They serve whatever else runs
+here too, so read their figures from a quiet machine.
 """
 import os
 
@@ -19,6 +24,13 @@ ROLES = (
     ("gateway", "gunicorn"),
 )
 OTHER = "other"
+# (role, process name as /proc/<pid>/comm has it): shared backends, outside the tree
+BACKENDS = (
+    ("rabbitmq", "beam.smp"),
+    ("rabbitmq", "epmd"),
+    ("redis", "redis-server"),
+    ("postgres", "postgres"),
+)
 
 
 def _children():
@@ -70,13 +82,36 @@ def role(pid):
     return next((name for name, fragment in ROLES if fragment in cmdline), OTHER)
 
 
-def snapshot(roots):
-    """{pid: (role, cpu ns)} for `roots` and all their descendants."""
+def backend_pids():
+    """{pid: role} of the shared backends' processes now."""
+    names = dict((comm, name) for name, comm in BACKENDS)
+    out = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in names:
+            out[int(pid)] = names[comm]
+    return out
+
+
+def snapshot(roots, backends=False):
+    """{pid: (role, cpu ns)} for `roots` and all their descendants, and with
+    `backends` the shared backends' processes (BACKENDS)."""
     out = {}
     for root in roots:
         for pid in descendants(root):
             name, ns = role(pid), cpu_ns(pid)
             if name is not None and ns is not None:
+                out[pid] = (name, ns)
+    if backends:
+        for pid, name in backend_pids().items():
+            ns = cpu_ns(pid)
+            if ns is not None and pid not in out:
                 out[pid] = (name, ns)
     return out
 

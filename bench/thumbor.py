@@ -25,7 +25,9 @@ ratio to thumbor's).
 
 Then, on Convertix alone:
   - CPU outside the engine per task: every process of the system (gateway,
-    jobs+accounts, scaler, converter parents) read from /proc before and after
+    jobs+accounts, scaler, converter parents) and of the backends it uses
+    (RabbitMQ, Redis, PostgreSQL: shared, so from a quiet machine only)
+    read from /proc before and after
     batches of sequential /convert calls, the sandbox children (the engine)
     apart; the median over batches;
   - one POST of 24 A-images (~5.8 MB each): the gateway's CPU for the upload,
@@ -303,10 +305,10 @@ def cpu_per_task(root, one, batches, batch):
     session = requests.Session()
     one(session)
     for _ in range(batches):
-        before = proctimes.snapshot([root])
+        before = proctimes.snapshot([root], backends=True)
         for _ in range(batch):
             one(session)
-        spent = proctimes.spent(before, proctimes.snapshot([root]))
+        spent = proctimes.spent(before, proctimes.snapshot([root], backends=True))
         per_batch.append({name: ns / 1e6 / batch for name, ns in spent.items()})
     roles = sorted({name for b in per_batch for name in b})
     out = {name: statistics.median(b.get(name, 0.0) for b in per_batch) for name in roles}
