@@ -18,6 +18,7 @@ import socket
 import threading
 import time
 
+from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -30,8 +31,10 @@ log = logging.getLogger(__name__)
 EXTENSION = "convertix.rpc"
 
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.
+# AMQPError: the broker's own refusals (a broker still starting refuses the
+# vhost, one stopping forces the connection closed) are not OSErrors.
 BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
-                  socket.error, OSError)
+                  socket.error, OSError, AMQPError)
 # Errors raised inside a service that mean its database is not there: 503 too.
 REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                    "DisconnectionError", "TimeoutError"})
@@ -94,8 +97,12 @@ class RpcPool:
                                          code="BACKEND_UNAVAILABLE") from None
         try:
             return _StartedProxy(self.nameko_config, self.timeout)
-        except BACKEND_ERRORS as exc:
+        except BaseException as exc:
+            # the slot is given back whatever went wrong: a slot lost per
+            # failed start would leave the pool with none after `size`
             self._open.release()
+            if not isinstance(exc, BACKEND_ERRORS):
+                raise
             raise ConvertixError("the message broker is unavailable",
                                  code="BACKEND_UNAVAILABLE") from exc
 
