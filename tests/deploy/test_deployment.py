@@ -1,11 +1,13 @@
-"""The stack on two real nodes: placement, conversions through the gateway
-container, scaling across nodes, and three faults with no job lost.
+"""The stack on three real nodes: placement, conversions through the gateway
+containers, scaling across nodes, and faults under load with no job lost.
 
 The tests run in this order on one deployment (tests/deploy/conftest.py);
 each waits for the stack to be whole again before it ends.
 """
 import io
+import json
 import threading
+import time
 
 import pytest
 import requests
@@ -16,9 +18,17 @@ from tests.deploy.conftest import STACK, kernel_does_esp, wait_replicas
 from tests.e2e.conftest import Api
 from tests.helpers import corpus_bytes, wait_until
 
-EDGE, PROCESSING = "cvxt-edge", "cvxt-processing"
-PLACEMENT = {"gateway": EDGE, "rabbitmq": EDGE, "postgres": EDGE, "services": EDGE,
-             "notifier": EDGE, "scaler": EDGE, "converter": PROCESSING}
+EDGE, PROCESSING, EDGE2 = "cvxt-edge", "cvxt-processing", "cvxt-edge2"
+# where each service's tasks run (the scaler: any one manager)
+PLACEMENT = {"gateway": {EDGE, EDGE2}, "services": {EDGE, EDGE2}, "notifier": {EDGE, EDGE2},
+             "rabbitmq": {EDGE}, "postgres": {EDGE}, "redis": {EDGE},
+             "converter": {PROCESSING}}
+LABELS = {EDGE: {"convertix.edge": "true", "convertix.data": "true", "convertix.broker": "1"},
+          EDGE2: {"convertix.edge": "true", "convertix.broker": "2"},
+          PROCESSING: {"convertix.processing": "true", "convertix.broker": "3"}}
+# a client's seconds without an accepted job while one node or backend is lost
+# (it retries a refused request on the other gateway at once)
+OUTAGE_LIMIT_S = 20
 CORPUS = ["valid/jpeg/hopper.jpg", "valid/png/pngsuite/basn6a08.png", "valid/heic/hopper.heic",
           "valid/svg/piechart.svg", "valid/gif/hopper.gif", "photos/skimage/astronaut.png"]
 # a task that takes a converter a moment: the queue builds up in a burst
@@ -30,13 +40,15 @@ def api(deployment):
     class _Target:
         url = deployment.url
         env = {}
-    wait_until(lambda: _ready(deployment), timeout=120, interval=1, message="the gateway")
+    for url in (deployment.url, deployment.url2):
+        wait_until(lambda: _ready(deployment, url), timeout=120, interval=1,
+                   message=f"the gateway at {url}")
     return Api(_Target, "deploy-user")
 
 
-def _ready(deployment):
+def _ready(deployment, url=None):
     try:
-        answer = requests.get(deployment.url + "/readyz", timeout=5)
+        answer = requests.get((url or deployment.url) + "/readyz", timeout=5)
     except requests.RequestException:
         return False
     return answer.status_code == 200 and answer.json()["checks"].get("converter") == "ok"
@@ -81,12 +93,15 @@ def test_nodes_and_placement(deployment):
     print(nodes)
     labels = {n.attrs["Description"]["Hostname"]: n.attrs["Spec"].get("Labels", {})
               for n in deployment.edge.nodes.list()}
-    assert labels == {EDGE: {"convertix.edge": "true"},
-                      PROCESSING: {"convertix.processing": "true"}}
-    for name, node in PLACEMENT.items():
-        tasks = wait_until(lambda: deployment.tasks(name), timeout=120, interval=1,
-                           message=f"{name} running")
-        assert {t["node"] for t in tasks} == {node}, (name, tasks)
+    assert labels == LABELS
+    managers = {n.attrs["Description"]["Hostname"] for n in deployment.edge.nodes.list(
+        filters={"role": "manager"})}
+    assert managers == set(LABELS)   # the swarm outlives any one node
+    for name, nodes in PLACEMENT.items():
+        tasks = wait_until(lambda: {t["node"] for t in deployment.tasks(name)} == nodes
+                           and deployment.tasks(name), timeout=180, interval=1,
+                           message=f"{name} running on {nodes}")
+        assert {t["node"] for t in tasks} == nodes, (name, tasks)
         print(deployment.docker("service", "ps", "--format",
                                 "{{.Name}}\t{{.Node}}\t{{.CurrentState}}", f"{STACK}_{name}"))
     # one overlay network joins the two nodes; encrypted where the kernel
@@ -133,11 +148,14 @@ def test_a_burst_scales_converters_1_3_1_on_the_processing_node(deployment, api)
         # the scaler takes it to its maximum while the backlog lasts
         wait_until(lambda: (3, frozenset({PROCESSING})) in seen, timeout=240, interval=1,
                    message="3 converters running on the processing node")
-        finish(api, ids, timeout=400)
+        tasks = finish(api, ids, timeout=400)
     finally:
         stop.set()
         watcher.join()
     assert (3, frozenset({PROCESSING})) in seen, seen
+    # two jobs services refilled the queue at once, and no task went out
+    # twice: each converted once
+    assert [t["attempts"] for t in tasks] == [1] * len(tasks), tasks
     # idle: back down to the minimum, gracefully
     wait_replicas(deployment, "converter", 1, timeout=240)
 
@@ -166,6 +184,124 @@ def test_rabbitmq_killed_swarm_restarts_it_and_accepted_jobs_finish(deployment, 
     wait_until(lambda: [t for t in deployment.tasks("rabbitmq") if t["ID"] != task["ID"]],
                timeout=180, interval=1, message="Swarm to start RabbitMQ again")
     finish(api, ids, timeout=400)
+
+
+class Load:
+    """A client sending small jobs one after another, each to the next
+    gateway in turn; a refused request (no answer, or an error status) goes to
+    the other gateway at once, as a client with the list of gateways (or a
+    balancer in front of them) does. Keeps when each job was accepted."""
+
+    ITEM = ("valid/jpeg/hopper.jpg", {"format": "webp", "width": 64})
+
+    def __init__(self, api, urls, period=0.5):
+        self.urls, self.period = urls, period
+        self.session = requests.Session()   # its own: the test's thread uses api's
+        self.session.headers.update(api.session.headers)
+        self.accepted = []          # (monotonic time, job id)
+        self.refused = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        name, options = self.ITEM
+        self.files = [("file", (name.rsplit("/", 1)[-1], corpus_bytes(name)))]
+        self.data = {"options": json.dumps(options)}
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self):
+        turn = 0
+        while not self.stop.is_set():
+            for attempt in range(len(self.urls)):
+                url = self.urls[(turn + attempt) % len(self.urls)]
+                if self._submit(url):
+                    break
+                self.refused += 1
+            turn += 1
+            self.stop.wait(self.period)
+
+    def _submit(self, url):
+        try:
+            answer = self.session.post(f"{url}/api/v1/jobs", data=self.data,
+                                           files=self.files, timeout=10)
+        except requests.RequestException:
+            return False
+        if answer.status_code != 202:
+            return False
+        self.accepted.append((time.monotonic(), answer.json()["id"]))
+        return True
+
+    def wait_accepted(self, count, timeout=120):
+        start = len(self.accepted)
+        wait_until(lambda: len(self.accepted) >= start + count, timeout=timeout, interval=0.2,
+                   message=f"{count} more jobs accepted")
+
+    def outage(self, since):
+        """The longest time without an accepted job after `since` (seconds)."""
+        times = [since] + [t for t, _ in self.accepted if t > since]
+        return max(b - a for a, b in zip(times, times[1:]))
+
+    def ids(self):
+        return [job_id for _, job_id in self.accepted]
+
+
+def survive(deployment, api, name, fault, recover, limit=OUTAGE_LIMIT_S):
+    """Load through both gateways; `fault()`; jobs still accepted; `recover()`:
+    every accepted job succeeds. Prints the seconds without service and the
+    jobs accepted and finished across the fault."""
+    urls = [deployment.url, deployment.url2]
+    with Load(api, urls) as load:
+        load.wait_accepted(5)
+        at = time.monotonic()
+        fault()
+        load.wait_accepted(10, timeout=180)   # served again, on what is left
+        recover()
+        load.wait_accepted(5, timeout=180)
+    outage = load.outage(at)
+    started = time.monotonic()
+    tasks = finish(api, load.ids(), timeout=400)
+    print(f"fault {name}: {outage:.1f} s without an accepted job; {len(load.ids())} jobs "
+          f"accepted, {len(tasks)} finished (every one succeeded, {load.refused} requests "
+          f"refused and sent to the other gateway); the rest done "
+          f"{time.monotonic() - started:.0f} s after the load stopped")
+    assert outage <= limit, (name, outage)
+    return tasks
+
+
+def test_an_edge_node_stopped_under_load_the_other_serves(deployment, api):
+    def stop():
+        deployment.engine("stop", "edge2")
+        wait_until(lambda: deployment.node_state(EDGE2) == "down", timeout=120, interval=1,
+                   message="the second edge node down")
+
+    def start():
+        deployment.engine("start", "edge2")
+        wait_until(lambda: deployment.node_state(EDGE2) == "ready", timeout=120, interval=1,
+                   message="the second edge node back")
+    survive(deployment, api, "edge node's engine stopped", stop, start)
+    wait_until(lambda: _ready(deployment, deployment.url2), timeout=240, interval=1,
+               message="the second edge node's gateway ready again")
+
+
+def test_postgres_killed_under_load_no_job_lost(deployment, api):
+    [task] = deployment.tasks("postgres")
+
+    def kill():
+        container = deployment.edge.containers.get(
+            task["Status"]["ContainerStatus"]["ContainerID"])
+        container.kill()
+
+    def back():
+        wait_until(lambda: [t for t in deployment.tasks("postgres") if t["ID"] != task["ID"]],
+                   timeout=180, interval=1, message="Swarm to start PostgreSQL again")
+    # one PostgreSQL (no standby yet): the service waits for Swarm to start
+    # it again on its node, with its volume
+    survive(deployment, api, "PostgreSQL killed", kill, back, limit=180)
 
 
 def test_rolling_update_of_the_converter_image_drains_without_requeues(deployment, api):
