@@ -33,7 +33,7 @@ BASE_IMAGE="$BASE" bash "$here/build-base-image.sh"
 # what the Dockerfiles copy (tests, docs and benchmarks stay out)
 SOURCES="setup.py setup.cfg README.md config.yaml convertix infra services gateway scaler
   deploy/Dockerfile deploy/backends.Dockerfile deploy/entrypoint.sh deploy/healthcheck.py
-  deploy/postgres-entrypoint.sh"
+  deploy/postgres-entrypoint.sh deploy/rabbitmq-entrypoint.sh"
 context() {  # the build context on stdout
   cd "$root"
   local extra=()

@@ -69,6 +69,8 @@ declare -A SECRET=(
   [rabbitmq_management_url]="http://convertix:$rabbit_pass@rabbitmq:15672"
   [database_url]="postgresql+psycopg2://convertix:$pg_pass@postgres:5432/convertix"
   [postgres_password]="$pg_pass"
+  # the RabbitMQ cluster's members share it (Erlang's distribution)
+  [rabbitmq_erlang_cookie]="$(keep rabbitmq_erlang_cookie)"
   [rabbitmq_conf]="$(printf 'default_user = convertix\ndefault_pass = %s\n' "$rabbit_pass")"
 )
 for key in "${!SECRET[@]}"; do

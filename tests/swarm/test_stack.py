@@ -117,6 +117,7 @@ def test_the_stack_deploys_on_one_node_and_an_upload_converts(
         "rabbitmq_management_url": "http://guest:guest@127.0.0.1:15672",
         "rabbitmq_conf": "default_user = convertix\ndefault_pass = unused-here\n",
         "postgres_password": "unused-here",
+        "rabbitmq_erlang_cookie": "unused-here",
     }
     created = [docker_client.secrets.create(name=f"{prefix}_{key}", data=value.encode(),
                                             labels={RUN_LABEL: RUN_ID})
