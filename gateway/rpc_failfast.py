@@ -6,10 +6,13 @@ whole RPC timeout when a RabbitMQ cluster member goes:
   connection breaks during a call, it reconnects and waits again for a reply
   that can never come (the queue went with the member);
 - its timeout is a socket read timeout, started again by any message read,
-  and a publish waits for the broker's confirm without any limit.
+  and a publish waits for the broker's confirm without any limit;
+- a member whose node vanished resets nothing: a connection that only
+  waits to read notices nothing for minutes.
 Here a broken connection fails the call at once (ConnectionError: the pool
-answers 503 and drops the proxy), the wait has one deadline, and a publish
-waits for its confirm at most the call's timeout. The next proxy connects
+answers 503 and drops the proxy), the waiting connection is probed every
+PROBE_S (a vanished peer breaks it within about two seconds), the wait has
+one deadline, and a publish waits for its confirm at most the call's timeout. The next proxy connects
 to `rabbitmq` again, which resolves to the members still running.
 """
 import socket
@@ -24,6 +27,10 @@ from nameko.standalone.rpc import (
     PollingQueueConsumer,
     SingleThreadedReplyListener,
 )
+
+
+# while waiting for a reply, the connection is probed this often
+PROBE_S = 1.0
 
 
 def publish_options(timeout_s):
@@ -48,7 +55,10 @@ class _FailFastConsumer(PollingQueueConsumer):
                 left = remaining_s(deadline, time.monotonic())
                 if left <= 0:
                     raise socket.timeout()
-                self.consumer.connection.drain_events(timeout=left)
+                try:
+                    self.consumer.connection.drain_events(timeout=min(left, PROBE_S))
+                except socket.timeout:
+                    self._probe()
             body, message = self.replies.pop(correlation_id)
             self.provider.handle_message(body, message)
         except socket.timeout:   # before OSError: it is one
@@ -57,6 +67,13 @@ class _FailFastConsumer(PollingQueueConsumer):
             lost = BrokerLost(f"the broker connection broke during the call ({exc!r})")
             lost.__cause__ = exc
             self._fail(correlation_id, lost)
+
+    def _probe(self):
+        """A heartbeat frame on the waiting connection: to a member whose
+        node vanished it is never acknowledged, and py-amqp's sockets have
+        TCP_USER_TIMEOUT (1 s), so the kernel breaks the connection and the
+        next read fails (an idle connection would wait for minutes)."""
+        self.consumer.connection.connection.send_heartbeat()
 
     def _fail(self, correlation_id, exc):
         # the proxy is dropped by its pool after this: no reconnecting here

@@ -65,7 +65,7 @@ def submit(api, count, files=1, item=HEAVY):
         [(name.rsplit("/", 1)[-1], corpus_bytes(name))] * files, options)) for _ in range(count)]
 
 
-def _accepted(send, tries=5):
+def _accepted(send, tries=10):
     """The job's id; a 503 is sent again after its Retry-After, as the SPEC
     asks of a client (the gateway's acceptance has a short RPC timeout here)."""
     for _ in range(tries):
