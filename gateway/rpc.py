@@ -33,7 +33,8 @@ from infra.logs import context as log_context
 log = logging.getLogger(__name__)
 
 EXTENSION = "convertix.rpc"
-# the pool that accepts jobs: GATEWAY.accept_rpc_timeout_s (gateway/jobs.py)
+# the pool that accepts jobs (gateway/jobs.py) and checks revocations in front
+# of every request (gateway/auth.py): GATEWAY.accept_rpc_timeout_s
 ACCEPT_POOL = "convertix.rpc.accept"
 
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.

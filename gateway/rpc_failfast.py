@@ -28,7 +28,6 @@ from nameko.standalone.rpc import (
     SingleThreadedReplyListener,
 )
 
-
 # while waiting for a reply, the connection is probed this often
 PROBE_S = 1.0
 

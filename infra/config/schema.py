@@ -27,7 +27,6 @@ from infra.config.checks import MAPPING, TEXT, AtMost, Flag, Integer, Invalid, N
 # --- the section (and top-level) names ---
 AMQP_URI_KEY = "AMQP_URI"
 AMQP_QUEUE_TYPE_KEY = "AMQP_QUEUE_TYPE"
-AMQP_CONFIRM_TIMEOUT_KEY = "AMQP_CONFIRM_TIMEOUT_S"
 MAX_WORKERS_KEY = "max_workers"
 DB_URIS_KEY = "DB_URIS"
 STORAGE_KEY = "STORAGE"
@@ -331,12 +330,6 @@ CONFIG = Section(
     Key(AMQP_URI_KEY, "pyamqp://guest:guest@localhost:5672/", TEXT, "RabbitMQ"),
     Key(AMQP_QUEUE_TYPE_KEY, "classic", OneOf(("classic", "quorum")),
         "quorum: the services' durable queues are quorum queues (a RabbitMQ cluster)"),
-    # A broker member whose node vanished never confirms and resets nothing:
-    # without a bound, a publish (and a job's row lock held across it) waited
-    # for minutes (docs/DESIGN.md "Three nodes").
-    Key(AMQP_CONFIRM_TIMEOUT_KEY, 10.0, POSITIVE_NUMBER,
-        "a task's publish waits this long for the broker's confirm; then it is sent "
-        "again on a new connection"),
     Key(MAX_WORKERS_KEY, 10, POSITIVE,
         "nameko workers per service process; the converter's: CONVERTER.workers"),
     Key(DB_URIS_KEY, {f"{service}:Base": DEFAULT_DATABASE_URL

@@ -21,7 +21,7 @@ from convertix.contract import (
     DEAD_LETTER_EXCHANGE,
     DEAD_LETTER_QUEUE,
 )
-from infra.config.schema import AMQP_CONFIRM_TIMEOUT_KEY, CONVERTER, read, read_value
+from infra.config.schema import CONVERTER, read
 from infra.logs import context as log_context
 
 convert_exchange = Exchange(CONVERT_EXCHANGE, type="direct", durable=True)
@@ -140,11 +140,6 @@ class TaskPublisher(Publisher):
     def setup(self):
         declare_all(self.container.config)
         self.declare.append(convert_queue(self.container.config))
-        # A cluster member whose node vanished never confirms: the publish
-        # gives up waiting and is sent again on a new connection, to a member
-        # still running (at least once: a converter may see the task twice).
-        self.options.setdefault("confirm_timeout",
-                                read_value(self.container.config, AMQP_CONFIRM_TIMEOUT_KEY))
         super().setup()
 
     def get_dependency(self, worker_ctx):
