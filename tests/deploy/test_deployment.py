@@ -31,9 +31,11 @@ LABELS = {EDGE: {"convertix.edge": "true", "convertix.data": "true", "convertix.
 # node is lost (it retries a refused request on the other gateway at once).
 # The few seconds wanted are not met: the gateways fail fast now (503 with
 # Retry-After as soon as a call's broker connection breaks, an 8 s RPC
-# timeout on accepting), yet 40-57 s were measured on this 2-core machine,
-# most of it with both gateways' calls unanswered while the jobs services and
-# the quorum queues recover (deploy/README.md "Faults under load, measured").
+# timeout on accepting): a member killed, 7.3 s measured on this 2-core
+# machine; an edge node stopped, 48.7 s (56.5 s in an earlier run), most of
+# it with the remaining gateway's calls unanswered or slow while the jobs
+# services and the quorum queues recover (deploy/README.md "Faults under
+# load, measured").
 # The bound is loose on purpose, so that the test is not flaky; what it
 # holds firmly is that no accepted job is lost and every one succeeds.
 OUTAGE_LIMIT_S = 90
