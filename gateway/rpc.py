@@ -81,7 +81,8 @@ class RpcPool:
             yield proxy.proxy
         except BACKEND_ERRORS as exc:
             healthy = False
-            self._drop_idle()
+            if not isinstance(exc, UnknownService):  # no consumer: the broker is fine
+                self._drop_idle()
             raise unavailable(f"a backend service is unavailable ({type(exc).__name__})") from exc
         except RemoteError as exc:
             if exc.exc_type in REMOTE_BACKEND_ERRORS:

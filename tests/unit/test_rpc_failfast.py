@@ -3,6 +3,7 @@
 error, and the 503 that says when to try again (gateway/rpc.py)."""
 import pytest
 from flask import Flask
+from nameko.exceptions import UnknownService
 
 from gateway import errors, rpc
 from gateway.rpc_failfast import publish_options, remaining_s
@@ -95,3 +96,13 @@ def test_a_service_error_keeps_the_proxies(pool):
         with pool.client() as proxy:
             proxy.call()
     assert not any(p.abandoned for p in FakeProxy.made)
+
+
+def test_no_consumer_drops_only_the_proxy_that_met_it(pool):
+    with pool.client() as a, pool.client() as b:
+        pass
+    a.fails = UnknownService("converter")   # put back last: used next
+    with pytest.raises(errors.ConvertixError):
+        with pool.client() as proxy:
+            proxy.call()
+    assert a.abandoned and not b.abandoned
