@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 
+from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
@@ -38,8 +39,10 @@ EXTENSION = "convertix.rpc"
 ACCEPT_POOL = "convertix.rpc.accept"
 
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.
+# AMQPError: the broker's own refusals (a member still starting refuses the
+# vhost, one stopping forces the connection closed) are not OSErrors.
 BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
-                  socket.error, OSError)
+                  socket.error, OSError, AMQPError)
 # Errors raised inside a service that mean its database is not there: 503 too.
 REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                    "DisconnectionError", "TimeoutError"})
@@ -110,8 +113,12 @@ class RpcPool:
                     raise unavailable("every RPC connection stayed busy") from None
         try:
             return _StartedProxy(self.nameko_config, self.timeout)
-        except BACKEND_ERRORS as exc:
+        except BaseException as exc:
+            # the slot is given back whatever went wrong: a slot lost per
+            # failed start would leave the pool with none after `size`
             self._open.release()
+            if not isinstance(exc, BACKEND_ERRORS):
+                raise
             self._drop_idle()
             raise unavailable("the message broker is unavailable") from exc
 

@@ -2,6 +2,7 @@
 (gateway/rpc_failfast.py), the pool dropping its idle proxies on a backend
 error, and the 503 that says when to try again (gateway/rpc.py)."""
 import pytest
+from amqp.exceptions import NotAllowed
 from flask import Flask
 from nameko.exceptions import UnknownService
 
@@ -40,7 +41,11 @@ class FakeProxy:
     """Stands in for a started proxy: `fails` says what its next call raises."""
     made = []
 
+    starts_failing = None     # what starting one raises, if anything
+
     def __init__(self, config, timeout):
+        if FakeProxy.starts_failing is not None:
+            raise FakeProxy.starts_failing
         self.abandoned = self.closed = False
         self.fails = None
         self.proxy = self
@@ -64,6 +69,7 @@ class FakeProxy:
 def pool(monkeypatch):
     monkeypatch.setattr(rpc, "_StartedProxy", FakeProxy)
     FakeProxy.made = []
+    FakeProxy.starts_failing = None
     app = Flask(__name__)
     app.config.update(AMQP_URI="amqp://x", RPC_TIMEOUT_S=5, RPC_POOL_SIZE=4)
     return rpc.RpcPool(app)
@@ -106,3 +112,28 @@ def test_no_consumer_drops_only_the_proxy_that_met_it(pool):
         with pool.client() as proxy:
             proxy.call()
     assert a.abandoned and not b.abandoned
+
+
+@pytest.mark.parametrize("error", [NotAllowed("vhost / is down"), ConnectionError("refused"),
+                                   RuntimeError("a bug")])
+def test_a_failed_start_gives_its_slot_back(pool, error):
+    FakeProxy.starts_failing = error
+    for _ in range(pool.size + 2):       # more failures than the pool has slots
+        with pytest.raises((errors.ConvertixError, RuntimeError)) as raised:
+            with pool.client():
+                pass
+        if not isinstance(error, RuntimeError):
+            assert raised.value.code == "BACKEND_UNAVAILABLE"
+    FakeProxy.starts_failing = None
+    with pool.client() as proxy:          # a slot is there at once
+        assert proxy in FakeProxy.made
+
+
+def test_a_broker_refusal_during_a_call_is_a_503_and_drops_the_proxy(pool):
+    with pool.client() as a:
+        pass
+    a.fails = NotAllowed("connection forced")
+    with pytest.raises(errors.ConvertixError) as raised:
+        with pool.client() as proxy:
+            proxy.call()
+    assert raised.value.code == "BACKEND_UNAVAILABLE" and a.abandoned
