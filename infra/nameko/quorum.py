@@ -1,7 +1,6 @@
 """Quorum queues for every durable queue a service declares, where
 AMQP_QUEUE_TYPE says `quorum` (the Swarm stack, whose RabbitMQ is a cluster
-of three; the three-node stack is not in this tree yet: docs/DESIGN.md
-"Quorum queues").
+of three; that stack is not merged yet: docs/DESIGN.md "Quorum queues").
 
 A quorum queue is replicated on the cluster's nodes (Raft): with one broker
 node lost its messages are still there and the queue goes on. Nameko 2.14
