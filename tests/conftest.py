@@ -132,6 +132,15 @@ def db_url(empty_db_url):
 
 
 @pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database, migrated to head: for what only
+    PostgreSQL has (row and advisory locks shared by several processes)."""
+    with fresh_postgres_database() as url:
+        migrations.upgrade(url)
+        yield url
+
+
+@pytest.fixture
 def sqlite_url(tmp_path):
     """A fresh SQLite database, migrated to head."""
     url = f"sqlite:///{tmp_path}/convertix.db"

@@ -17,19 +17,10 @@ from kombu import Connection
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from convertix.contract import CONVERT_QUEUE, task_indexes
-from infra import migrations
-from tests.conftest import fresh_postgres_database
 from tests.helpers import jobs_processes
 
 AT_ONCE = 8      # creations sent together, shared by the two processes
 FILES = 3        # tasks per job
-
-
-@pytest.fixture
-def postgres_url():
-    with fresh_postgres_database() as url:
-        migrations.upgrade(url)
-        yield url
 
 
 @pytest.fixture

@@ -48,13 +48,12 @@ from convertix.contract import (
 )
 from convertix.imaging import sniff
 from convertix.storage import Storage
-from infra import migrations
 from infra.nameko.queues import convert_exchange, declare_all
 from services.accounts.service import AccountsService
 from services.converter.service import ConverterService
 from services.jobs.models import Job, StorageUsage, Task
 from services.notifier.service import NotifierService
-from tests.conftest import fresh_postgres_database, make_service_config
+from tests.conftest import make_service_config
 from tests.helpers import jobs_processes, wait_until
 from tests.integration.conftest import png_bytes
 from tests.webhook_receiver import Receiver
@@ -74,13 +73,6 @@ class ConvertedTally:
     @event_handler(CONVERTER_SERVICE, TASK_SUCCEEDED)
     def succeeded(self, payload):
         CONVERTED.append((payload["job_id"], payload["index"], payload["attempt"]))
-
-
-@pytest.fixture
-def postgres_url():
-    with fresh_postgres_database() as url:
-        migrations.upgrade(url)
-        yield url
 
 
 @pytest.fixture
