@@ -33,19 +33,24 @@ BACKENDS = (
 )
 
 
-def _children():
-    """{pid: [child pids]} for every process now."""
-    tree = {}
+def _read_all(file):
+    """(pid, text of /proc/<pid>/<file>) for every process now (those gone meanwhile left out)."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            with open(f"/proc/{name}/stat") as f:
-                stat = f.read()
+            with open(f"/proc/{name}/{file}") as f:
+                yield int(name), f.read()
         except OSError:
             continue
+
+
+def _children():
+    """{pid: [child pids]} for every process now."""
+    tree = {}
+    for pid, stat in _read_all("stat"):
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(name))
+        tree.setdefault(ppid, []).append(pid)
     return tree
 
 
@@ -84,19 +89,9 @@ def role(pid):
 
 def backend_pids():
     """{pid: role} of the shared backends' processes now."""
-    names = dict((comm, name) for name, comm in BACKENDS)
-    out = {}
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/comm") as f:
-                comm = f.read().strip()
-        except OSError:
-            continue
-        if comm in names:
-            out[int(pid)] = names[comm]
-    return out
+    names = {comm: name for name, comm in BACKENDS}
+    return {pid: names[comm.strip()] for pid, comm in _read_all("comm")
+            if comm.strip() in names}
 
 
 def snapshot(roots, backends=False):
