@@ -650,6 +650,7 @@ class JobsService:
         now = utcnow()
         jobs = self._lock_jobs({payload.get("job_id") for payload, _, _ in items})
         # /convert's jobs are created here from their final event (records.py)
+        known = set(jobs)
         deltas = records.create_missing(session, items, jobs, now)
         changes, touched, drops, refills, again = [], {}, [], [], []
         origin, own = {}, log_fields.current()  # job id -> its last event's context; the leader's
@@ -674,7 +675,9 @@ class JobsService:
             deltas[job.user_id] = deltas.get(job.user_id, 0) + change.quota_delta
             touched.setdefault(job_id, []).append((index, change))
             origin[job_id] = fields
-            if change.refill and job.user_id not in refills:
+            # A job recorded from its final event was never counted in flight
+            # (fair.py counts recorded tasks): its end frees no place, refills nothing.
+            if change.refill and job_id in known and job.user_id not in refills:
                 refills.append(job.user_id)
             if change.status == states.SUCCEEDED:
                 self.conversions.record(payload)

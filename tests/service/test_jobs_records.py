@@ -69,3 +69,37 @@ def test_a_dead_lettered_convert_task_is_recorded_failed(service):
 def test_stage_reports_make_no_job(service):
     service.on_task_started({"job_id": JOB, "index": 0, "attempt": 1})
     assert service.list_jobs(USER)["items"] == []
+
+
+def commits_during(service, call):
+    """How many transactions `call` commits on the service's database."""
+    from sqlalchemy import event
+    engine, seen = service.db.session.get_bind(), []
+
+    def count(_conn):
+        seen.append(1)
+    event.listen(engine, "commit", count)
+    try:
+        call()
+    finally:
+        event.remove(engine, "commit", count)
+    return len(seen)
+
+
+def test_a_job_recorded_at_its_end_refills_nothing_one_in_flight_does(tmp_path):
+    """A /convert recorded from its final event was never counted in flight,
+    so its end frees no place: one commit, no refill. One recorded on the
+    202 path was counted: its end lets the user's next waiting task out."""
+    service = sqlite_jobs_service(tmp_path, JOBS={"max_tasks_in_flight_per_user": 1})
+    assert commits_during(service, lambda: service.on_task_succeeded(succeeded())) == 1
+    service.publish_task.assert_not_called()
+
+    other, waiting = "d" * 32, "e" * 32
+    service.create_job(other, USER, OPTIONS, [RECORD], queued=True)  # the 202 path: in flight
+    service.create_job(waiting, USER, OPTIONS, [RECORD])             # held back by the cap of 1
+    service.publish_task.assert_not_called()
+    done = direct.with_record(direct.task_message(other, OPTIONS, RECORD),
+                              {"job_id": other, "index": 0, "attempt": 1, "output": OUTPUT})
+    assert commits_during(service, lambda: service.on_task_succeeded(done)) == 2  # event, refill
+    (message,), _ = service.publish_task.call_args
+    assert message["job_id"] == waiting
