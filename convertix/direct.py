@@ -18,16 +18,35 @@ from convertix.contract import FAILED, SUCCEEDED, job_change
 
 RECORD = "record"      # {"user_id", "filename", "format", "bytes", "sha256", "callback_url", "created_at"}
 REPLY_TO = "reply_to"  # the queue the converter's answer goes to (the default exchange routes by name)
+# epoch seconds (the gateway's clock) until which the gateway waits for the
+# answer: stage reports before then would go to a job nobody can see yet
+ANSWER_BY = "answer_by"
+# after the wait, the gateway records the job (its 202): reports start once it has
+QUIET_MARGIN_S = 1.0
 # the answer's seq: above the placeholder a gateway holds while it waits (PENDING_SEQ)
 ANSWER_SEQ, PENDING_SEQ = 1, 0
 
 
-def task_message(job_id, options, record, reply_to=None):
+def task_message(job_id, options, record, reply_to=None, answer_by=None):
     """A /convert task: one file (index 0), recorded from its final event."""
     message = {"job_id": job_id, "index": 0, "options": options, RECORD: record}
     if reply_to:
         message[REPLY_TO] = reply_to
+    if answer_by is not None:
+        message[ANSWER_BY] = answer_by
     return message
+
+
+def quiet_s(task, now):
+    """How long a task's stage reports must wait, at least: a /convert task's
+    job exists only once it ends (its record) or once its gateway stops
+    waiting and records it (the 202 path), so until the gateway's wait is
+    over (and a margin for its record) its stages would reach no job. 0 for
+    any other task."""
+    answer_by = task.get(ANSWER_BY)
+    if not isinstance(answer_by, (int, float)) or isinstance(answer_by, bool):
+        return 0.0
+    return max(0.0, answer_by + QUIET_MARGIN_S - now)
 
 
 def with_record(task, payload):

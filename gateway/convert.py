@@ -86,8 +86,9 @@ def _hand_over(job_id, user_id, options, file, callback_url, events):
                         callback_url=callback_url, deadline=deadline)
         record = {**file, "user_id": user_id, "options": options,
                   "callback_url": callback_url, "created_at": time.time()}
+        answer_by = time.time() + float(current_app.config["SYNC_CONVERT_TIMEOUT_S"])
         task_sender(current_app).send(direct.task_message(job_id, options, record,
-                                                          events.reply_to()))
+                                                          events.reply_to(), answer_by))
         return None
     except QuotaExceeded as exc:  # its byte counts crossed RPC as text (nameko)
         storage().delete_job(job_id)

@@ -28,9 +28,11 @@ class StageReports:
     """report(stage) as the conversion moves on; close() when it ends.
 
     `send(stage)`: dispatch the stage's event (the first stage is the task's
-    `task_started`)."""
+    `task_started`). `quiet_s`: nothing before then either, however small
+    `after_s` (a /convert task while its gateway waits: convertix/direct.py)."""
 
-    def __init__(self, send, after_s, spawn_after=eventlet.spawn_after):
+    def __init__(self, send, after_s, quiet_s=0.0, spawn_after=eventlet.spawn_after):
+        after_s = max(after_s, quiet_s)
         self._send = send
         self._stage = STAGES[0]
         self._lock = Semaphore(1)  # one report at a time: the timer's and the task's

@@ -121,7 +121,7 @@ class ConverterService:
             with self.engine.reserve() as convert:
                 # a fast task reports no stage at all, only its end
                 # (services/converter/progress.py); counted from its sandbox's start
-                report = self.progress(send)
+                report = self.progress(send, quiet_s=direct.quiet_s(message, time.time()))
                 started = time.monotonic()
                 result = convert(data, options, on_stage=report)
                 seconds = time.monotonic() - started

@@ -138,3 +138,22 @@ def test_a_fast_task_reports_only_its_end(tmp_path):
     service.engine.convert.side_effect = convert_in_stages
     service.convert_task({"job_id": JOB, "index": 0, "options": {"format": "png"}})
     assert [name for name, _ in events(service)] == [TASK_SUCCEEDED]
+
+
+def test_a_convert_task_reports_no_stage_while_its_gateway_waits(converter):
+    """A /convert task's job exists only once the gateway stops waiting (202)
+    or the task ends: before then a stage report would reach no job, so even
+    with every stage reported (progress_after_s 0) it sends only its end."""
+    import time
+
+    from convertix import direct
+    converter.engine.convert.side_effect = convert_in_stages
+    record = {"user_id": "u" * 32, "filename": "a.png", "format": "png", "bytes": 11}
+    converter.convert_task(direct.task_message(JOB, {"format": "png"}, record,
+                                               answer_by=time.time() + 30))
+    assert [name for name, _ in events(converter)] == [TASK_SUCCEEDED]
+
+    converter.dispatch.reset_mock()  # its gateway stopped waiting long ago: stages again
+    converter.convert_task(direct.task_message(JOB, {"format": "png"}, record,
+                                               answer_by=time.time() - 30))
+    assert [name for name, _ in events(converter)][:2] == [TASK_STARTED, TASK_PROGRESS]

@@ -59,3 +59,14 @@ def test_a_report_on_its_way_goes_out_before_close_returns():
     eventlet.spawn_after(0.02, gate.send)
     report.close()
     assert sent == ["decode"]
+
+
+def test_quiet_s_holds_every_report_even_with_no_delay():
+    sent, witness = [], Event()
+    report = StageReports(sent.append, after_s=0, quiet_s=0.05)
+    eventlet.spawn_after(0.1, witness.send)  # past the quiet time: see the test above
+    report("transform")
+    report.close()
+    with eventlet.Timeout(DEADLINE_S):
+        witness.wait()
+    assert sent == []
