@@ -546,8 +546,13 @@ class JobsService:
                     published.extend(row[0] for row in chunk)
             finally:  # what did go out is marked, even if a later publish failed
                 if published:
+                    # no objects to update: the refill reads rows, and a
+                    # Task's `published` is never read from the session
+                    # (the default walks every Task it holds: ~10% of the
+                    # service's CPU in a batch of 50-file jobs)
                     session.execute(update(Task).where(Task.id.in_(published))
-                                    .values(published=True))
+                                    .values(published=True)
+                                    .execution_options(synchronize_session=False))
                 session.commit()  # and the lock goes
         return len(rows)
 
@@ -716,7 +721,8 @@ class JobsService:
         session = self.db.session
         locked = [job_id for job_id in sorted(i for i in job_ids if isinstance(i, str))
                   if session.execute(update(Job).where(Job.id == job_id)
-                                     .values(seq=Job.seq)).rowcount]
+                                     .values(seq=Job.seq)  # changes nothing: no object to sync
+                                     .execution_options(synchronize_session=False)).rowcount]
         if not locked:
             return {}
         # the jobs and all their tasks in two SELECTs: their status follows from them
