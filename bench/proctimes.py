@@ -88,10 +88,18 @@ def role(pid):
 
 
 def backend_pids():
-    """{pid: role} of the shared backends' processes now."""
+    """{pid: role} of the shared backends' processes now: this machine's, not
+    those of containers (their own pid namespace), which serve something else."""
     names = {comm: name for name, comm in BACKENDS}
     return {pid: names[comm.strip()] for pid, comm in _read_all("comm")
-            if comm.strip() in names}
+            if comm.strip() in names and _same_pid_namespace(pid)}
+
+
+def _same_pid_namespace(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return False
 
 
 def snapshot(roots, backends=False):

@@ -23,3 +23,19 @@ def test_a_backend_process_is_found_by_its_name(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_backend_in_a_container_is_not_counted(tmp_path):
+    """One in its own pid namespace (a container's) serves something else."""
+    fake = tmp_path / "beam.smp"
+    shutil.copy(shutil.which("sleep"), fake)
+    proc = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", str(fake), "30"])
+    try:
+        def child():
+            return [pid for pid in proctimes.descendants(proc.pid) if pid != proc.pid]
+        wait_until(lambda: any(open(f"/proc/{pid}/comm").read().strip() == "beam.smp"
+                               for pid in child()), timeout=10, message="the fake broker running")
+        assert not set(child()) & set(proctimes.backend_pids())
+    finally:
+        proc.kill()  # --kill-child: the fake broker goes with it
+        proc.wait()

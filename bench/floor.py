@@ -1,0 +1,217 @@
+"""Benchmark: the least CPU each part around the engine costs, alone.
+
+    python -m bench.floor
+
+The targets for `/convert` B (10 ms of CPU outside the engine per request)
+and for batch B (0.85x the raw engine: about 2.4 ms per task around the
+engine's 13.5) are sums over parts that every request or task must pass.
+This measures each part with the libraries the system uses and nothing of
+Convertix in between, so the targets can be read against what the parts
+themselves cost here:
+  - http: gunicorn with a gevent worker and a bare WSGI app
+    (bench/floor_app.py): one B photo as a raw body, and as one part of a
+    50-file multipart body parsed by werkzeug; the worker's CPU;
+  - amqp: kombu on RabbitMQ (its own vhost): a persistent message published
+    with a confirm to a durable queue, consumed and acked; the clients' CPU
+    and RabbitMQ's (its processes in this machine's namespace);
+  - database: SQLAlchemy's ORM on SQLite (WAL, as the services run it): a
+    job and its task inserted and the user's bytes upserted, committed
+    alone, and 8 of them in one transaction (a group commit).
+"""
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import requests
+from kombu import Connection, Exchange, Queue
+
+from bench import proctimes
+from bench.pipeline import ROOT, photo_like
+from bench.thumbor import MANAGEMENT, own_vhost
+
+B_INPUT = ((1920, 1080), 2)   # bench/batches.py's work B
+FILES_PER_JOB = 50
+
+
+def cpu_of(pids):
+    return sum(proctimes.cpu_ns(pid) or 0 for pid in pids)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- http ------------------------------------------------------------------------
+
+def http(data, requests_count, jobs):
+    """(ms per raw-body request, ms per file of a 50-file multipart body) of the worker's CPU."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="floor-")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-k", "gevent", "-w", "1", "-b", f"127.0.0.1:{port}",
+         "bench.floor_app:app"], cwd=ROOT, env={**os.environ, "FLOOR_DIR": folder},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(url + "/raw", timeout=2)
+                break
+            except requests.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        session = requests.Session()
+        tree = lambda: proctimes.descendants(server.pid)  # noqa: E731
+        before = cpu_of(tree())
+        for _ in range(requests_count):
+            session.post(url + "/raw", data=data, timeout=30).raise_for_status()
+        raw = (cpu_of(tree()) - before) / 1e6 / requests_count
+        files = [("file", (f"{n}.jpg", data, "image/jpeg")) for n in range(FILES_PER_JOB)]
+        before = cpu_of(tree())
+        for _ in range(jobs):
+            session.post(url + "/multipart", files=files, timeout=60).raise_for_status()
+        multipart = (cpu_of(tree()) - before) / 1e6 / (jobs * FILES_PER_JOB)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+        os.rmdir(folder)
+    return raw, multipart
+
+
+# --- amqp ------------------------------------------------------------------------
+
+def _broker_pids():
+    """RabbitMQ's processes in this machine's pid namespace (not a container's)."""
+    return [pid for pid, name in proctimes.backend_pids().items() if name == "rabbitmq"]
+
+
+def amqp(count, size=600):
+    """(clients' ms, RabbitMQ's ms) per persistent confirmed message, published and consumed."""
+    vhost = own_vhost()
+    exchange = Exchange("floor", type="direct", durable=True)
+    queue = Queue("floor.tasks", exchange, routing_key="task", durable=True)
+    body = {"payload": "x" * size}
+    got = []
+    try:
+        with Connection(f"pyamqp://guest:guest@localhost:5672/{vhost}",
+                        transport_options={"confirm_publish": True}) as publisher, \
+                Connection(f"pyamqp://guest:guest@localhost:5672/{vhost}") as consumer:
+            producer = publisher.Producer(exchange=exchange)
+            producer.publish(body, routing_key="task", declare=[queue], delivery_mode=2)
+            with consumer.Consumer(queue, callbacks=[lambda _b, m: (m.ack(), got.append(1))],
+                                   prefetch_count=1):
+                consumer.drain_events(timeout=10)
+                broker, ours = cpu_of(_broker_pids()), time.process_time()
+                for _ in range(count):
+                    producer.publish(body, routing_key="task", delivery_mode=2)
+                    consumer.drain_events(timeout=10)
+                clients = (time.process_time() - ours) * 1e3 / count
+                rabbit = (cpu_of(_broker_pids()) - broker) / 1e6 / count
+    finally:
+        requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
+    assert len(got) == count + 1, len(got)
+    return clients, rabbit
+
+
+# --- database --------------------------------------------------------------------
+
+def database(count, group=8):
+    """(ms per record committed alone, ms per record in a transaction of `group`)."""
+    from sqlalchemy import Column, ForeignKey, Integer, String, create_engine, event
+    from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.orm import Session, declarative_base, relationship
+
+    Base = declarative_base()
+
+    class Job(Base):
+        __tablename__ = "jobs"
+        id = Column(String(32), primary_key=True)
+        user_id = Column(String(32), index=True)
+        status = Column(String(16))
+        options = Column(String)
+        tasks = relationship("Task")
+
+    class Task(Base):
+        __tablename__ = "tasks"
+        id = Column(Integer, primary_key=True)
+        job_id = Column(String(32), ForeignKey("jobs.id"), index=True)
+        index = Column(Integer)
+        status = Column(String(16))
+        output_bytes = Column(Integer)
+
+    class Usage(Base):
+        __tablename__ = "storage_usage"
+        user_id = Column(String(32), primary_key=True)
+        used_bytes = Column(Integer)
+
+    folder = tempfile.mkdtemp(prefix="floor-db-")
+    engine = create_engine(f"sqlite:///{folder}/floor.db")
+    event.listen(engine, "connect", lambda conn, _r: conn.execute("PRAGMA journal_mode=WAL"))
+    Base.metadata.create_all(engine)
+    serial = iter(range(10**9))
+
+    def record(session):
+        n = next(serial)
+        session.add(Job(id=f"{n:032x}", user_id="u" * 32, status="succeeded", options="{}",
+                        tasks=[Task(index=0, status="succeeded", output_bytes=3000)]))
+        session.execute(insert(Usage).values(user_id="u" * 32, used_bytes=3000)
+                        .on_conflict_do_update(index_elements=["user_id"],
+                                               set_={"used_bytes": Usage.used_bytes + 3000}))
+
+    def per_record(each):
+        started = time.process_time()
+        with Session(engine) as session:
+            for _ in range(count // each):
+                for _ in range(each):
+                    record(session)
+                session.commit()
+        return (time.process_time() - started) * 1e3 / (count // each * each)
+
+    try:
+        per_record(1)  # warm: statement caches
+        return per_record(1), per_record(group)
+    finally:
+        engine.dispose()
+        for name in os.listdir(folder):
+            os.remove(os.path.join(folder, name))
+        os.rmdir(folder)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=300, help="requests, messages, records")
+    args = parser.parse_args(argv)
+    data = photo_like(*B_INPUT)
+    raw, multipart = http(data, args.count, max(1, args.count // FILES_PER_JOB))
+    clients, rabbit = amqp(args.count)
+    alone, grouped = database(args.count)
+    message = clients + rabbit
+    print(f"\nthe parts alone, CPU ms; B input {len(data) / 1e3:.0f} kB; {os.cpu_count()} CPUs\n")
+    print("| part | per unit |")
+    print("|---|---|")
+    print(f"| http: a raw-body request (gunicorn gevent worker) | {raw:.2f} |")
+    print(f"| http: one file of a 50-file multipart body | {multipart:.2f} |")
+    print(f"| amqp: a persistent confirmed message, clients + RabbitMQ | "
+          f"{message:.2f} ({clients:.2f} + {rabbit:.2f}) |")
+    print(f"| database: a record (job, task, bytes), committed alone | {alone:.2f} |")
+    print(f"| database: a record in a transaction of 8 | {grouped:.2f} |")
+    convert = raw + 3 * message + alone
+    batch = multipart + 2 * message / 8 + grouped
+    print(f"\n/convert with nothing but these (a request, 3 messages, a record): {convert:.2f} ms"
+          f" (target: all of it and the converter's work around the engine <= 10)")
+    print(f"a batch task with nothing but these (a file part, 2 messages per chunk of 8, a "
+          f"record in 8): {batch:.2f} ms (0.85x the raw engine leaves about 2.4)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
