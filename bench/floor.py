@@ -1,6 +1,7 @@
 """Benchmark: the least CPU each part around the engine costs, alone.
 
-    python -m bench.floor
+    python -m bench.floor             # work B's input (bench/batches.py)
+    python -m bench.floor --work A    # work A's
 
 The targets for `/convert` B (10 ms of CPU outside the engine per request)
 and for batch B (0.85x the raw engine: about 2.4 ms per task around the
@@ -34,8 +35,8 @@ from bench import proctimes
 from bench.pipeline import ROOT, photo_like
 from bench.thumbor import MANAGEMENT, own_vhost
 
-B_INPUT = ((1920, 1080), 2)   # bench/batches.py's work B
-FILES_PER_JOB = 50
+# bench/batches.py's works: (input size, seed, files per job)
+WORKS = {"A": ((4000, 3000), 1, 24), "B": ((1920, 1080), 2, 50)}
 
 
 def cpu_of(pids):
@@ -50,8 +51,9 @@ def free_port():
 
 # --- http ------------------------------------------------------------------------
 
-def http(data, requests_count, jobs):
-    """(ms per raw-body request, ms per file of a 50-file multipart body) of the worker's CPU."""
+def http(data, requests_count, jobs, files_per_job):
+    """(ms per raw-body request, ms per file of a multipart body of
+    `files_per_job` files) of the worker's CPU."""
     port = free_port()
     folder = tempfile.mkdtemp(prefix="floor-")
     server = subprocess.Popen(
@@ -75,11 +77,11 @@ def http(data, requests_count, jobs):
         for _ in range(requests_count):
             session.post(url + "/raw", data=data, timeout=30).raise_for_status()
         raw = (cpu_of(tree()) - before) / 1e6 / requests_count
-        files = [("file", (f"{n}.jpg", data, "image/jpeg")) for n in range(FILES_PER_JOB)]
+        files = [("file", (f"{n}.jpg", data, "image/jpeg")) for n in range(files_per_job)]
         before = cpu_of(tree())
         for _ in range(jobs):
             session.post(url + "/multipart", files=files, timeout=60).raise_for_status()
-        multipart = (cpu_of(tree()) - before) / 1e6 / (jobs * FILES_PER_JOB)
+        multipart = (cpu_of(tree()) - before) / 1e6 / (jobs * files_per_job)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
@@ -189,27 +191,30 @@ def database(count, group=8):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=300, help="requests, messages, records")
+    parser.add_argument("--work", default="B", choices=sorted(WORKS), help="whose input")
     args = parser.parse_args(argv)
-    data = photo_like(*B_INPUT)
-    raw, multipart = http(data, args.count, max(1, args.count // FILES_PER_JOB))
+    size, seed, files_per_job = WORKS[args.work]
+    data = photo_like(size, seed)
+    count = args.count if args.work == "B" else max(24, args.count // 6)  # A: 6x the bytes
+    raw, multipart = http(data, count, max(1, count // files_per_job), files_per_job)
     clients, rabbit = amqp(args.count)
     alone, grouped = database(args.count)
     message = clients + rabbit
-    print(f"\nthe parts alone, CPU ms; B input {len(data) / 1e3:.0f} kB; {os.cpu_count()} CPUs\n")
+    print(f"\nthe parts alone, CPU ms; work {args.work}'s input, {len(data) / 1e3:.0f} kB; "
+          f"{os.cpu_count()} CPUs\n")
     print("| part | per unit |")
     print("|---|---|")
     print(f"| http: a raw-body request (gunicorn gevent worker) | {raw:.2f} |")
-    print(f"| http: one file of a 50-file multipart body | {multipart:.2f} |")
+    print(f"| http: one file of a {files_per_job}-file multipart body | {multipart:.2f} |")
     print(f"| amqp: a persistent confirmed message, clients + RabbitMQ | "
           f"{message:.2f} ({clients:.2f} + {rabbit:.2f}) |")
     print(f"| database: a record (job, task, bytes), committed alone | {alone:.2f} |")
     print(f"| database: a record in a transaction of 8 | {grouped:.2f} |")
     convert = raw + 3 * message + alone
     batch = multipart + 2 * message / 8 + grouped
-    print(f"\n/convert with nothing but these (a request, 3 messages, a record): {convert:.2f} ms"
-          f" (target: all of it and the converter's work around the engine <= 10)")
+    print(f"\n/convert with nothing but these (a request, 3 messages, a record): {convert:.2f} ms")
     print(f"a batch task with nothing but these (a file part, 2 messages per chunk of 8, a "
-          f"record in 8): {batch:.2f} ms (0.85x the raw engine leaves about 2.4)")
+          f"record in 8): {batch:.2f} ms")
     return 0
 
 
