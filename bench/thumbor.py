@@ -299,11 +299,16 @@ class EnginePool:
 
 # --- CPU outside the engine -------------------------------------------------------
 
-def cpu_per_task(root, one, batches, batch):
-    """Median over batches of sequential calls: {role: ms per task}."""
+MESSAGES = "messages"  # cpu_per_task's (AMQP published, delivered, DB commits) per task
+
+def cpu_per_task(root, one, batches, batch, counts=None):
+    """Median over batches of sequential calls: {role: ms per task}; with
+    `counts()` ((AMQP published, delivered), DB commits so far: bench/batches.py
+    settled_counts), also those per task over all the batches."""
     per_batch = []
     session = requests.Session()
     one(session)
+    start = counts() if counts else None
     for _ in range(batches):
         before = proctimes.snapshot([root], backends=True)
         for _ in range(batch):
@@ -314,6 +319,11 @@ def cpu_per_task(root, one, batches, batch):
     out = {name: statistics.median(b.get(name, 0.0) for b in per_batch) for name in roles}
     out["outside the engine"] = statistics.median(
         sum(v for k, v in b.items() if k != "engine") for b in per_batch)
+    if counts:
+        (pub0, del0), commits0 = start
+        (pub1, del1), commits1 = counts()
+        calls = batches * batch
+        out[MESSAGES] = ((pub1 - pub0) / calls, (del1 - del0) / calls, (commits1 - commits0) / calls)
     return out
 
 
@@ -382,7 +392,9 @@ def main(argv=None):
                                           args.processes) for key, work in WORKS.items()}
     try:
         thumbor = start_thumbor(exe, workdir, args.thumbor_port, args.processes)
+        targets_dir = os.path.join(ROOT, "var", "bench-thumbor", "metrics", "targets")
         system = None if args.url else start_system(args.port, "bench-thumbor", {
+            "METRICS_TARGETS_DIR": targets_dir,
             "SCALER_METRICS_PORT": "0", "JOB_RATE_LIMIT_PER_USER": "100000 per minute",
             # thumbor runs without result storage: every request converts on both sides
             "REUSE_RESULTS": "false",
@@ -418,12 +430,14 @@ def main(argv=None):
         idle = {(key, name): summary(*drive(sides[(key, name)], args.idle_count, 1)[:2])
                 for key in WORKS for name in IDLE_SIDES if (key, name) in sides}
         if system:  # needs the process tree
+            from bench.batches import settled_counts  # it imports this module
+            counts = lambda: settled_counts(vhost, targets_dir)  # noqa: E731
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
-                                        args.cpu_batches, args.cpu_batch)
+                                        args.cpu_batches, args.cpu_batch, counts)
                 cpu[f"{key}, raw body"] = cpu_per_task(
                     system.pid, client.raw_one(images[key], options),
-                    args.cpu_batches, args.cpu_batch)
+                    args.cpu_batches, args.cpu_batch, counts)
             batch = batch_job(system.pid, client, images["A"], WORKS["A"][3],
                               args.batch_files, args.processes)
     finally:
@@ -477,7 +491,8 @@ def report(args, rows, cpu, batch, fallbacks, idle):
     if fallbacks:
         print(f"\n({fallbacks} /convert calls answered 202 and were followed as jobs)")
     if cpu:
-        roles = sorted({name for per in cpu.values() for name in per} - {"outside the engine"})
+        roles = sorted({name for per in cpu.values() for name in per}
+                       - {"outside the engine", MESSAGES})
         print(f"\nCPU per task, ms (median of {args.cpu_batches} batches of {args.cpu_batch} "
               "sequential /convert calls)\n")
         print("| work | " + " | ".join(roles) + " | outside the engine |")
@@ -485,6 +500,16 @@ def report(args, rows, cpu, batch, fallbacks, idle):
         for key, per in cpu.items():
             print(f"| {key} | " + " | ".join(f"{per.get(r, 0):.1f}" for r in roles)
                   + f" | {per['outside the engine']:.1f} |")
+        if any(MESSAGES in per for per in cpu.values()):
+            print("\nPer /convert call, the same calls: AMQP messages published and delivered "
+                  "(the vhost's, RabbitMQ's sampled stats), database commits (every process's "
+                  "/metrics)\n")
+            print("| work | AMQP published | AMQP delivered | DB commits |")
+            print("|---|---|---|---|")
+            for key, per in cpu.items():
+                if MESSAGES in per:
+                    published, delivered, commits = per[MESSAGES]
+                    print(f"| {key} | {published:.2f} | {delivered:.2f} | {commits:.2f} |")
     if batch:
         print(f"\nbatch: one POST of {batch['files']} A-images ({batch['mb']:.0f} MB): gateway CPU "
               f"for the upload {batch['upload_cpu_s']:.2f} s; job done in {batch['wall_s']:.1f} s "
