@@ -303,12 +303,17 @@ MESSAGES = "messages"  # cpu_per_task's (AMQP published, delivered, DB commits) 
 
 def cpu_per_task(root, one, batches, batch, counts=None):
     """Median over batches of sequential calls: {role: ms per task}; with
-    `counts()` ((AMQP published, delivered), DB commits so far: bench/batches.py
-    settled_counts), also those per task over all the batches."""
+    `counts` (messages(): AMQP (published, delivered) once RabbitMQ's sampled
+    stats settle; commits(): DB commits now), also those per task over all the
+    batches. Commits are read right before and after the calls; the messages
+    include what the timers and the scaler's polls sent while they settle."""
     per_batch = []
     session = requests.Session()
     one(session)
-    start = counts() if counts else None
+    if counts:
+        messages, commits = counts
+        pub0, del0 = messages()
+        commits0 = commits()
     for _ in range(batches):
         before = proctimes.snapshot([root], backends=True)
         for _ in range(batch):
@@ -320,8 +325,8 @@ def cpu_per_task(root, one, batches, batch, counts=None):
     out["outside the engine"] = statistics.median(
         sum(v for k, v in b.items() if k != "engine") for b in per_batch)
     if counts:
-        (pub0, del0), commits0 = start
-        (pub1, del1), commits1 = counts()
+        commits1 = commits()
+        pub1, del1 = messages()
         calls = batches * batch
         out[MESSAGES] = ((pub1 - pub0) / calls, (del1 - del0) / calls, (commits1 - commits0) / calls)
     return out
@@ -430,8 +435,9 @@ def main(argv=None):
         idle = {(key, name): summary(*drive(sides[(key, name)], args.idle_count, 1)[:2])
                 for key in WORKS for name in IDLE_SIDES if (key, name) in sides}
         if system:  # needs the process tree
-            from bench.batches import settled_counts  # it imports this module
-            counts = lambda: settled_counts(vhost, targets_dir)  # noqa: E731
+            from bench.batches import commits, settled_counts  # it imports this module
+            counts = (lambda: settled_counts(vhost, targets_dir)[0],
+                      lambda: commits(targets_dir))
             for key, (_, _, _, options, _) in WORKS.items():
                 cpu[key] = cpu_per_task(system.pid, client.sync_one(images[key], options),
                                         args.cpu_batches, args.cpu_batch, counts)
@@ -502,8 +508,9 @@ def report(args, rows, cpu, batch, fallbacks, idle):
                   + f" | {per['outside the engine']:.1f} |")
         if any(MESSAGES in per for per in cpu.values()):
             print("\nPer /convert call, the same calls: AMQP messages published and delivered "
-                  "(the vhost's, RabbitMQ's sampled stats), database commits (every process's "
-                  "/metrics)\n")
+                  "(the vhost's, RabbitMQ's sampled stats: the timers' and the scaler's polls "
+                  "while they settle included), database commits (every process's /metrics, "
+                  "read right before and after)\n")
             print("| work | AMQP published | AMQP delivered | DB commits |")
             print("|---|---|---|---|")
             for key, per in cpu.items():
