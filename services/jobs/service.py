@@ -53,6 +53,7 @@ from infra.nameko.queues import TaskPublisher, dead_letter_queue, max_attempts, 
 from infra.nameko.timers import SettingTimer
 from services.jobs import chunks, fair, progress, quota, records, retention, reuse, states, stats, transitions
 from services.jobs.costs import RecentConversions
+from services.jobs.doccache import DocumentCache
 from services.jobs.documents import change_event, job_document
 from services.jobs.groupcommit import GroupCommit
 from services.jobs.metrics import status_collector
@@ -81,6 +82,7 @@ class JobsService:
     capacity = ConverterCapacity()  # sandboxes on the queue, for fair shares
     group_commit = GroupCommit()  # task events applied together (groupcommit.py)
     conversions = RecentConversions()  # their costs, for the scaler's pending_work call
+    documents = DocumentCache()  # the last document built per job, while its seq holds
     config = ConfigProvider()
     log_context = LogContext()
     metrics = ServiceMetrics(status_collector)  # also jobs and tasks by status
@@ -177,7 +179,17 @@ class JobsService:
 
     @rpc
     def get_job(self, job_id, user_id):
-        return job_document(self._own_job(job_id, user_id))
+        """The job's document; the one built at its current seq if this
+        process has it (doccache.py): a poll between two changes reads one row."""
+        row = self.db.session.execute(select(Job.user_id, Job.seq).where(
+            Job.id == job_id)).first() if isinstance(job_id, str) else None
+        if row is None or row.user_id != user_id:  # another's: "not found", as _own_job
+            raise NotFound("no such job")
+        document = self.documents.get(job_id, row.seq)
+        if document is None:
+            document = job_document(self._own_job(job_id, user_id))
+            self.documents.put(document)
+        return document
 
     @rpc
     def list_jobs(self, user_id, status=None, limit=DEFAULT_PAGE, cursor=None):
@@ -498,6 +510,8 @@ class JobsService:
         return document
 
     def _dispatch_change(self, event):
+        # built from the rows just committed: what get_job would build at this seq
+        self.documents.put(event["document"])
         try:
             self.dispatch(JOB_CHANGED, event)
         except Exception:

@@ -13,13 +13,14 @@ class FixedCapacity:
 
 
 def real_batches():
-    """The jobs service's own group commit and cost samples, for
-    worker_factory (which would mock them): each event is its own batch
+    """The jobs service's own group commit, cost samples and document cache,
+    for worker_factory (which would mock them): each event is its own batch
     there, as one worker handles them one after another."""
     from services.jobs.costs import Conversions
+    from services.jobs.doccache import Documents
     from services.jobs.groupcommit import Batcher
     return {"group_commit": Batcher(max_items=200, wait_s=0).submit,
-            "conversions": Conversions()}
+            "conversions": Conversions(), "documents": Documents()}
 
 
 def sqlite_jobs_service(tmp_path, **config):

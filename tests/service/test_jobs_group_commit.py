@@ -15,6 +15,7 @@ from convertix.contract import JOB_CHANGED, JOB_FINAL
 from convertix.storage import Storage
 from infra.logs import context as log_fields
 from services.jobs.costs import Conversions
+from services.jobs.doccache import Documents
 from services.jobs.groupcommit import Batcher
 from services.jobs.service import JobsService
 from tests.service.capacity import FixedCapacity
@@ -46,6 +47,7 @@ def _service(engine, tmp_path, wait_s):
         JobsService, db=DatabaseWrapper(sessionmaker(bind=engine)),
         storage=Storage(tmp_path / "storage"), capacity=FixedCapacity(),
         group_commit=Batcher(max_items=500, wait_s=wait_s).submit, conversions=Conversions(),
+        documents=Documents(),
         config={"CONVERTER": {"max_attempts": 3}, "JOBS": {"reuse_results": False}})
 
 

@@ -103,3 +103,39 @@ def test_a_job_recorded_at_its_end_refills_nothing_one_in_flight_does(tmp_path):
     assert commits_during(service, lambda: service.on_task_succeeded(done)) == 2  # event, refill
     (message,), _ = service.publish_task.call_args
     assert message["job_id"] == waiting
+
+
+def statements_during(service, call):
+    """How many SQL statements `call` runs on the service's database."""
+    from sqlalchemy import event
+    engine, seen = service.db.session.get_bind(), []
+
+    def count(*_args):
+        seen.append(1)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = call()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen), result
+
+
+def test_a_poll_between_two_changes_reads_one_row_and_a_change_elsewhere_is_seen(tmp_path):
+    """get_job gives the document this process built at the job's current
+    seq (services/jobs/doccache.py); a change made by another jobs process
+    (its own cache, the same database) moves the seq, so it is built again."""
+    service = sqlite_jobs_service(tmp_path)
+    other = sqlite_jobs_service(tmp_path)  # a second process on the same database file
+    files = [{**RECORD, "filename": f"{i}.png"} for i in range(3)]
+    created = service.create_job(JOB, USER, OPTIONS, files)
+    count, polled = statements_during(service, lambda: service.get_job(JOB, USER))
+    assert count == 1 and polled == created  # the document built at creation, its seq read
+
+    other.on_task_succeeded({"job_id": JOB, "index": 1, "attempt": 1, "output": OUTPUT})
+    count, polled = statements_during(service, lambda: service.get_job(JOB, USER))
+    assert count > 1 and polled["seq"] == created["seq"] + 1
+    assert polled["tasks"][1]["status"] == "succeeded"
+    assert polled == other.get_job(JOB, USER)
+    assert statements_during(service, lambda: service.get_job(JOB, USER)) == (1, polled)
+    with pytest.raises(NotFound):  # another user's job is not found, cached or not
+        service.get_job(JOB, "x" * 32)
