@@ -58,30 +58,33 @@ def active_users(session):
         .where(Task.status.in_(IN_FLIGHT))).scalar_one()
 
 
-def next_tasks(session, user_id, cap, created_before=None):
+def next_tasks(session, user_id, cap, created_before=None, most=None):
     """(task id, job id, index, options JSON, input bytes, input format) of
     the user's tasks to publish now; counted in tasks, however many share a
     message (services/jobs/chunks.py).
 
-    `cap`: an int, or a function of the session giving it. The waiting tasks
-    are looked for first: most calls (a task ended, nothing of its user
-    waits) then cost one query, and the cap is worked out only when needed."""
+    `cap`: an int, or a function of the session giving it; `most`: what the
+    cap can be at most (default: `cap` itself, an int). The waiting tasks,
+    at most `most` of them, are read first: most calls (a task ended,
+    nothing of its user waits) then cost one query, and the cap and what is
+    in flight are worked out only when something waits."""
     query = (select(Task.id, Task.job_id, Task.index, Job.options, Task.input_bytes,
                     Task.input_format).join(Job)
              .where(Job.user_id == user_id, Task.published.is_(False),
                     Task.status == states.QUEUED))
     if created_before is not None:
         query = query.where(Job.created_at < created_before)
-    query = query.order_by(Job.created_at, Job.id, Task.index)
-    if session.execute(query.limit(1)).first() is None:
+    most = cap if most is None else most
+    waiting = session.execute(query.order_by(Job.created_at, Job.id, Task.index)
+                              .limit(max(1, most))).all()
+    if not waiting:
         return []
     cap = cap(session) if callable(cap) else cap
     in_flight = session.execute(
         select(func.count(Task.id)).join(Job)
         .where(Job.user_id == user_id, Task.published.is_(True),
                Task.status.in_(IN_FLIGHT))).scalar_one()
-    room = cap - in_flight
-    return session.execute(query.limit(room)).all() if room > 0 else []
+    return waiting[:max(0, min(cap, most) - in_flight)]
 
 
 def waiting_users(session, created_before):

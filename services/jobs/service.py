@@ -550,7 +550,8 @@ class JobsService:
         session = self.db.session
         with fair.user_lock(user_id):
             fair.lock_user(session, user_id)
-            rows = fair.next_tasks(session, user_id, self._cap, created_before)
+            rows = fair.next_tasks(session, user_id, self._cap, created_before,
+                                   most=self._cap_at_most())
             published = []
             try:
                 for chunk in self._chunks(rows):  # small tasks of a job share a message
@@ -586,6 +587,12 @@ class JobsService:
             return configured
         return fair.share(self.capacity.sandboxes(), fair.active_users(session),
                           tasks_ahead(self.config))
+
+    def _cap_at_most(self):
+        """What _cap can be, without counting the users: the configured cap,
+        or the whole window (a user alone)."""
+        configured = read(self.config, JOBS)["max_tasks_in_flight_per_user"]
+        return configured or fair.share(self.capacity.sandboxes(), 1, tasks_ahead(self.config))
 
     def _publish_next_safely(self, user_id):
         """After a task ended: the next one of its user. A failure here loses
