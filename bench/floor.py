@@ -10,11 +10,14 @@ This measures each part with the libraries the system uses and nothing of
 Convertix in between, so the targets can be read against what the parts
 themselves cost here:
   - http: gunicorn with a gevent worker and a bare WSGI app
-    (bench/floor_app.py): one B photo as a raw body, and as one part of a
-    50-file multipart body parsed by werkzeug; the worker's CPU;
+    (bench/floor_app.py): one B photo as a raw body (also through a bare
+    Flask app), and as one part of a 50-file multipart body parsed by
+    werkzeug; the worker's CPU;
   - amqp: kombu on RabbitMQ (its own vhost): a persistent message published
     with a confirm to a durable queue, consumed and acked; the clients' CPU
     and RabbitMQ's (its processes in this machine's namespace);
+  - nameko: an RPC to a service that answers at once, through nameko's
+    proxy (client, service and RabbitMQ);
   - database: SQLAlchemy's ORM on SQLite (WAL, as the services run it): a
     job and its task inserted and the user's bytes upserted, committed
     alone, and 8 of them in one transaction (a group commit).
@@ -52,8 +55,8 @@ def free_port():
 # --- http ------------------------------------------------------------------------
 
 def http(data, requests_count, jobs, files_per_job):
-    """(ms per raw-body request, ms per file of a multipart body of
-    `files_per_job` files) of the worker's CPU."""
+    """(ms per raw-body request, the same through a bare Flask app, ms per
+    file of a multipart body of `files_per_job` files) of the worker's CPU."""
     port = free_port()
     folder = tempfile.mkdtemp(prefix="floor-")
     server = subprocess.Popen(
@@ -77,6 +80,10 @@ def http(data, requests_count, jobs, files_per_job):
         for _ in range(requests_count):
             session.post(url + "/raw", data=data, timeout=30).raise_for_status()
         raw = (cpu_of(tree()) - before) / 1e6 / requests_count
+        before = cpu_of(tree())
+        for _ in range(requests_count):
+            session.post(url + "/flask/raw", data=data, timeout=30).raise_for_status()
+        flask = (cpu_of(tree()) - before) / 1e6 / requests_count
         files = [("file", (f"{n}.jpg", data, "image/jpeg")) for n in range(files_per_job)]
         before = cpu_of(tree())
         for _ in range(jobs):
@@ -86,7 +93,7 @@ def http(data, requests_count, jobs, files_per_job):
         server.send_signal(signal.SIGTERM)
         server.wait(30)
         os.rmdir(folder)
-    return raw, multipart
+    return raw, flask, multipart
 
 
 # --- amqp ------------------------------------------------------------------------
@@ -122,6 +129,51 @@ def amqp(count, size=600):
         requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
     assert len(got) == count + 1, len(got)
     return clients, rabbit
+
+
+# --- nameko ------------------------------------------------------------------------
+
+def nameko_rpc(count):
+    """(client's ms, service's ms, RabbitMQ's ms) per RPC call to a service
+    that answers at once (bench/floor_service.py), through nameko's own
+    proxy: what an RPC costs before the service does anything."""
+    from nameko.exceptions import UnknownService
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    vhost = own_vhost()
+    uri = f"pyamqp://guest:guest@localhost:5672/{vhost}"
+    folder = tempfile.mkdtemp(prefix="floor-nameko-")
+    config = os.path.join(folder, "config.yaml")
+    with open(config, "w") as f:
+        f.write(f"AMQP_URI: {uri}\n")
+    service = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--config", config,
+                                "bench.floor_service"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with ClusterRpcProxy({"AMQP_URI": uri}, timeout=60) as proxy:
+            deadline = time.monotonic() + 60
+            while True:  # until the service consumes
+                try:
+                    proxy.floor.echo("warm")
+                    break
+                except UnknownService:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+            tree = proctimes.descendants(service.pid)
+            ours, theirs, broker = time.process_time(), cpu_of(tree), cpu_of(_broker_pids())
+            for n in range(count):
+                proxy.floor.echo({"n": n, "payload": "x" * 300})
+            client = (time.process_time() - ours) * 1e3 / count
+            served = (cpu_of(tree) - theirs) / 1e6 / count
+            rabbit = (cpu_of(_broker_pids()) - broker) / 1e6 / count
+    finally:
+        service.send_signal(signal.SIGTERM)
+        service.wait(60)
+        os.remove(config)
+        os.rmdir(folder)
+        requests.delete(f"{MANAGEMENT}/api/vhosts/{vhost}", timeout=30)
+    return client, served, rabbit
 
 
 # --- database --------------------------------------------------------------------
@@ -196,8 +248,9 @@ def main(argv=None):
     size, seed, files_per_job = WORKS[args.work]
     data = photo_like(size, seed)
     count = args.count if args.work == "B" else max(24, args.count // 6)  # A: 6x the bytes
-    raw, multipart = http(data, count, max(1, count // files_per_job), files_per_job)
+    raw, flask, multipart = http(data, count, max(1, count // files_per_job), files_per_job)
     clients, rabbit = amqp(args.count)
+    rpc_client, rpc_service, rpc_rabbit = nameko_rpc(args.count)
     alone, grouped = database(args.count)
     message = clients + rabbit
     print(f"\nthe parts alone, CPU ms; work {args.work}'s input, {len(data) / 1e3:.0f} kB; "
@@ -205,14 +258,20 @@ def main(argv=None):
     print("| part | per unit |")
     print("|---|---|")
     print(f"| http: a raw-body request (gunicorn gevent worker) | {raw:.2f} |")
+    print(f"| http: the same through a bare Flask app | {flask:.2f} |")
     print(f"| http: one file of a {files_per_job}-file multipart body | {multipart:.2f} |")
     print(f"| amqp: a persistent confirmed message, clients + RabbitMQ | "
           f"{message:.2f} ({clients:.2f} + {rabbit:.2f}) |")
+    rpc = rpc_client + rpc_service + rpc_rabbit
+    print(f"| nameko: an RPC answered at once, client + service + RabbitMQ | {rpc:.2f} "
+          f"({rpc_client:.2f} + {rpc_service:.2f} + {rpc_rabbit:.2f}) |")
     print(f"| database: a record (job, task, bytes), committed alone | {alone:.2f} |")
     print(f"| database: a record in a transaction of 8 | {grouped:.2f} |")
     convert = raw + 3 * message + alone
     batch = multipart + 2 * message / 8 + grouped
     print(f"\n/convert with nothing but these (a request, 3 messages, a record): {convert:.2f} ms")
+    print(f"/convert as built on Flask and Nameko (a Flask request, the quota RPC, 3 messages, "
+          f"a record): {flask + rpc + 3 * message + alone:.2f} ms")
     print(f"a batch task with nothing but these (a file part, 2 messages per chunk of 8, a "
           f"record in 8): {batch:.2f} ms")
     return 0

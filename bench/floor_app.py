@@ -4,6 +4,8 @@ gunicorn's gevent worker, with nothing of Convertix in the way.
   POST /raw        the body, read 1 MiB at a time, written to a file, removed
   POST /multipart  every file part parsed by werkzeug's form parser (as
                    Flask's request.files would), written to a file, removed
+  POST /flask/raw  /raw through a bare Flask app (`flask_app`): what the
+                   framework adds, before any extension
 
 Both answer 3 kB, about a B result.
 """
@@ -44,6 +46,8 @@ class _Body(io.RawIOBase):
 
 
 def app(environ, start_response):
+    if environ["PATH_INFO"].startswith("/flask/"):
+        return flask_app(environ, start_response)
     if environ["PATH_INFO"] == "/raw":
         _to_file(environ["wsgi.input"].read)
     else:
@@ -55,3 +59,18 @@ def app(environ, start_response):
     start_response("200 OK", [("Content-Type", "application/octet-stream"),
                               ("Content-Length", str(len(ANSWER)))])
     return [ANSWER]
+
+
+def _flask_app():
+    from flask import Flask, request
+
+    flask_app = Flask(__name__)
+
+    @flask_app.post("/flask/raw")
+    def raw():
+        _to_file(request.stream.read)
+        return ANSWER, 200, {"Content-Type": "application/octet-stream"}
+    return flask_app
+
+
+flask_app = _flask_app()
