@@ -21,7 +21,7 @@ from convertix.storage import result_filename
 from gateway.archive import stream_zip
 from gateway.auth import current_user_id
 from gateway.convert import convert as direct_convert
-from gateway.limits import job_creation_limit
+from gateway.limits import access_token_required, job_creation_limit
 from gateway.overlap import StreamedUpload, streamed
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
@@ -100,7 +100,7 @@ def formats_document(caps):
 
 @bp.post("/jobs")
 @job_creation_limit
-@jwt_required()
+@access_token_required  # jwt_required(), the token verified once (limits.py)
 def create_job():
     if request.mimetype == MULTIPART:  # converting while the rest is read: gateway/overlap.py
         return _accepted(_submit_streamed())
@@ -182,7 +182,7 @@ def archive(job_id):
 
 @bp.post("/convert")
 @job_creation_limit
-@jwt_required()
+@access_token_required
 def convert():
     """One file, answered with the bytes if done within a few seconds, else 202."""
     received = sent(request)

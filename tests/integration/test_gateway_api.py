@@ -148,6 +148,9 @@ def test_bad_tokens_are_401_with_the_spec_codes(app, http):
     for headers, code in cases:
         for path in ("/api/v1/auth/me", "/api/v1/jobs"):
             assert_error(http.get(path, headers=headers), 401, code)
+        # behind the per-user limit, whose key reads the token first (limits.py)
+        for path in ("/api/v1/jobs", "/api/v1/convert"):
+            assert_error(http.post(path, headers=headers), 401, code)
     # and an access token is not a refresh token
     assert_error(http.post("/api/v1/auth/refresh", headers=bearer(access)), 401, "TOKEN_INVALID")
 
@@ -334,3 +337,23 @@ def test_login_is_rate_limited(app, http):
     assert_error(http.post("/api/v1/auth/login",
                            json={"username": "alice", "password": "correct horse"}),
                  429, "RATE_LIMITED")
+
+
+def test_a_token_is_decoded_once_per_request_behind_the_per_user_limit(http, monkeypatch):
+    """The limit's key verifies the token (once, however many limits ask
+    for the key); the view takes that verification
+    (limits.access_token_required) rather than decoding it again."""
+    import flask_jwt_extended.view_decorators as decorators
+    token = register_and_login(http)["access_token"]
+    decoded = []
+    real = decorators.decode_token
+
+    def counting(*args, **kwargs):
+        decoded.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(decorators, "decode_token", counting)
+    answer = http.post("/api/v1/convert", headers=bearer(token),
+                       data={"options": json.dumps({"format": "png"}),
+                             "file": (io.BytesIO(png_bytes()), "a.png")})
+    assert answer.status_code in (200, 202), answer.get_json()
+    assert len(decoded) == 1
