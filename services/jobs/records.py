@@ -32,8 +32,8 @@ def create_missing(session, items, jobs, now):
         session.add(job)
         jobs[job_id] = job
         added[job.user_id] = added.get(job.user_id, 0) + int(record.get("bytes") or 0)
-    if added:
-        session.flush()  # the task rows exist before the events move them
+    # Not flushed: the events move the new objects in memory, and the commit
+    # inserts them as they end (one INSERT each, not an INSERT then UPDATEs).
     return added
 
 

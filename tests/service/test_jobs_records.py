@@ -139,3 +139,21 @@ def test_a_poll_between_two_changes_reads_one_row_and_a_change_elsewhere_is_seen
     assert statements_during(service, lambda: service.get_job(JOB, USER)) == (1, polled)
     with pytest.raises(NotFound):  # another user's job is not found, cached or not
         service.get_job(JOB, "x" * 32)
+
+
+def test_a_record_is_inserted_as_it_ends(service):
+    """The job a final event records is inserted final: no INSERT then UPDATEs."""
+    from sqlalchemy import event
+    engine, seen = service.db.session.get_bind(), []
+
+    def keep(_conn, _cursor, statement, *_args):
+        seen.append(statement.split()[0] + " " + statement.split()[2 if statement.startswith(
+            ("INSERT", "DELETE")) else 1])
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        service.on_task_succeeded(succeeded())
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    assert sorted(s for s in seen if not s.startswith("SELECT")) == [
+        "INSERT jobs", "INSERT storage_usage", "INSERT tasks", "UPDATE jobs"], seen  # the lock
+    assert service.get_job(JOB, USER)["status"] == "succeeded" and used(service) == 40
