@@ -22,7 +22,7 @@ from gateway import (
     web,
 )
 from gateway.events import JobEvents
-from gateway.rpc import RpcPool
+from gateway.rpc import ACCEPT_POOL, RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
 
@@ -40,6 +40,7 @@ def create_app(test_config=None):
     metrics.init_app(app)  # before limits: rate-limited requests are counted too
     limits.init_app(app)
     RpcPool(app)
+    RpcPool(app, name=ACCEPT_POOL, timeout=app.config.get("ACCEPT_RPC_TIMEOUT_S"))
     init_storage(app)
     auth.init_app(app)
     ops.init_app(app)

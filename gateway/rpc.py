@@ -6,6 +6,11 @@ hit "second simultaneous read"). So each request checks one out of a small
 pool and puts it back; a proxy that timed out or lost its connection is
 closed instead of returned, and a fresh one is made on demand. Reusing
 started proxies is about twice as fast as starting one per request.
+A backend error also closes every idle proxy: a broker member that went
+took the connections of those connected to it, which no one would notice
+before using them (each then costing a client its RPC timeout); the next
+ones connect to the members still running. The proxies fail fast
+(gateway/rpc_failfast.py), and a 503 says when to try again (Retry-After).
 At most `size` proxies are open at once: under gunicorn's gevent worker a
 burst of requests (500 event streams opening) would otherwise open a proxy,
 an AMQP connection and a reply queue each; they wait for a free one instead.
@@ -21,23 +26,35 @@ import time
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
-from nameko.standalone.rpc import ClusterRpcProxy
 
 from convertix.errors import ConvertixError
+from gateway.rpc_failfast import FailFastRpcProxy
 from infra.logs import context as log_context
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "convertix.rpc"
+# the pool that accepts jobs (gateway/jobs.py) and checks revocations in front
+# of every request (gateway/auth.py): GATEWAY.accept_rpc_timeout_s
+ACCEPT_POOL = "convertix.rpc.accept"
 
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.
-# AMQPError: the broker's own refusals (a broker still starting refuses the
+# AMQPError: the broker's own refusals (a member still starting refuses the
 # vhost, one stopping forces the connection closed) are not OSErrors.
 BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
                   socket.error, OSError, AMQPError)
 # Errors raised inside a service that mean its database is not there: 503 too.
 REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                    "DisconnectionError", "TimeoutError"})
+# A 503 of ours says: try again in a second (on this gateway or another).
+RETRY_AFTER_S = 1
+
+
+def unavailable(message):
+    """BACKEND_UNAVAILABLE (503) with Retry-After."""
+    exc = ConvertixError(message, code="BACKEND_UNAVAILABLE")
+    exc.retry_after_s = RETRY_AFTER_S
+    return exc
 
 
 class RpcPool:
@@ -67,12 +84,12 @@ class RpcPool:
             yield proxy.proxy
         except BACKEND_ERRORS as exc:
             healthy = False
-            raise ConvertixError(f"a backend service is unavailable ({type(exc).__name__})",
-                                 code="BACKEND_UNAVAILABLE") from exc
+            if not isinstance(exc, UnknownService):  # no consumer: the broker is fine
+                self._drop_idle()
+            raise unavailable(f"a backend service is unavailable ({type(exc).__name__})") from exc
         except RemoteError as exc:
             if exc.exc_type in REMOTE_BACKEND_ERRORS:
-                raise ConvertixError(f"a backend is unavailable ({exc.exc_type})",
-                                     code="BACKEND_UNAVAILABLE") from exc
+                raise unavailable(f"a backend is unavailable ({exc.exc_type})") from exc
             raise
         finally:
             self._checkin(proxy, healthy)
@@ -93,8 +110,7 @@ class RpcPool:
                 return self._idle.get(timeout=0.05)
             except queue.Empty:
                 if time.monotonic() > deadline:
-                    raise ConvertixError("every RPC connection stayed busy",
-                                         code="BACKEND_UNAVAILABLE") from None
+                    raise unavailable("every RPC connection stayed busy") from None
         try:
             return _StartedProxy(self.nameko_config, self.timeout)
         except BaseException as exc:
@@ -103,14 +119,24 @@ class RpcPool:
             self._open.release()
             if not isinstance(exc, BACKEND_ERRORS):
                 raise
-            raise ConvertixError("the message broker is unavailable",
-                                 code="BACKEND_UNAVAILABLE") from exc
+            self._drop_idle()
+            raise unavailable("the message broker is unavailable") from exc
 
     def _checkin(self, proxy, healthy):
         if healthy:
             self._idle.put(proxy)
         else:
-            proxy.close()
+            proxy.abandon()
+            self._open.release()
+
+    def _drop_idle(self):
+        """Abandon every idle proxy (their connections may be to a member that went)."""
+        while True:
+            try:
+                proxy = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            proxy.abandon()
             self._open.release()
 
     def close(self):
@@ -124,7 +150,7 @@ class RpcPool:
 
 class _StartedProxy:
     def __init__(self, config, timeout):
-        self._cluster = ClusterRpcProxy(config, timeout=timeout)
+        self._cluster = FailFastRpcProxy(config, timeout)
         self.proxy = self._cluster.start()
 
     def set_context(self, data):
@@ -139,6 +165,13 @@ class _StartedProxy:
             self._cluster.stop()
         except Exception:  # closing a broken connection may fail too; it is gone either way
             log.debug("error while closing an RPC proxy", exc_info=True)
+
+    def abandon(self):
+        """Close without the broker's handshake, which waits on a peer that may be gone."""
+        try:
+            self._cluster.abandon()
+        except Exception:
+            log.debug("error while abandoning an RPC proxy", exc_info=True)
 
 
 def rpc_pool(app, name=EXTENSION):

@@ -1,0 +1,118 @@
+"""A standalone Nameko RPC proxy that gives up at once when its broker member goes.
+
+Nameko's own (nameko.standalone.rpc) does two things that cost a client the
+whole RPC timeout when a RabbitMQ cluster member goes:
+- its reply queue lives on the member it is connected to; when that
+  connection breaks during a call, it reconnects and waits again for a reply
+  that can never come (the queue went with the member);
+- its timeout is a socket read timeout, started again by any message read,
+  and a publish waits for the broker's confirm without any limit;
+- a member whose node vanished resets nothing: a connection that only
+  waits to read notices nothing for minutes.
+Here a broken connection fails the call at once (ConnectionError: the pool
+answers 503 and drops the proxy), the waiting connection is probed every
+PROBE_S (a vanished peer breaks it within about two seconds), the wait has
+one deadline, and a publish waits for its confirm at most the call's timeout. The next proxy connects
+to `rabbitmq` again, which resolves to the members still running.
+"""
+import socket
+import time
+
+from amqp.exceptions import ConnectionError as AmqpConnectionError
+from nameko.exceptions import RpcTimeout
+from nameko.rpc import ServiceProxy
+from nameko.standalone.rpc import (
+    ClusterProxy,
+    ClusterRpcProxy,
+    PollingQueueConsumer,
+    SingleThreadedReplyListener,
+)
+
+# while waiting for a reply, the connection is probed this often
+PROBE_S = 1.0
+
+
+def publish_options(timeout_s):
+    """Each RPC request's publish: its confirm awaited at most the call's timeout."""
+    return {"confirm_timeout": timeout_s}
+
+
+def remaining_s(deadline, now):
+    """Seconds left to read a reply; 0 when the deadline has passed (never negative)."""
+    return max(0.0, deadline - now)
+
+
+class BrokerLost(ConnectionError):
+    """The connection holding this call's reply queue broke: no reply will come."""
+
+
+class _FailFastConsumer(PollingQueueConsumer):
+    def get_message(self, correlation_id):
+        deadline = time.monotonic() + self.timeout
+        try:
+            while correlation_id not in self.replies:
+                left = remaining_s(deadline, time.monotonic())
+                if left <= 0:
+                    raise socket.timeout()
+                try:
+                    self.consumer.connection.drain_events(timeout=min(left, PROBE_S))
+                except socket.timeout:
+                    self._probe()
+            body, message = self.replies.pop(correlation_id)
+            self.provider.handle_message(body, message)
+        except socket.timeout:   # before OSError: it is one
+            self._fail(correlation_id, RpcTimeout(self.timeout))
+        except (OSError, AmqpConnectionError) as exc:
+            lost = BrokerLost(f"the broker connection broke during the call ({exc!r})")
+            lost.__cause__ = exc
+            self._fail(correlation_id, lost)
+
+    def _probe(self):
+        """A heartbeat frame on the waiting connection: to a member whose
+        node vanished it is never acknowledged, and py-amqp's sockets have
+        TCP_USER_TIMEOUT (1 s), so the kernel breaks the connection and the
+        next read fails (an idle connection would wait for minutes)."""
+        self.consumer.connection.connection.send_heartbeat()
+
+    def _fail(self, correlation_id, exc):
+        # the proxy is dropped by its pool after this: no reconnecting here
+        event = self.provider._reply_events.pop(correlation_id, None)
+        if event is not None:
+            event.send_exception(exc)
+
+    def abandon(self):
+        """Close the connection without the broker's handshake (its peer may be gone)."""
+        self.stopped = True
+        self.connection.collect()
+
+
+class _FailFastListener(SingleThreadedReplyListener):
+    def __init__(self, timeout=None):
+        super().__init__(timeout=timeout)
+        self.queue_consumer = _FailFastConsumer(timeout=timeout)
+
+
+class _OptionsClusterProxy(ClusterProxy):
+    """ClusterProxy whose service proxies publish with `options`."""
+
+    def __init__(self, worker_ctx, reply_listener, options):
+        super().__init__(worker_ctx, reply_listener)
+        self._options = options
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._proxies:
+            self._proxies[name] = ServiceProxy(
+                self._worker_ctx, name, self._reply_listener, **self._options)
+        return self._proxies[name]
+
+
+class FailFastRpcProxy(ClusterRpcProxy):
+    def __init__(self, config, timeout):
+        super().__init__(config, timeout=timeout, reply_listener_cls=_FailFastListener)
+        self._proxy = _OptionsClusterProxy(self._worker_ctx, self._reply_listener,
+                                           publish_options(timeout))
+
+    def abandon(self):
+        self._reply_listener.queue_consumer.abandon()
