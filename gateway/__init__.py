@@ -19,6 +19,7 @@ from gateway import (
     openapi,
     ops,
     requestlog,
+    stall_watch,
     web,
 )
 from gateway.events import JobEvents
@@ -37,6 +38,7 @@ def create_app(test_config=None):
 
     errors.init_app(app)
     requestlog.init_app(app)  # first: every later hook and line has the trace id
+    stall_watch.init_app(app)
     metrics.init_app(app)  # before limits: rate-limited requests are counted too
     limits.init_app(app)
     RpcPool(app)

@@ -36,7 +36,8 @@ NODES_ENV = {
 # REUSE_RESULTS off: the tests send the same image again and again to load
 # the converters; a reused result would never reach one.
 STACK_ENV = {"STACK": STACK, "SCALER_MIN_REPLICAS": "1", "SCALER_MAX_REPLICAS": "3",
-             "SCALER_DOWN_WINDOW_S": "20", "REUSE_RESULTS": "false"}
+             "SCALER_DOWN_WINDOW_S": "20", "REUSE_RESULTS": "false",
+             "STALL_DUMP_DIR": "/data/storage/debug"}
 URL = f"http://{SUBNET}.1:8080"
 URL2 = f"http://{SUBNET}.3:8080"   # the second edge node's gateway
 

@@ -243,6 +243,7 @@ class Load:
         self.session.headers.update(api.session.headers)
         self.accepted = []          # (monotonic time, job id)
         self.refused = 0
+        self.log = []               # (monotonic start, url, status or error, seconds)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         name, options = self.ITEM
@@ -269,11 +270,14 @@ class Load:
             self.stop.wait(self.period)
 
     def _submit(self, url):
+        start = time.monotonic()
         try:
             answer = self.session.post(f"{url}/api/v1/jobs", data=self.data,
-                                           files=self.files, timeout=10)
-        except requests.RequestException:
+                                       files=self.files, timeout=10)
+        except requests.RequestException as exc:
+            self.log.append((start, url, type(exc).__name__, time.monotonic() - start))
             return False
+        self.log.append((start, url, answer.status_code, time.monotonic() - start))
         if answer.status_code != 202:
             return False
         self.accepted.append((time.monotonic(), answer.json()["id"]))
@@ -306,6 +310,9 @@ def survive(deployment, api, name, fault, recover, limit=OUTAGE_LIMIT_S):
         recover()
         load.wait_accepted(5, timeout=180)
     outage = load.outage(at)
+    for start, url, status, took in load.log:   # what the client met from the fault on
+        if start >= at - 1 and (status != 202 or took > 2):
+            print(f"  {start - at:+7.1f} s {url} {status} in {took:.1f} s")
     started = time.monotonic()
     tasks = finish(api, load.ids(), timeout=400)
     print(f"fault {name}: {outage:.1f} s without an accepted job; {len(load.ids())} jobs "
