@@ -38,11 +38,56 @@ EXTENSION = "convertix.rpc"
 # of every request (gateway/auth.py): GATEWAY.accept_rpc_timeout_s
 ACCEPT_POOL = "convertix.rpc.accept"
 
+
+
+class CallDeadline(Exception):
+    """A call (starting a proxy, publishing, waiting for the reply) outlasted its
+    pool's timeout, wherever it waited."""
+
+
+def green_timer():
+    """start(seconds, exc): gevent's or eventlet's Timeout, started, whichever
+    patched the socket module (a wait it cuts raises `exc` in the waiting green
+    thread); None under plain threads."""
+    try:
+        from gevent import monkey
+        if monkey.is_module_patched("socket"):
+            import gevent
+            return gevent.Timeout.start_new
+    except ImportError:
+        pass
+    try:
+        from eventlet import patcher
+        if patcher.is_monkey_patched("socket"):
+            import eventlet
+            return eventlet.Timeout
+    except ImportError:
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def deadline(seconds, start_timer):
+    """CallDeadline in this green thread once `seconds` have passed, wherever it
+    waits. Kombu and py-amqp wait without a limit for a channel's opening, a
+    queue's declaration and a consumer's start; against a broker member that
+    accepts a connection and then does not answer (one whose cluster peer just
+    went), a request waited there past the client's patience."""
+    if start_timer is None:
+        yield
+        return
+    timer = start_timer(seconds, CallDeadline(f"no answer within {seconds:g} s"))
+    try:
+        yield
+    finally:
+        timer.cancel()
+
+
 # Errors that mean "the backend is not there": 503, and the proxy is discarded.
 # AMQPError: the broker's own refusals (a member still starting refuses the
 # vhost, one stopping forces the connection closed) are not OSErrors.
 BACKEND_ERRORS = (RpcTimeout, UnknownService, OperationalError, ConnectionError,
-                  socket.error, OSError, AMQPError)
+                  socket.error, OSError, AMQPError, CallDeadline)
 # Errors raised inside a service that mean its database is not there: 503 too.
 REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                    "DisconnectionError", "TimeoutError"})
@@ -72,11 +117,19 @@ class RpcPool:
         self.size = int(app.config["RPC_POOL_SIZE"])
         self._idle = queue.LifoQueue()
         self._open = threading.BoundedSemaphore(self.size)  # proxies checked out or idle
+        self._start_timer = green_timer()
         app.extensions[self.name] = self
 
     @contextlib.contextmanager
     def client(self):
-        """A started cluster proxy for this request: `with pool.client() as rpc:`."""
+        """A started cluster proxy for this request: `with pool.client() as rpc:`.
+        Everything from the checkout to the reply has one deadline, the timeout."""
+        with deadline(self.timeout, self._start_timer):
+            with self._client() as proxy:
+                yield proxy
+
+    @contextlib.contextmanager
+    def _client(self):
         proxy = self._checkout()
         proxy.set_context(log_context.to_nameko())  # this request's trace, user and job
         healthy = True
@@ -151,7 +204,11 @@ class RpcPool:
 class _StartedProxy:
     def __init__(self, config, timeout):
         self._cluster = FailFastRpcProxy(config, timeout)
-        self.proxy = self._cluster.start()
+        try:
+            self.proxy = self._cluster.start()
+        except BaseException:   # its connections, half set up, go now
+            self.abandon()
+            raise
 
     def set_context(self, data):
         """The context data the next calls send (nameko 2.14 keeps it on the proxy's

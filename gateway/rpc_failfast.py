@@ -14,13 +14,26 @@ answers 503 and drops the proxy), the waiting connection is probed every
 PROBE_S (a vanished peer breaks it within about two seconds), the wait has
 one deadline, and a publish waits for its confirm at most the call's timeout. The next proxy connects
 to `rabbitmq` again, which resolves to the members still running.
+
+A request is published on a connection of the proxy's own, without retries,
+not through kombu's producer pool as nameko's proxies do: that pool is
+shared by the whole process (ten producers), a producer is taken from it
+with a wait that has no limit, and nameko publishes with reconnecting
+retries (each connect to a member that vanished waits for its timeout). A
+few calls held there on a member that went held every later call of the
+process behind them. Here a broken publish connection fails the call, and
+the pool drops the whole proxy (both connections).
 """
 import socket
 import time
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
+from kombu import Connection, Producer
+from kombu.exceptions import ChannelError
+from nameko.amqp.publish import UndeliverableMessage
+from nameko.constants import PERSISTENT
 from nameko.exceptions import RpcTimeout
-from nameko.rpc import ServiceProxy
+from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import (
     ClusterProxy,
     ClusterRpcProxy,
@@ -92,27 +105,87 @@ class _FailFastListener(SingleThreadedReplyListener):
         self.queue_consumer = _FailFastConsumer(timeout=timeout)
 
 
-class _OptionsClusterProxy(ClusterProxy):
-    """ClusterProxy whose service proxies publish with `options`."""
+class OwnConnectionPublisher:
+    """Publishes a proxy's requests on a connection of its own, with publisher
+    confirms (an unroutable request: UnknownService, as nameko's) and no retries."""
 
-    def __init__(self, worker_ctx, reply_listener, options):
+    def __init__(self, amqp_uri, serializer, options):
+        self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True})
+        self.serializer = serializer
+        self.options = options
+        self._producer = None
+
+    def publish(self, payload, extra_headers=None, **kwargs):
+        if self._producer is None:
+            self._producer = Producer(self.connection.channel(), serializer=self.serializer)
+        try:
+            self._producer.publish(payload, headers=extra_headers or {},
+                                   delivery_mode=PERSISTENT, retry=False,
+                                   **self.options, **kwargs)
+        except ChannelError as exc:
+            if "NO_ROUTE" in str(exc):
+                raise UndeliverableMessage() from exc
+            raise
+
+    def abandon(self):
+        self.connection.collect()
+
+    def close(self):
+        self.connection.release()
+
+
+class _MethodProxy(MethodProxy):
+    def __init__(self, worker_ctx, service_name, method_name, reply_listener, publisher):
+        super().__init__(worker_ctx, service_name, method_name, reply_listener)
+        self.publisher = publisher
+
+
+class _ServiceProxy(ServiceProxy):
+    def __init__(self, worker_ctx, service_name, reply_listener, publisher):
+        super().__init__(worker_ctx, service_name, reply_listener)
+        self.publisher = publisher
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _MethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener,
+                            self.publisher)
+
+
+class _OwnPublisherClusterProxy(ClusterProxy):
+    """ClusterProxy whose service proxies publish with `publisher`."""
+
+    def __init__(self, worker_ctx, reply_listener, publisher):
         super().__init__(worker_ctx, reply_listener)
-        self._options = options
+        self._publisher = publisher
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         if name not in self._proxies:
-            self._proxies[name] = ServiceProxy(
-                self._worker_ctx, name, self._reply_listener, **self._options)
+            self._proxies[name] = _ServiceProxy(
+                self._worker_ctx, name, self._reply_listener, self._publisher)
         return self._proxies[name]
 
 
 class FailFastRpcProxy(ClusterRpcProxy):
     def __init__(self, config, timeout):
         super().__init__(config, timeout=timeout, reply_listener_cls=_FailFastListener)
-        self._proxy = _OptionsClusterProxy(self._worker_ctx, self._reply_listener,
-                                           publish_options(timeout))
+        self._publisher = OwnConnectionPublisher(
+            config["AMQP_URI"], config.get("serializer", "json"), publish_options(timeout))
+        self._proxy = _OwnPublisherClusterProxy(self._worker_ctx, self._reply_listener,
+                                                self._publisher)
+
+    def stop(self):
+        try:
+            super().stop()
+        finally:
+            self._publisher.close()
 
     def abandon(self):
-        self._reply_listener.queue_consumer.abandon()
+        try:
+            consumer = self._reply_listener.queue_consumer
+            if getattr(consumer, "connection", None) is not None:
+                consumer.abandon()
+        finally:
+            self._publisher.abandon()

@@ -75,3 +75,49 @@ def test_a_call_unanswered_times_out_at_its_deadline(container_factory, rabbit_c
         release.send()
         proxy.abandon()
     assert 1.0 <= time.monotonic() - begun < 5
+
+
+class Mute:
+    """A broker member that accepts connections and never answers: what a
+    client meets where a member's cluster peer just went."""
+
+    def __init__(self):
+        self.listener = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held = []
+        self.accepting = eventlet.spawn(self._accept)
+
+    def _accept(self):
+        while True:
+            self.held.append(self.listener.accept()[0])
+
+    def close(self):
+        self.accepting.kill()
+        for sock in self.held:
+            sock.close()
+        self.listener.close()
+
+
+def test_a_call_to_a_member_that_never_answers_ends_at_the_pools_timeout(rabbit_config):
+    from flask import Flask
+
+    from convertix.errors import ConvertixError
+    from gateway.rpc import RpcPool
+
+    mute = Mute()
+    parts = urlsplit(rabbit_config["AMQP_URI"])
+    uri = parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@127.0.0.1:{mute.port}").geturl()
+    app = Flask(__name__)
+    app.config.update(AMQP_URI=uri, RPC_TIMEOUT_S=2, RPC_POOL_SIZE=2)
+    pool = RpcPool(app)
+    begun = time.monotonic()
+    try:
+        pool.call("jobs", "ping")
+    except ConvertixError as exc:
+        assert exc.code == "BACKEND_UNAVAILABLE"
+    else:
+        raise AssertionError("the call returned")
+    finally:
+        mute.close()
+    # kombu's own connect timeout and retry would take 12 s and more
+    assert time.monotonic() - begun < 2 + 1.5
