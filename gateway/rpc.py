@@ -138,7 +138,7 @@ class RpcPool:
         except BACKEND_ERRORS as exc:
             healthy = False
             if not isinstance(exc, UnknownService):  # no consumer: the broker is fine
-                self._drop_idle()
+                self._drop_idle(proxy.peer)
             raise unavailable(f"a backend service is unavailable ({type(exc).__name__})") from exc
         except RemoteError as exc:
             if exc.exc_type in REMOTE_BACKEND_ERRORS:
@@ -172,7 +172,6 @@ class RpcPool:
             self._open.release()
             if not isinstance(exc, BACKEND_ERRORS):
                 raise
-            self._drop_idle()
             raise unavailable("the message broker is unavailable") from exc
 
     def _checkin(self, proxy, healthy):
@@ -182,15 +181,25 @@ class RpcPool:
             proxy.abandon()
             self._open.release()
 
-    def _drop_idle(self):
-        """Abandon every idle proxy (their connections may be to a member that went)."""
+    def _drop_idle(self, peer):
+        """Abandon the idle proxies connected to the broker member `peer` (an
+        address; None: every one). A member that went took their connections,
+        which no one would notice before using them. Those on the other members
+        stay: a new proxy declares a reply queue, which a cluster that just lost
+        a member may hold for tens of seconds."""
+        kept = []
         while True:
             try:
                 proxy = self._idle.get_nowait()
             except queue.Empty:
-                return
-            proxy.abandon()
-            self._open.release()
+                break
+            if peer is None or proxy.peer in (None, peer):
+                proxy.abandon()
+                self._open.release()
+            else:
+                kept.append(proxy)
+        for proxy in reversed(kept):
+            self._idle.put(proxy)
 
     def close(self):
         while True:
@@ -209,6 +218,7 @@ class _StartedProxy:
         except BaseException:   # its connections, half set up, go now
             self.abandon()
             raise
+        self.peer = self._cluster.peer()
 
     def set_context(self, data):
         """The context data the next calls send (nameko 2.14 keeps it on the proxy's

@@ -26,6 +26,7 @@ the pool drops the whole proxy (both connections).
 """
 import socket
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection, Producer
@@ -53,6 +54,17 @@ def publish_options(timeout_s):
 def remaining_s(deadline, now):
     """Seconds left to read a reply; 0 when the deadline has passed (never negative)."""
     return max(0.0, deadline - now)
+
+
+def with_host(amqp_uri, host):
+    """The URI with its host replaced by `host` (an address), its user and port kept."""
+    parts = urlsplit(amqp_uri)
+    userinfo, _, _ = parts.netloc.rpartition("@")
+    address = f"[{host}]" if ":" in host else host
+    netloc = f"{userinfo}@{address}" if userinfo else address
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class BrokerLost(ConnectionError):
@@ -110,10 +122,17 @@ class OwnConnectionPublisher:
     confirms (an unroutable request: UnknownService, as nameko's) and no retries."""
 
     def __init__(self, amqp_uri, serializer, options):
+        self.amqp_uri = amqp_uri
         self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True})
         self.serializer = serializer
         self.options = options
         self._producer = None
+
+    def pin(self, host):
+        """Publish to the member at `host` (the one holding the reply queue):
+        a proxy then depends on one member, not two."""
+        self.connection = Connection(with_host(self.amqp_uri, host),
+                                     transport_options={"confirm_publish": True})
 
     def publish(self, payload, extra_headers=None, **kwargs):
         if self._producer is None:
@@ -176,11 +195,26 @@ class FailFastRpcProxy(ClusterRpcProxy):
         self._proxy = _OwnPublisherClusterProxy(self._worker_ctx, self._reply_listener,
                                                 self._publisher)
 
+    def start(self):
+        proxy = super().start()
+        peer = self.peer()
+        if peer is not None:
+            self._publisher.pin(peer)
+        return proxy
+
     def stop(self):
         try:
             super().stop()
         finally:
             self._publisher.close()
+
+    def peer(self):
+        """The address of the broker member its reply queue is on; None if unknown."""
+        try:
+            sock = self._reply_listener.queue_consumer.connection.connection.sock
+            return sock.getpeername()[0]
+        except (AttributeError, OSError):
+            return None
 
     def abandon(self):
         try:

@@ -20,6 +20,7 @@ class FakeProxy:
             raise FakeProxy.starts_failing
         self.fails = None
         self.closed = False
+        self.peer = None
         self.proxy = self
         FakeProxy.made.append(self)
 

@@ -7,7 +7,7 @@ from flask import Flask
 from nameko.exceptions import UnknownService
 
 from gateway import errors, rpc
-from gateway.rpc_failfast import publish_options, remaining_s
+from gateway.rpc_failfast import publish_options, remaining_s, with_host
 
 
 @pytest.mark.parametrize("deadline, now, left", [
@@ -17,6 +17,16 @@ from gateway.rpc_failfast import publish_options, remaining_s
 ])
 def test_remaining_s(deadline, now, left):
     assert remaining_s(deadline, now) == left
+
+
+@pytest.mark.parametrize("uri, host, pinned", [
+    ("pyamqp://u:p@rabbitmq:5672/", "10.0.1.7", "pyamqp://u:p@10.0.1.7:5672/"),
+    ("pyamqp://u:p@rabbitmq/vh", "10.0.1.7", "pyamqp://u:p@10.0.1.7/vh"),
+    ("pyamqp://rabbitmq:5672//", "10.0.1.7", "pyamqp://10.0.1.7:5672//"),
+    ("amqp://u:p@rabbitmq:5672/", "fd00::7", "amqp://u:p@[fd00::7]:5672/"),
+])
+def test_with_host_replaces_only_the_host(uri, host, pinned):
+    assert with_host(uri, host) == pinned
 
 
 @pytest.mark.parametrize("timeout_s", [1.0, 5.0, 30.0])
@@ -42,12 +52,14 @@ class FakeProxy:
     made = []
 
     starts_failing = None     # what starting one raises, if anything
+    next_peer = "10.0.0.1"
 
     def __init__(self, config, timeout):
         if FakeProxy.starts_failing is not None:
             raise FakeProxy.starts_failing
         self.abandoned = self.closed = False
         self.fails = None
+        self.peer = FakeProxy.next_peer   # the broker member it is connected to
         self.proxy = self
         FakeProxy.made.append(self)
 
@@ -70,12 +82,13 @@ def pool(monkeypatch):
     monkeypatch.setattr(rpc, "_StartedProxy", FakeProxy)
     FakeProxy.made = []
     FakeProxy.starts_failing = None
+    FakeProxy.next_peer = "10.0.0.1"
     app = Flask(__name__)
     app.config.update(AMQP_URI="amqp://x", RPC_TIMEOUT_S=5, RPC_POOL_SIZE=4)
     return rpc.RpcPool(app)
 
 
-def test_a_backend_error_drops_every_idle_proxy(pool):
+def test_a_backend_error_drops_every_idle_proxy_on_that_member(pool):
     proxies = []
     with pool.client() as a, pool.client() as b, pool.client() as c:
         proxies = [a, b, c]
@@ -92,6 +105,24 @@ def test_a_backend_error_drops_every_idle_proxy(pool):
     with pool.client() as proxy:
         assert proxy not in proxies
     assert len(FakeProxy.made) == 4
+
+
+def test_a_backend_error_keeps_the_idle_proxies_on_other_members(pool):
+    with pool.client() as a, pool.client() as b:
+        FakeProxy.next_peer = "10.0.0.2"
+        with pool.client() as c:
+            pass
+    # idle now: c (10.0.0.2), b, a (10.0.0.1); a is used next
+    a.fails = ConnectionError("reset")
+    with pytest.raises(errors.ConvertixError):
+        with pool.client() as proxy:
+            assert proxy is a
+            proxy.call()
+    # a new proxy on 10.0.0.2 would declare a reply queue on a cluster that
+    # just lost a member: c is kept and serves the next call
+    assert a.abandoned and b.abandoned and not c.abandoned
+    with pool.client() as proxy:
+        assert proxy is c
 
 
 def test_a_service_error_keeps_the_proxies(pool):
