@@ -402,4 +402,13 @@ def _update_image(deployment, image):
 
 
 def final_or_status(api, job_id):
-    return api.get(f"/jobs/{job_id}").json()["status"]
+    """The job's status; a 503 (a broker member or a backend away) is asked
+    again after its Retry-After, as the SPEC asks of a client."""
+    def status():
+        answer = api.get(f"/jobs/{job_id}")
+        if answer.status_code == 503:
+            time.sleep(int(answer.headers.get("Retry-After", "1")))
+            return None
+        assert answer.status_code == 200, answer.text
+        return answer.json()["status"]
+    return wait_until(status, timeout=60, interval=0.1, message=f"job {job_id}'s status")
