@@ -137,6 +137,7 @@ class RpcPool:
             yield proxy.proxy
         except BACKEND_ERRORS as exc:
             healthy = False
+            log.warning("an RPC call failed on %s: %r", proxy.peer, exc)
             if not isinstance(exc, UnknownService):  # no consumer: the broker is fine
                 self._drop_idle(proxy.peer)
             raise unavailable(f"a backend service is unavailable ({type(exc).__name__})") from exc
@@ -172,7 +173,8 @@ class RpcPool:
             self._open.release()
             if not isinstance(exc, BACKEND_ERRORS):
                 raise
-            raise unavailable("the message broker is unavailable") from exc
+            log.warning("starting an RPC proxy failed: %r", exc)
+            raise unavailable(f"the message broker is unavailable ({type(exc).__name__})") from exc
 
     def _checkin(self, proxy, healthy):
         if healthy:

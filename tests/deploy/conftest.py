@@ -116,9 +116,25 @@ def deployment(tmp_path_factory):
         yield deployment
     finally:
         try:
+            save_logs(storage.parent / "logs")
             script("swarm-nodes.sh", "down", timeout=300)
         finally:
             shutil.rmtree(NODES_ENV["CVX_NODES_STATE"], ignore_errors=True)
+
+
+def save_logs(folder):
+    """The services' logs, kept after the nodes are gone (a failed run's evidence)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("gateway", "services", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"):
+        try:
+            done = subprocess.run(
+                ["docker", "-H", f"unix://{NODES_ENV['CVX_NODES_RUN']}/edge/docker.sock",
+                 "service", "logs", "--no-trunc", "--timestamps", f"{STACK}_{name}"],
+                capture_output=True, text=True, timeout=60)
+            (folder / f"{name}.log").write_text(done.stdout + done.stderr)
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"no logs of {name}: {exc}")
+    print(f"the services' logs: {folder}")
 
 
 def wait_replicas(deployment, name, count, timeout):

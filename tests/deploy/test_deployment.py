@@ -71,13 +71,16 @@ def submit(api, count, files=1, item=HEAVY):
         [(name.rsplit("/", 1)[-1], corpus_bytes(name))] * files, options)) for _ in range(count)]
 
 
-def _accepted(send, tries=10):
+def _accepted(send, patience_s=90):
     """The job's id; a 503 is sent again after its Retry-After, as the SPEC
-    asks of a client (the gateway's acceptance has a short RPC timeout here)."""
-    for _ in range(tries):
+    asks of a client (the gateway's acceptance has a short RPC timeout here,
+    and a broker member lost costs the calls on it a 503)."""
+    begun = time.monotonic()
+    while True:
         answer = send()
-        if answer.status_code != 503:
+        if answer.status_code != 503 or time.monotonic() - begun > patience_s:
             break
+        print(f"  503 after {time.monotonic() - begun:.1f} s: {answer.text.strip()}")
         time.sleep(int(answer.headers["Retry-After"]))
     assert answer.status_code == 202, answer.text
     return answer.json()["id"]
