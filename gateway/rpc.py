@@ -22,13 +22,15 @@ import queue
 import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
 from amqp.exceptions import AMQPError
 from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 from convertix.errors import ConvertixError
-from gateway.rpc_failfast import FailFastRpcProxy
+from gateway.broker_members import Members
+from gateway.rpc_failfast import FailFastRpcProxy, with_host
 from infra.logs import context as log_context
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ class RpcPool:
 
     def init_app(self, app):
         self.nameko_config = {"AMQP_URI": app.config["AMQP_URI"]}
+        broker = urlsplit(app.config["AMQP_URI"])
+        self._members = Members(broker.hostname or "localhost", broker.port or 5672)
         self.timeout = float(self.timeout or app.config["RPC_TIMEOUT_S"])
         self.size = int(app.config["RPC_POOL_SIZE"])
         self._idle = queue.LifoQueue()
@@ -138,6 +142,9 @@ class RpcPool:
         except BACKEND_ERRORS as exc:
             healthy = False
             log.warning("an RPC call failed on %s: %r", proxy.peer, exc)
+            if not isinstance(exc, (UnknownService, RpcTimeout, CallDeadline)):
+                # its connection broke: that member is shunned a while
+                self._members.failed(proxy.peer)
             if not isinstance(exc, UnknownService):  # no consumer: the broker is fine
                 self._drop_idle(proxy.peer)
             raise unavailable(f"a backend service is unavailable ({type(exc).__name__})") from exc
@@ -165,9 +172,14 @@ class RpcPool:
             except queue.Empty:
                 if time.monotonic() > deadline:
                     raise unavailable("every RPC connection stayed busy") from None
+        address = self._members.pick()
+        config = dict(self.nameko_config)
+        if address is not None:
+            config["AMQP_URI"] = with_host(config["AMQP_URI"], address)
         try:
-            return _StartedProxy(self.nameko_config, self.timeout)
+            return _StartedProxy(config, self.timeout)
         except BaseException as exc:
+            self._members.failed(address)
             # the slot is given back whatever went wrong: a slot lost per
             # failed start would leave the pool with none after `size`
             self._open.release()

@@ -31,8 +31,14 @@ from urllib.parse import urlsplit, urlunsplit
 from amqp.exceptions import ConnectionError as AmqpConnectionError
 from kombu import Connection, Producer
 from kombu.exceptions import ChannelError
+from nameko import serialization
 from nameko.amqp.publish import UndeliverableMessage
-from nameko.constants import PERSISTENT
+from nameko.constants import (
+    AMQP_SSL_CONFIG_KEY,
+    AMQP_URI_CONFIG_KEY,
+    LOGIN_METHOD_CONFIG_KEY,
+    PERSISTENT,
+)
 from nameko.exceptions import RpcTimeout
 from nameko.rpc import MethodProxy, ServiceProxy
 from nameko.standalone.rpc import (
@@ -44,6 +50,9 @@ from nameko.standalone.rpc import (
 
 # while waiting for a reply, the connection is probed this often
 PROBE_S = 1.0
+# a member that answers at all accepts a TCP connection in milliseconds; one
+# whose node went never does (kombu's default waits 5 s, then tries again)
+CONNECT_TIMEOUT_S = 2.0
 
 
 def publish_options(timeout_s):
@@ -72,6 +81,19 @@ class BrokerLost(ConnectionError):
 
 
 class _FailFastConsumer(PollingQueueConsumer):
+    def register_provider(self, provider):
+        """nameko's, with a short connect timeout."""
+        self.provider = provider
+        config = provider.container.config
+        self.serializer, self.accept = serialization.setup(config)
+        self.connection = Connection(config[AMQP_URI_CONFIG_KEY],
+                                     ssl=config.get(AMQP_SSL_CONFIG_KEY),
+                                     login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+                                     connect_timeout=CONNECT_TIMEOUT_S)
+        self.queue = provider.queue
+        self._setup_consumer()
+        self.stopped = False
+
     def get_message(self, correlation_id):
         deadline = time.monotonic() + self.timeout
         try:
@@ -123,7 +145,8 @@ class OwnConnectionPublisher:
 
     def __init__(self, amqp_uri, serializer, options):
         self.amqp_uri = amqp_uri
-        self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True})
+        self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True},
+                                     connect_timeout=CONNECT_TIMEOUT_S)
         self.serializer = serializer
         self.options = options
         self._producer = None
@@ -132,7 +155,8 @@ class OwnConnectionPublisher:
         """Publish to the member at `host` (the one holding the reply queue):
         a proxy then depends on one member, not two."""
         self.connection = Connection(with_host(self.amqp_uri, host),
-                                     transport_options={"confirm_publish": True})
+                                     transport_options={"confirm_publish": True},
+                                     connect_timeout=CONNECT_TIMEOUT_S)
 
     def publish(self, payload, extra_headers=None, **kwargs):
         if self._producer is None:

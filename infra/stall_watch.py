@@ -59,8 +59,11 @@ def every_greenlet():
     from greenlet import greenlet
     out = []
     for gr in gc.get_objects():
-        if isinstance(gr, greenlet) and gr.gr_frame is not None:
-            out.append(f"- {gr!r}\n" + "".join(traceback.format_stack(gr.gr_frame)))
+        try:   # a dead weak proxy raises ReferenceError on any look
+            if isinstance(gr, greenlet) and gr.gr_frame is not None:
+                out.append(f"- {gr!r}\n" + "".join(traceback.format_stack(gr.gr_frame)))
+        except ReferenceError:
+            continue
     return "".join(out)
 
 
