@@ -172,11 +172,14 @@ class RpcPool:
             except queue.Empty:
                 if time.monotonic() > deadline:
                     raise unavailable("every RPC connection stayed busy") from None
-        address = self._members.pick()
-        config = dict(self.nameko_config)
-        if address is not None:
-            config["AMQP_URI"] = with_host(config["AMQP_URI"], address)
+        address = None
         try:
+            # the name's lookup too may be cut by the deadline (Docker's DNS
+            # waits for its upstream where no member runs yet)
+            address = self._members.pick()
+            config = dict(self.nameko_config)
+            if address is not None:
+                config["AMQP_URI"] = with_host(config["AMQP_URI"], address)
             return _StartedProxy(config, self.timeout)
         except BaseException as exc:
             self._members.failed(address)

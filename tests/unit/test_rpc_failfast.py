@@ -168,3 +168,24 @@ def test_a_broker_refusal_during_a_call_is_a_503_and_drops_the_proxy(pool):
         with pool.client() as proxy:
             proxy.call()
     assert raised.value.code == "BACKEND_UNAVAILABLE" and a.abandoned
+
+
+class StuckLookup:
+    """The broker's name lookup cut by the call's deadline."""
+    def pick(self):
+        raise rpc.CallDeadline("no answer within 3 s")
+
+    def failed(self, address):
+        pass
+
+
+def test_a_lookup_cut_by_the_deadline_gives_its_slot_back(pool):
+    pool._members = StuckLookup()
+    for _ in range(pool.size + 2):       # more than the pool has slots
+        with pytest.raises(errors.ConvertixError) as raised:
+            with pool.client():
+                pass
+        assert raised.value.code == "BACKEND_UNAVAILABLE"
+    pool._members = rpc.Members("127.0.0.1", 5672)
+    with pool.client() as proxy:          # a slot is there at once
+        assert proxy in FakeProxy.made
