@@ -39,24 +39,64 @@ def resolve(host, port):
     return seen
 
 
+# the name is looked up again at most this often; a lookup is allowed this
+# long, then the last answer serves (Docker's DNS answered in seconds, not
+# milliseconds, while the processing node was down)
+REFRESH_S = 10.0
+LOOKUP_S = 1.0
+
+
 class Members:
-    def __init__(self, host, port, resolver=resolve, clock=time.monotonic):
+    def __init__(self, host, port, resolver=resolve, clock=time.monotonic,
+                 bounded=None):
         self.host, self.port = host, port
         self._resolve, self._clock = resolver, clock
+        self._bounded = bounded or _no_bound
         self._failed_at = {}
+        self._known, self._known_at = [], float("-inf")
         self._lock = threading.Lock()
 
     def pick(self):
-        """An address to connect to; None where the name does not resolve
+        """An address to connect to; None where the name never resolved
         (the caller then connects by name, and fails as it would)."""
-        try:
-            addresses = self._resolve(self.host, self.port)
-        except OSError:
-            return None
+        addresses = self._addresses()
         with self._lock:
             return choose(addresses, dict(self._failed_at), self._clock())
+
+    def _addresses(self):
+        now = self._clock()
+        if now - self._known_at > REFRESH_S or not self._known:
+            try:
+                found = self._bounded(LOOKUP_S, lambda: self._resolve(self.host, self.port))
+            except (OSError, LookupTooSlow):
+                found = None
+            if found:
+                self._known = found
+            self._known_at = now   # a slow or failed lookup is not tried again at once
+        return list(self._known)
 
     def failed(self, address):
         if address is not None:
             with self._lock:
                 self._failed_at[address] = self._clock()
+
+
+class LookupTooSlow(Exception):
+    pass
+
+
+def _no_bound(seconds, lookup):
+    return lookup()
+
+
+def green_bound(seconds, lookup):
+    """The lookup, cut after `seconds` under gevent (the gateway's workers)."""
+    try:
+        import gevent
+        from gevent import monkey
+    except ImportError:
+        return lookup()
+    if not monkey.is_module_patched("socket"):
+        return lookup()
+    with gevent.Timeout(seconds, LookupTooSlow()):
+        return lookup()

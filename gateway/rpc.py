@@ -29,7 +29,7 @@ from kombu.exceptions import OperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 
 from convertix.errors import ConvertixError
-from gateway.broker_members import Members
+from gateway.broker_members import Members, green_bound
 from gateway.rpc_failfast import FailFastRpcProxy, with_host
 from infra.logs import context as log_context
 
@@ -116,7 +116,8 @@ class RpcPool:
     def init_app(self, app):
         self.nameko_config = {"AMQP_URI": app.config["AMQP_URI"]}
         broker = urlsplit(app.config["AMQP_URI"])
-        self._members = Members(broker.hostname or "localhost", broker.port or 5672)
+        self._members = Members(broker.hostname or "localhost", broker.port or 5672,
+                                bounded=green_bound)
         self.timeout = float(self.timeout or app.config["RPC_TIMEOUT_S"])
         self.size = int(app.config["RPC_POOL_SIZE"])
         self._idle = queue.LifoQueue()

@@ -30,6 +30,29 @@ def test_a_member_that_failed_is_not_picked_while_shunned():
     assert {members.pick() for _ in range(60)} == {A, B}
 
 
+def test_the_name_is_looked_up_again_only_after_a_while_and_a_failed_lookup_keeps_the_last():
+    clock = [0.0]
+    answers = [[A], [B]]
+    looked = []
+
+    def resolver(host, port):
+        looked.append(clock[0])
+        answer = answers.pop(0) if answers else None
+        if answer is None:
+            raise OSError("timed out")
+        return answer
+    members = Members("rabbitmq", 5672, resolver=resolver, clock=lambda: clock[0])
+    assert members.pick() == A
+    clock[0] = 5.0
+    assert members.pick() == A and looked == [0.0]     # not looked up again yet
+    clock[0] = 11.0
+    assert members.pick() == B and looked == [0.0, 11.0]
+    clock[0] = 22.0
+    assert members.pick() == B                          # the lookup failed: the last answer
+    clock[0] = 25.0
+    assert members.pick() == B and looked == [0.0, 11.0, 22.0]   # not tried again at once
+
+
 def test_a_name_that_does_not_resolve_is_connected_to_by_name():
     def fails(host, port):
         raise OSError("no such host")
