@@ -129,7 +129,9 @@ class RpcPool:
     def client(self):
         """A started cluster proxy for this request: `with pool.client() as rpc:`.
         Everything from the checkout to the reply has one deadline, the timeout."""
-        with deadline(self.timeout, self._start_timer):
+        # a second past the reply wait's own timeout: a service merely slow
+        # ends as RpcTimeout between frames, and its proxy serves again
+        with deadline(self.timeout + 1, self._start_timer):
             with self._client() as proxy:
                 yield proxy
 
@@ -140,6 +142,10 @@ class RpcPool:
         healthy = True
         try:
             yield proxy.proxy
+        except RpcTimeout as exc:
+            # the connection is fine (a late reply is dropped when it comes):
+            # the proxy is kept, as are the others
+            raise unavailable("a backend service is unavailable (RpcTimeout)") from exc
         except BACKEND_ERRORS as exc:
             healthy = False
             log.warning("an RPC call failed on %s: %r", proxy.peer, exc)

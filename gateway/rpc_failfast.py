@@ -26,10 +26,11 @@ the pool drops the whole proxy (both connections).
 """
 import socket
 import time
+import uuid
 from urllib.parse import urlsplit, urlunsplit
 
 from amqp.exceptions import ConnectionError as AmqpConnectionError
-from kombu import Connection, Producer
+from kombu import Connection, Producer, Queue
 from kombu.exceptions import ChannelError
 from nameko import serialization
 from nameko.amqp.publish import UndeliverableMessage
@@ -40,7 +41,13 @@ from nameko.constants import (
     PERSISTENT,
 )
 from nameko.exceptions import RpcTimeout
-from nameko.rpc import MethodProxy, ServiceProxy
+from nameko.rpc import (
+    RPC_REPLY_QUEUE_TEMPLATE,
+    RPC_REPLY_QUEUE_TTL,
+    MethodProxy,
+    ServiceProxy,
+    get_rpc_exchange,
+)
 from nameko.standalone.rpc import (
     ClusterProxy,
     ClusterRpcProxy,
@@ -114,6 +121,12 @@ class _FailFastConsumer(PollingQueueConsumer):
             lost.__cause__ = exc
             self._fail(correlation_id, lost)
 
+    def on_message(self, body, message):
+        if message.properties.get("correlation_id") not in self.provider._reply_events:
+            message.ack()   # a reply that came after its call gave up: dropped
+            return
+        super().on_message(body, message)
+
     def _probe(self):
         """A heartbeat frame on the waiting connection: to a member whose
         node vanished it is never acknowledged, and py-amqp's sockets have
@@ -137,6 +150,19 @@ class _FailFastListener(SingleThreadedReplyListener):
     def __init__(self, timeout=None):
         super().__init__(timeout=timeout)
         self.queue_consumer = _FailFastConsumer(timeout=timeout)
+
+    def setup(self):
+        """nameko's reply queue, but transient and the connection's own
+        (nameko's is durable: its declaration went unanswered for over a
+        minute while a cluster member's node was down)."""
+        reply_queue_uuid = uuid.uuid4()
+        self.routing_key = str(reply_queue_uuid)
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(self.container.service_name, reply_queue_uuid),
+            exchange=get_rpc_exchange(self.container.config), routing_key=self.routing_key,
+            durable=False, auto_delete=True, exclusive=True,
+            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL})
+        self.queue_consumer.register_provider(self)
 
 
 class OwnConnectionPublisher:

@@ -71,7 +71,7 @@ def submit(api, count, files=1, item=HEAVY):
         [(name.rsplit("/", 1)[-1], corpus_bytes(name))] * files, options)) for _ in range(count)]
 
 
-def _accepted(send, patience_s=90):
+def _accepted(send, patience_s=150):
     """The job's id; a 503 is sent again after its Retry-After, as the SPEC
     asks of a client (the gateway's acceptance has a short RPC timeout here,
     and a broker member lost costs the calls on it a 503)."""
