@@ -59,7 +59,7 @@ from nameko.standalone.rpc import (
 PROBE_S = 1.0
 # a member that answers at all accepts a TCP connection in milliseconds; one
 # whose node went never does (kombu's default waits 5 s, then tries again)
-CONNECT_TIMEOUT_S = 2.0
+BROKER_CONNECT_WAIT_S = 2.0
 
 
 def publish_options(timeout_s):
@@ -96,7 +96,7 @@ class _FailFastConsumer(PollingQueueConsumer):
         self.connection = Connection(config[AMQP_URI_CONFIG_KEY],
                                      ssl=config.get(AMQP_SSL_CONFIG_KEY),
                                      login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
-                                     connect_timeout=CONNECT_TIMEOUT_S)
+                                     connect_timeout=BROKER_CONNECT_WAIT_S)
         self.queue = provider.queue
         self._setup_consumer()
         self.stopped = False
@@ -172,7 +172,7 @@ class OwnConnectionPublisher:
     def __init__(self, amqp_uri, serializer, options):
         self.amqp_uri = amqp_uri
         self.connection = Connection(amqp_uri, transport_options={"confirm_publish": True},
-                                     connect_timeout=CONNECT_TIMEOUT_S)
+                                     connect_timeout=BROKER_CONNECT_WAIT_S)
         self.serializer = serializer
         self.options = options
         self._producer = None
@@ -182,7 +182,7 @@ class OwnConnectionPublisher:
         a proxy then depends on one member, not two."""
         self.connection = Connection(with_host(self.amqp_uri, host),
                                      transport_options={"confirm_publish": True},
-                                     connect_timeout=CONNECT_TIMEOUT_S)
+                                     connect_timeout=BROKER_CONNECT_WAIT_S)
 
     def publish(self, payload, extra_headers=None, **kwargs):
         if self._producer is None:
