@@ -79,6 +79,10 @@ engine_start() {
   # exec` does) but with the host's cgroup hierarchies kept under it, which
   # `ip netns exec` hides (dockerd: "Devices cgroup isn't mounted"). The
   # storage driver is Docker's choice (overlay2 where the file system allows).
+  # --dns: the upstream the containers' DNS forwards unknown names to (a gone
+  # member's host name) is the node's own address, where nothing listens, so
+  # a lookup fails at once; the host's resolver is not reachable from here,
+  # and its timeouts held the RabbitMQ members for minutes when one went.
   local cg="$RUN/$node/cgroup"
   mkdir -p "$cg"
   setsid nsenter --net="/run/netns/$n" unshare --uts --mount --propagation private sh -c "
@@ -87,7 +91,7 @@ engine_start() {
       && mkdir -p /run/cvx-node && mount -t tmpfs -o size=1m tmpfs /run/cvx-node \
       && exec dockerd --data-root $STATE/$node/docker --exec-root $RUN/$node/exec \
            --pidfile $RUN/$node/dockerd.pid -H $(sock "$node") \
-           -H unix:///run/cvx-node/docker.sock --ip6tables=false" \
+           -H unix:///run/cvx-node/docker.sock --ip6tables=false --dns ${ADDR[$node]}" \
     </dev/null >>"$STATE/$node/dockerd.log" 2>&1 &
   if ! wait_for "the $node engine" 90 engine_up "$node"; then
     tail -n 30 "$STATE/$node/dockerd.log" >&2
