@@ -48,10 +48,6 @@ class Documents:
             while len(self._docs) > self._max:
                 self._docs.popitem(last=False)
 
-    def forget(self, job_id):
-        with self._lock:
-            self._docs.pop(job_id, None)
-
     def __len__(self):
         return len(self._docs)
 

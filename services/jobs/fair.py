@@ -64,7 +64,7 @@ def next_tasks(session, user_id, cap, created_before=None, most=None):
     message (services/jobs/chunks.py).
 
     `cap`: an int, or a function of the session giving it; `most`: what the
-    cap can be at most (default: `cap` itself, an int). The waiting tasks,
+    cap can be at most (default: the cap, worked out first). The waiting tasks,
     at most `most` of them, are read first: most calls (a task ended,
     nothing of its user waits) then cost one query, and the cap and what is
     in flight are worked out only when something waits."""
@@ -74,7 +74,8 @@ def next_tasks(session, user_id, cap, created_before=None, most=None):
                     Task.status == states.QUEUED))
     if created_before is not None:
         query = query.where(Job.created_at < created_before)
-    most = cap if most is None else most
+    if most is None:  # no bound given: the cap itself is it
+        cap = most = cap(session) if callable(cap) else cap
     waiting = session.execute(query.order_by(Job.created_at, Job.id, Task.index)
                               .limit(max(1, most))).all()
     if not waiting:
