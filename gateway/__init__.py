@@ -18,6 +18,7 @@ from gateway import (
     metrics,
     openapi,
     ops,
+    quota_view,
     requestlog,
     web,
 )
@@ -41,6 +42,7 @@ def create_app(test_config=None):
     limits.init_app(app)
     RpcPool(app)
     init_storage(app)
+    quota_view.init_app(app)
     auth.init_app(app)
     ops.init_app(app)
     JobEvents(app)  # job events: one listener per process, waiters per job

@@ -1,10 +1,11 @@
 """POST /convert: the task goes straight to a converter; the job is recorded after.
 
 The request waits on no commit of the jobs service (convertix/direct.py):
-one read-only RPC checks the quota (and whether an earlier result would be
-reused), the input is stored, the task is put on the conversion queue
-(confirmed) with its record and this process's event queue to answer to,
-and the converter's answer wakes the request. The converter then sends the
+the quota is checked (by this process's view of the user's bytes where it can
+tell, gateway/quota_view.py, else by a read-only RPC that also says whether
+an earlier result would be reused), the input is stored, the task is put on
+the conversion queue (confirmed) with its record and this process's event
+queue to answer to, and the converter's answer wakes the request. The converter then sends the
 task's final event, which records the job, its result and the user's bytes
 (services/jobs/records.py), and acks the task only once that event is on a
 durable queue: the record follows the answer by milliseconds, and a
@@ -28,6 +29,7 @@ from convertix.errors import NotFound, QuotaExceeded
 from convertix.imaging import capabilities
 from gateway.auth import current_user_id
 from gateway.events import job_events
+from gateway.quota_view import quota_view
 from gateway.requestlog import bind_job
 from gateway.rpc import rpc_pool
 from gateway.slots import convert_slot
@@ -60,6 +62,7 @@ def convert(upload, received):
         elif doc["status"] not in JOB_FINAL:
             waiter.offer(doc["seq"], doc)
             doc = events.wait_final(waiter, lambda: _rpc("get_job", job_id, user_id), timeout)
+    _count_output(user_id, doc)
     return doc
 
 
@@ -79,7 +82,7 @@ def _hand_over(job_id, user_id, options, file, callback_url, events):
     """Checked, then on the queue (None), or a job created with a reused
     result (its document). Nothing stays behind if refused."""
     try:
-        admitted = _rpc("admit_convert", user_id, options, file)
+        admitted = _admit(user_id, options, file)
         if admitted["reusable"]:
             deadline = time.time() + float(current_app.config["RPC_TIMEOUT_S"]) / 2
             return _rpc("create_job", job_id, user_id, options, [file],
@@ -92,10 +95,33 @@ def _hand_over(job_id, user_id, options, file, callback_url, events):
         return None
     except QuotaExceeded as exc:  # its byte counts crossed RPC as text (nameko)
         storage().delete_job(job_id)
-        raise QuotaExceeded(exc.message, details={k: int(v) for k, v in exc.details.items()})
+        details = {k: int(v) for k, v in exc.details.items()}
+        quota_view(current_app).learned(user_id, details["used_bytes"], details["quota_bytes"])
+        raise QuotaExceeded(exc.message, details=details)
     except BaseException:
         storage().delete_job(job_id)  # not handed over: nothing stays behind
         raise
+
+
+def _admit(user_id, options, file):
+    """The quota checked, by this process's view of the user's bytes where it
+    can tell (gateway/quota_view.py), else by the jobs service, which also
+    says whether an earlier result would be reused: with reuse on, it is
+    always asked, as that answer may save the conversion."""
+    view, adding = quota_view(current_app), int(file.get("bytes") or 0)
+    if not reuse_on(current_app) and view.admit(user_id, adding):
+        return {"reusable": False}
+    admitted = _rpc("admit_convert", user_id, options, file)
+    if "used_bytes" in admitted:  # a jobs service older than the view sends none
+        view.learned(user_id, admitted["used_bytes"], admitted["quota_bytes"], adding)
+    return admitted
+
+
+def _count_output(user_id, doc):
+    """An answered output's bytes, into this process's view of the user's."""
+    for task in doc.get("tasks") or ():
+        output = task.get("output") or {}
+        quota_view(current_app).add(user_id, output.get("bytes") or 0)
 
 
 def _read(job_id, user_id, waiter):

@@ -39,6 +39,7 @@ READS = [
     (GATEWAY, "trusted_proxies"),
     (GATEWAY, "job_rate_limit_per_user"),
     (GATEWAY, "convert_concurrency_per_user"),
+    (GATEWAY, "quota_view_s"),
     (NOTIFIER, "redelivery_rate_limit_per_user"),
     (LIMITS, "max_files"),
     (LIMITS, "max_file_bytes"),

@@ -204,6 +204,9 @@ GATEWAY = Section(
     Key("job_rate_limit_per_user", "120 per minute; 3000 per hour", TEXT,
         "POST /jobs and /convert, per user"),
     Key("convert_concurrency_per_user", 2, POSITIVE, "/convert requests a user holds at once"),
+    Key("quota_view_s", 2.0, Number(min=0),
+        "a /convert far below the quota is checked against the jobs service's count this old "
+        "at most (plus this process's own since); 0: every /convert asks the service"),
     Key("trusted_proxies", 0, Integer(min=0),
         "proxies in front of the gateway whose X-Forwarded-For/-Proto are believed; 0: none"),
     Key("tls_cert", "", TEXT, "certificate file; with tls_key, the gateway speaks HTTPS"),

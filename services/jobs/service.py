@@ -175,7 +175,8 @@ class JobsService:
         used = quota.used_bytes(session, user_id)
         session.commit()
         quota.check(used, int(file.get("bytes") or 0), settings["quota_bytes"])  # 413
-        return {"reusable": reusable}
+        # the count, for the gateway's view of it (gateway/quota_view.py)
+        return {"reusable": reusable, "used_bytes": used, "quota_bytes": settings["quota_bytes"]}
 
     @rpc
     def get_job(self, job_id, user_id):

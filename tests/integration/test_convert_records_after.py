@@ -3,6 +3,7 @@ answering (docs/DESIGN.md "/convert records after answering"): real
 RabbitMQ, SQLite and PostgreSQL, the real converter; the jobs service as its
 own process where a test kills it."""
 import io
+import random
 import signal
 import threading
 
@@ -10,7 +11,9 @@ import pytest
 from kombu import Connection
 from PIL import Image
 
+from gateway import convert as gateway_convert
 from gateway import create_app
+from gateway.quota_view import MARGIN, quota_view
 from gateway.settings import settings_from
 from infra.nameko.queues import convert_queue
 from services.accounts.service import AccountsService
@@ -214,4 +217,58 @@ def test_the_quota_counts_a_convert_and_refuses_the_next_past_it(no_converter, c
         "code": "QUOTA_EXCEEDED", "message": refused.get_json()["error"]["message"],
         "details": {"used_bytes": output, "adding_bytes": len(big), "quota_bytes": QUOTA}}
     assert [job["id"] for job in listed(http, auth)] == [answer.headers["X-Convertix-Job"]]
+    assert tasks_on_the_queue(config) == 0
+
+
+def noise_png(size):
+    """A PNG that does not compress to nearly nothing, as one colour does."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, random.Random(7).randbytes(size[0] * size[1] * 3)).save(
+        buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_far_below_the_quota_a_convert_asks_no_service_and_near_it_the_service_rules(
+        no_converter, container_factory, monkeypatch):
+    """With result reuse off, the gateway's view of the user's bytes admits a
+    /convert far below the quota (gateway/quota_view.py); near it, the jobs
+    service is asked again and refuses what would pass the quota."""
+    app, config = no_converter
+    app.config.update(SYNC_CONVERT_TIMEOUT_S=60, REUSE_RESULTS=False)
+    quota_view(app).max_age_s = 600  # this test's steps, however slow the machine
+    container_factory(ConverterService, config).start()
+    asked = []
+    real_rpc = gateway_convert._rpc
+
+    def spy(method, *args, **kwargs):  # the real call, its name noted (a wait may read the job)
+        asked.append(method)
+        return real_rpc(method, *args, **kwargs)
+    monkeypatch.setattr(gateway_convert, "_rpc", spy)
+    http = app.test_client()
+    auth = sign_up(http, "viewed")
+
+    def convert(image):
+        del asked[:]
+        answer = multipart(http, auth, [("a.png", image)], {"format": "bmp"},
+                           path="/api/v1/convert")
+        return answer, [method for method in asked if method == "admit_convert"]
+
+    first, calls = convert(png_bytes((8, 8)))
+    assert first.status_code == 200 and calls == ["admit_convert"]  # nothing known yet
+    second, calls = convert(png_bytes((30, 20)))
+    assert second.status_code == 200 and calls == []  # far below: the view admits it
+    outputs = len(first.data) + len(second.data)
+    wait_until(lambda: used_bytes(http, auth) == outputs, timeout=10, message="both counted")
+
+    big = noise_png((20, 20))
+    assert outputs + len(big) > QUOTA
+    refused, calls = convert(big)  # near the quota: the service is asked, and refuses
+    assert calls == ["admit_convert"] and refused.status_code == 413
+    assert refused.get_json()["error"]["details"] == {
+        "used_bytes": outputs, "adding_bytes": len(big), "quota_bytes": QUOTA}
+    medium = noise_png((14, 14))
+    assert QUOTA * (1 - MARGIN) < outputs + len(medium) <= QUOTA
+    third, calls = convert(medium)  # within the quota but near it: the service admits it
+    assert third.status_code == 200 and calls == ["admit_convert"]
+    wait_until(lambda: len(listed(http, auth)) == 3, timeout=10, message="all three recorded")
     assert tasks_on_the_queue(config) == 0
