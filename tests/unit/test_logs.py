@@ -9,7 +9,7 @@ import pytest
 
 from convertix.errors import ConvertixError
 from infra.logs import context
-from infra.logs.ecs import EcsFormatter, get_field, guess_service
+from infra.logs.ecs import EcsFormatter, get_field, guess_service, process_service
 from infra.logs.search import LogQuery
 from infra.logs.spool import Spool
 from infra.logs.store import LocalStore, log_files, search
@@ -73,6 +73,28 @@ def test_formatter_writes_ecs_with_the_context():
     assert doc["convertix"] == {"job_id": "j1", "task_index": 2}
     assert "original" not in doc["log"]
     assert get_field(doc, "log.logger") == "convertix.x"
+
+
+def test_a_record_is_made_into_a_line_once_for_both_handlers():
+    made = []
+
+    class Counting(EcsFormatter):
+        def format_to_ecs(self, record):
+            made.append(record)
+            return super().format_to_ecs(record)
+
+    console, store = Counting(), Counting(service=process_service())
+    other = Counting(exclude_fields=["log.original", "process"])
+    logger = logging.getLogger("convertix.test")
+    first = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "one %s", ("a",), None)
+    line = console.format(first)
+    assert store.format(first) == line and len(made) == 1     # the console's line, taken
+    assert other.format(first) != line and len(made) == 2     # other options: its own line
+    assert json.loads(line)["message"] == "one a"
+    assert not [key for key in json.loads(line) if "ecs_line" in key or key.startswith("_")]
+    second = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "two", (), None)
+    assert json.loads(store.format(second))["message"] == "two" and len(made) == 3
+    assert json.loads(console.format(second))["message"] == "two" and len(made) == 3
 
 
 def test_service_names_guessed_from_the_command_line():
