@@ -678,7 +678,7 @@ class JobsService:
         jobs = self._lock_jobs({payload.get("job_id") for payload, _, _ in items})
         # /convert's jobs are created here from their final event (records.py)
         known = set(jobs)
-        deltas = records.create_missing(session, items, jobs, now)
+        deltas, made = records.create_missing(items, jobs, now)
         changes, touched, drops, refills, again = [], {}, [], [], []
         origin, own = {}, log_fields.current()  # job id -> its last event's context; the leader's
         for payload, event, fields in items:
@@ -714,6 +714,7 @@ class JobsService:
         for job_id in touched:  # one change of the job for the whole batch
             jobs[job_id].seq += 1
             jobs[job_id].updated_at = now
+        records.insert(session, made)  # as the events left them: no INSERT then UPDATEs
         for user_id in sorted(deltas):  # after the jobs' rows, in one order
             quota.add(session, user_id, deltas[user_id])
         session.commit()
