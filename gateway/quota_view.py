@@ -5,19 +5,22 @@ The jobs service keeps the count (services/jobs/quota.py) and gives it with
 its answer to `admit_convert`. This process remembers that answer for
 GATEWAY.quota_view_s and adds every byte it admits itself meanwhile (each
 input, and each output once answered). A /convert is admitted here only
-while the user stays at least MARGIN of the quota below it, counting those;
-otherwise (no answer yet, an old one, or near the quota) the jobs service
-is asked as before, and its answer, or its 413, is the rule.
+while the user stays at least MARGIN of the quota below it, counting those,
+and while this process has admitted at most a SHARES-th of that margin on
+its own since the answer; otherwise (no answer yet, an old one, its share
+used, or near the quota) the jobs service is asked as before, and its
+answer, or its 413, is the rule.
 
 What the view cannot see is what changed elsewhere since the answer (other
 gateway processes' /converts, POST /jobs, deletions), at most quota_view_s
-of it; the margin keeps the quota from being passed unless that adds more
-than MARGIN of the quota within that time. It also counts more than is
-stored, never less (a /convert's input goes once its job ends), which only
-sends a request to the service sooner. A quota check was never a ledger
-here: admit_convert only reads, and a /convert's bytes are counted when it
-is recorded, after the answer (docs/DESIGN.md "/convert records after
-answering").
+of it. The shares keep the quota from being passed by what the processes
+admit unseen, up to SHARES gateway processes serving one user at once; what
+the user's POST /jobs or other changes add meanwhile is bounded by
+quota_view_s. The view counts more than is stored, never less (a
+/convert's input goes once its job ends), which only sends a request to the
+service sooner. A quota check was never a ledger here: admit_convert only
+reads, and a /convert's bytes are counted when it is recorded, after the
+answer (docs/DESIGN.md "/convert records after answering").
 """
 import threading
 import time
@@ -27,6 +30,7 @@ from gateway.settings import default
 
 EXTENSION = "convertix.quota_view"
 MARGIN = 0.1           # of the quota: nearer than this, every /convert asks the service
+SHARES = 8             # a process admits at most MARGIN / SHARES of the quota between answers
 MOST_USERS = 10_000    # remembered per process; then the view starts again empty
 
 
@@ -38,12 +42,13 @@ class Known:
     added: int = 0     # bytes this process admitted since
 
 
-def admits(known, adding, now, max_age_s, margin=MARGIN):
+def admits(known, adding, now, max_age_s, margin=MARGIN, shares=SHARES):
     """Whether `adding` more bytes may be admitted without asking the service."""
     if known is None or now - known.at >= max_age_s or now < known.at:
         return False
     room = known.quota - known.used - known.added - adding
-    return room >= margin * known.quota
+    own = known.added + adding
+    return room >= margin * known.quota and own * shares <= margin * known.quota
 
 
 class QuotaView:

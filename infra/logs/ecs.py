@@ -13,6 +13,7 @@ import os
 import socket
 import sys
 import threading
+import weakref
 
 import ecs_logging
 
@@ -81,10 +82,10 @@ class EcsFormatter(ecs_logging.StdlibFormatter):
         # record: any attribute there is an "extra" field to ecs-logging.
         made = (self._service or process_service(), self._options)
         kept = getattr(_last, "line", None)
-        if kept is not None and kept[0] is record and kept[1] == made:
+        if kept is not None and kept[0]() is record and kept[1] == made:
             return kept[2]
         line = super().format(record)
-        _last.line = (record, made, line)
+        _last.line = (weakref.ref(record), made, line)  # not kept alive (nor its traceback)
         return line
 
     def format_to_ecs(self, record):

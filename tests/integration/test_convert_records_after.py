@@ -13,7 +13,7 @@ from PIL import Image
 
 from gateway import convert as gateway_convert
 from gateway import create_app
-from gateway.quota_view import MARGIN, quota_view
+from gateway.quota_view import MARGIN, SHARES, quota_view
 from gateway.settings import settings_from
 from infra.nameko.queues import convert_queue
 from services.accounts.service import AccountsService
@@ -228,17 +228,21 @@ def noise_png(size):
     return buffer.getvalue()
 
 
+VIEWED_QUOTA = 100_000  # its margin 10,000 bytes; one gateway process's share of it 1,250
+
+
 def test_far_below_the_quota_a_convert_asks_no_service_and_near_it_the_service_rules(
-        no_converter, container_factory, monkeypatch):
+        runner_factory, rabbit_config, db_url, storage_root, monkeypatch):
     """With result reuse off, the gateway's view of the user's bytes admits a
-    /convert far below the quota (gateway/quota_view.py); near it, the jobs
-    service is asked again and refuses what would pass the quota."""
-    app, config = no_converter
-    app.config.update(SYNC_CONVERT_TIMEOUT_S=60, REUSE_RESULTS=False)
+    /convert far below the quota, up to this process's share
+    (gateway/quota_view.py); past its share, or near the quota, the jobs
+    service is asked again, and refuses what would pass the quota."""
+    config = make_service_config(rabbit_config["AMQP_URI"], db_url, storage_root,
+                                 JOBS={"quota_bytes": VIEWED_QUOTA})
+    runner_factory(config, AccountsService, JobsService, ConverterService).start()
+    app = gateway(config, SYNC_CONVERT_TIMEOUT_S=60, REUSE_RESULTS=False)
     quota_view(app).max_age_s = 600  # this test's steps, however slow the machine
-    container_factory(ConverterService, config).start()
-    asked = []
-    real_rpc = gateway_convert._rpc
+    asked, real_rpc = [], gateway_convert._rpc
 
     def spy(method, *args, **kwargs):  # the real call, its name noted (a wait may read the job)
         asked.append(method)
@@ -246,29 +250,37 @@ def test_far_below_the_quota_a_convert_asks_no_service_and_near_it_the_service_r
     monkeypatch.setattr(gateway_convert, "_rpc", spy)
     http = app.test_client()
     auth = sign_up(http, "viewed")
+    stored = []
 
-    def convert(image):
+    def convert(image, expected=200):
         del asked[:]
         answer = multipart(http, auth, [("a.png", image)], {"format": "bmp"},
                            path="/api/v1/convert")
+        assert answer.status_code == expected, answer.get_data(as_text=True)
+        if expected == 200:
+            stored.append(len(answer.data))
         return answer, [method for method in asked if method == "admit_convert"]
 
-    first, calls = convert(png_bytes((8, 8)))
-    assert first.status_code == 200 and calls == ["admit_convert"]  # nothing known yet
-    second, calls = convert(png_bytes((30, 20)))
-    assert second.status_code == 200 and calls == []  # far below: the view admits it
-    outputs = len(first.data) + len(second.data)
-    wait_until(lambda: used_bytes(http, auth) == outputs, timeout=10, message="both counted")
+    try:
+        small, wide = png_bytes((8, 8)), png_bytes((30, 20))
+        assert convert(small)[1] == ["admit_convert"]  # nothing known yet
+        assert convert(wide)[1] == []                  # far below, within its share: no one asked
+        assert len(small) + stored[0] + len(wide) <= VIEWED_QUOTA * MARGIN / SHARES
+        assert len(small) + sum(stored) + len(small) > VIEWED_QUOTA * MARGIN / SHARES
+        assert convert(small)[1] == ["admit_convert"]  # its share used: asked again
+        large = png_bytes((172, 172))  # a small PNG, a large BMP (89 kB)
+        assert convert(large)[1] == []
+        wait_until(lambda: used_bytes(http, auth) == sum(stored), timeout=10,
+                   message="every result counted")
+        assert sum(stored) > VIEWED_QUOTA * (1 - MARGIN)
 
-    big = noise_png((20, 20))
-    assert outputs + len(big) > QUOTA
-    refused, calls = convert(big)  # near the quota: the service is asked, and refuses
-    assert calls == ["admit_convert"] and refused.status_code == 413
-    assert refused.get_json()["error"]["details"] == {
-        "used_bytes": outputs, "adding_bytes": len(big), "quota_bytes": QUOTA}
-    medium = noise_png((14, 14))
-    assert QUOTA * (1 - MARGIN) < outputs + len(medium) <= QUOTA
-    third, calls = convert(medium)  # within the quota but near it: the service admits it
-    assert third.status_code == 200 and calls == ["admit_convert"]
-    wait_until(lambda: len(listed(http, auth)) == 3, timeout=10, message="all three recorded")
-    assert tasks_on_the_queue(config) == 0
+        big = noise_png((60, 60))
+        refused, calls = convert(big, expected=413)  # near the quota: asked, and refused
+        assert calls == ["admit_convert"] and refused.get_json()["error"]["details"] == {
+            "used_bytes": sum(stored), "adding_bytes": len(big), "quota_bytes": VIEWED_QUOTA}
+        medium = noise_png((14, 14))
+        assert sum(stored) + len(medium) <= VIEWED_QUOTA
+        assert convert(medium)[1] == ["admit_convert"]  # within the quota, near it: asked
+        wait_until(lambda: len(listed(http, auth)) == 5, timeout=10, message="all five recorded")
+    finally:
+        app.extensions["convertix.rpc"].close()

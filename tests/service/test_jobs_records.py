@@ -157,3 +157,32 @@ def test_a_record_is_inserted_as_it_ends(service):
     assert sorted(s for s in seen if not s.startswith("SELECT")) == [
         "INSERT jobs", "INSERT storage_usage", "INSERT tasks", "UPDATE jobs"], seen  # the lock
     assert service.get_job(JOB, USER)["status"] == "succeeded" and used(service) == 40
+
+
+def test_records_of_different_outcomes_go_in_together(service, caplog):
+    """One batch records a succeeded /convert and a failed one: their rows
+    have different columns (output, error), and each is stored whole in the
+    batch's one transaction, not by the one-by-one fallback."""
+    from sqlalchemy import select
+
+    from services.jobs import transitions
+    from services.jobs.models import Task
+    other = "d" * 32
+    failed = direct.with_record(direct.task_message(other, OPTIONS, RECORD), {
+        "job_id": other, "index": 0, "attempt": 1,
+        "error": {"code": "INVALID_IMAGE", "message": "not an image"}})
+    items = [(payload, transitions.event_of(kind, payload, **parts), {})  # as the handlers make them
+             for payload, kind, parts in (
+        (succeeded() | {"duration_s": 0.01}, "succeeded", {"output": OUTPUT}),
+        (failed, "failed", {"error": failed["error"]}),
+        (succeeded() | {"job_id": "e" * 32, "duration_s": 0.01}, "succeeded", {"output": OUTPUT}))]
+    changes = service._apply_batch(items)
+    assert [change.status for change in changes] == ["succeeded", "failed", "succeeded"]
+    assert "one by one" not in caplog.text
+    assert len(service.conversions.since({})["conversions"]) == 2  # each success once
+    rows = service.db.session.execute(select(
+        Task.job_id, Task.status, Task.input_width, Task.output_format, Task.error_code)).all()
+    assert sorted(tuple(row) for row in rows) == [
+        (JOB, "succeeded", 60, "webp", None),
+        (other, "failed", None, None, "INVALID_IMAGE"),
+        ("e" * 32, "succeeded", 60, "webp", None)]
