@@ -49,14 +49,14 @@ revision: setup
 ## The whole suite: pure functions, services and gateway on real RabbitMQ
 ## and databases, the system started as processes, converters as a Docker
 ## Swarm service (scripts/start-docker.sh starts the engine and the swarm,
-## and fails the run if it cannot), and the real two-node deployment
-## (tests/deploy: the images built here, two engines as one swarm, the stack).
+## and fails the run if it cannot), and the real three-node deployment
+## (tests/deploy: the images built here, three engines as one swarm, the stack).
 test: setup lint
 	bash scripts/start-backends.sh --postgres
 	bash scripts/start-docker.sh
 	$(NAMEKO) test tests -p no:cacheprovider -ra $(PYTEST_ARGS)
 
-## The real deployment's layer alone (tests/deploy): builds the images, two
+## The real deployment's layer alone (tests/deploy): builds the images, three
 ## nodes, the stack, conversions, scaling and faults; tears it all down.
 test-deploy: setup
 	bash scripts/start-backends.sh --postgres
@@ -70,7 +70,7 @@ test-fast: setup
 	$(NAMEKO) test tests -p no:cacheprovider -m "not processes" $(PYTEST_ARGS)
 
 ## The real deployment on this machine: the images built from Debian's
-## packages, two Docker engines as a two-node swarm, the stack on it
+## packages, three Docker engines as a three-node swarm, the stack on it
 ## (README "Deployment"). deploy-down removes all of it.
 deploy:
 	bash scripts/start-docker.sh

@@ -30,8 +30,13 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && rabbitmq-plugins --offline enable rabbitmq_management \
  && mkdir -p /etc/rabbitmq/conf.d
+# a cluster's member (deploy/rabbitmq-entrypoint.sh) writes its peer in conf.d
+COPY deploy/rabbitmq-entrypoint.sh /usr/local/bin/rabbitmq-entrypoint.sh
+RUN chown rabbitmq:rabbitmq /etc/rabbitmq/conf.d
 VOLUME ["/var/lib/rabbitmq"]
 USER rabbitmq
+# (replaces the CMD above, kept there so that the layers above stay cached)
+CMD ["/usr/local/bin/rabbitmq-entrypoint.sh"]
 
 # --- PostgreSQL 15 -----------------------------------------------------------
 FROM ${BASE_IMAGE} AS postgres

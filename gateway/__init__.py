@@ -19,10 +19,11 @@ from gateway import (
     openapi,
     ops,
     requestlog,
+    stall_watch,
     web,
 )
 from gateway.events import JobEvents
-from gateway.rpc import RpcPool
+from gateway.rpc import ACCEPT_POOL, RpcPool
 from gateway.settings import load_settings
 from gateway.storage import init_storage
 
@@ -37,9 +38,11 @@ def create_app(test_config=None):
 
     errors.init_app(app)
     requestlog.init_app(app)  # first: every later hook and line has the trace id
+    stall_watch.init_app(app)
     metrics.init_app(app)  # before limits: rate-limited requests are counted too
     limits.init_app(app)
     RpcPool(app)
+    RpcPool(app, name=ACCEPT_POOL, timeout=app.config.get("ACCEPT_RPC_TIMEOUT_S"))
     init_storage(app)
     auth.init_app(app)
     ops.init_app(app)

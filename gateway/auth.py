@@ -31,7 +31,7 @@ from gateway.errors import error_response
 from gateway.limits import auth_limit, limiter, login_user_limit, username_key
 from gateway.revocations import EXTENSION as REVOCATIONS
 from gateway.revocations import init_revocations
-from gateway.rpc import rpc_pool
+from gateway.rpc import ACCEPT_POOL, rpc_pool
 
 bp = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 
@@ -65,8 +65,10 @@ def init_app(app):
         register(_answer(code, message))
 
     # a stat() per request, the accounts service at most every 30 s per session
-    # (gateway/revocations.py)
-    revocations = init_revocations(app, app.config["STORAGE_ROOT"], rpc_pool)
+    # (gateway/revocations.py), with the accepting pool's short timeout: the
+    # check sits in front of every request, POST /jobs included
+    revocations = init_revocations(app, app.config["STORAGE_ROOT"],
+                                   lambda app: rpc_pool(app, ACCEPT_POOL))
 
     @jwt.token_in_blocklist_loader
     def is_revoked(_header, payload):

@@ -2,8 +2,8 @@
 
 Every 429 carries `Retry-After` (seconds, SPEC "Errors"): when the rate
 limiter's window resets, when a held slot surely frees (`retry_after_s` on
-the error, see `too_many`), else RETRY_AFTER_DEFAULT_S; a 503 of ours may
-carry one too. Set here, where every error becomes a response, and checked
+the error, see `too_many`), else RETRY_AFTER_DEFAULT_S; so does every 503
+of ours (a backend away: try again, here or on another gateway). Set here, where every error becomes a response, and checked
 once more on the way out, so no 429 leaves without it.
 """
 import logging
@@ -43,7 +43,7 @@ def error_response(code, message, details=None, status=None, retry_after_s=None)
     body = {"error": {"code": code, "message": message, "details": details or {}}}
     response = jsonify(body)
     status = status or HTTP_STATUS.get(code, 500)
-    if retry_after_s is None and status == 429:
+    if retry_after_s is None and status in (429, 503):
         retry_after_s = RETRY_AFTER_DEFAULT_S
     if retry_after_s is not None:
         response.headers[RETRY_AFTER] = str(seconds(retry_after_s))

@@ -24,7 +24,7 @@ from gateway.convert import convert as direct_convert
 from gateway.limits import access_token_required, job_creation_limit
 from gateway.overlap import StreamedUpload, streamed
 from gateway.requestlog import bind_job
-from gateway.rpc import rpc_pool
+from gateway.rpc import ACCEPT_POOL, rpc_pool
 from gateway.storage import reuse_on, storage
 from gateway.uploads import (
     MULTIPART,
@@ -41,6 +41,17 @@ log = logging.getLogger(__name__)
 
 def _rpc(method, *args, **kwargs):
     return rpc_pool(current_app).call(JOBS_SERVICE, method, *args, **kwargs)
+
+
+# Accepting a job has a short RPC timeout of its own (GATEWAY.accept_rpc_timeout_s):
+# where a broker member went with the call, the client hears 503 and
+# Retry-After soon, and tries again here or on another gateway.
+def _accept_rpc(method, *args, **kwargs):
+    return rpc_pool(current_app, ACCEPT_POOL).call(JOBS_SERVICE, method, *args, **kwargs)
+
+
+def _accept_timeout_s():
+    return rpc_pool(current_app, ACCEPT_POOL).timeout
 
 
 def _submit(received, job_id=None):
@@ -65,8 +76,8 @@ def _submit(received, job_id=None):
                           "bytes": size, "sha256": sha256})
         # Past half our RPC timeout the service refuses rather than creates
         # the job, so a job never exists whose inputs we removed on a timeout.
-        deadline = time.time() + float(config["RPC_TIMEOUT_S"]) / 2
-        doc = _rpc("create_job", job_id, current_user_id(), options, files,
+        deadline = time.time() + _accept_timeout_s() / 2
+        doc = _accept_rpc("create_job", job_id, current_user_id(), options, files,
                    callback_url=callback_url, deadline=deadline)
         log.info("job %s accepted: %d files, to %s", job_id, len(files), options.get("format"))
         return doc
@@ -113,9 +124,9 @@ def _submit_streamed():
     job_id = uuid.uuid4().hex
     bind_job(job_id)
     upload = StreamedUpload(
-        job_id, current_user_id(), _rpc, storage(), capabilities(),
+        job_id, current_user_id(), _accept_rpc, storage(), capabilities(),
         {"max_files": config["MAX_FILES"], "max_file_bytes": config["MAX_FILE_BYTES"]},
-        hashed=reuse_on(current_app), timeout_s=float(config["RPC_TIMEOUT_S"]))
+        hashed=reuse_on(current_app), timeout_s=_accept_timeout_s())
     doc = streamed(request, upload)
     log.info("job %s accepted: %d files, to %s", job_id, len(doc["tasks"]),
              doc["options"].get("format"))

@@ -27,6 +27,7 @@ from infra.config.schema import (
 # (config.yaml section, key) the gateway reads; its Flask key: the key's name in capitals
 READS = [
     (GATEWAY, "rpc_timeout_s"),
+    (GATEWAY, "accept_rpc_timeout_s"),
     (GATEWAY, "rpc_pool_size"),
     (GATEWAY, "sync_convert_timeout_s"),
     (GATEWAY, "sse_heartbeat_s"),

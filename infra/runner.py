@@ -26,6 +26,7 @@ from nameko.cli import run as nameko_run  # noqa: E402
 from nameko.cli.main import main as nameko_main  # noqa: E402
 from nameko.runners import ServiceRunner  # noqa: E402
 
+from infra import stall_watch  # noqa: E402
 from infra.config import load_checked  # noqa: E402
 from infra.config.schema import AMQP_QUEUE_TYPE_KEY, ConfigError, read_value  # noqa: E402
 from infra.nameko import quorum  # noqa: E402
@@ -38,6 +39,11 @@ class StartThenStopRunner(ServiceRunner):
         super().__init__(config)
         self._started = Event()
         self._stopping = False
+
+    def add_service(self, cls):
+        if stall_watch.folder():  # a diagnosis aid, off by default
+            cls._stall_watch = stall_watch.nameko_provider()
+        super().add_service(cls)
 
     def start(self):
         try:

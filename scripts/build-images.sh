@@ -38,7 +38,7 @@ BASE_IMAGE="$BASE" bash "$here/build-base-image.sh"
 SOURCES="setup.py setup.cfg README.md config.yaml convertix infra services gateway scaler
   deploy/Dockerfile deploy/backends.Dockerfile deploy/entrypoint.sh deploy/healthcheck.py
   deploy/postgres-entrypoint.sh deploy/patroni-entrypoint.sh deploy/patroni_config.py
-  deploy/etcd-entrypoint.sh"
+  deploy/etcd-entrypoint.sh deploy/rabbitmq-entrypoint.sh"
 context() {  # the build context on stdout
   cd "$root"
   local extra=()

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Deploys deploy/docker-stack.yml on the two-node swarm of this machine
+# Deploys deploy/docker-stack.yml on the three-node swarm of this machine
 # (scripts/swarm-nodes.sh), from images built here (scripts/build-images.sh):
 #
 #   bash scripts/build-images.sh && bash scripts/deploy-stack.sh     (= make deploy)
 #   bash scripts/deploy-stack.sh rm                                   the stack goes; nodes stay
 #
-# 1. brings the two nodes up (idempotent);
+# 1. brings the three nodes up (idempotent);
 # 2. copies the images from the build engine into the nodes' engines
 #    (docker save | docker load), only those a node lacks at the same id;
 # 3. creates the Swarm secrets once: random passwords, kept in
@@ -13,7 +13,7 @@
 # 4. the shared storage: a folder of this machine that both nodes mount (the
 #    nodes share its file system; NFS where they do not: deploy/README.md);
 # 5. `docker stack deploy` as $STACK (default convertix), and waits until the
-#    gateway, on the edge node's address, says ready.
+#    gateways, on the two edge nodes' addresses, say ready.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -47,9 +47,10 @@ copy_image() {  # copy_image IMAGE NODE
   docker -H "$BUILT" save "$image" | docker -H "$sock" load -q >/dev/null
   echo "copied $image to the $node node in $((SECONDS - start)) s"
 }
-copy_image "$APP" edge
-copy_image "$APP" processing
-copy_image "$RABBITMQ" edge
+for node in edge processing edge2; do
+  copy_image "$APP" "$node"
+  copy_image "$RABBITMQ" "$node"
+done
 copy_image "$POSTGRES" edge
 copy_image "$REDIS" edge
 
@@ -68,6 +69,8 @@ declare -A SECRET=(
   [rabbitmq_management_url]="http://convertix:$rabbit_pass@rabbitmq:15672"
   [database_url]="postgresql+psycopg2://convertix:$pg_pass@postgres:5432/convertix"
   [postgres_password]="$pg_pass"
+  # the RabbitMQ cluster's members share it (Erlang's distribution)
+  [rabbitmq_erlang_cookie]="$(keep rabbitmq_erlang_cookie)"
   [rabbitmq_conf]="$(printf 'default_user = convertix\ndefault_pass = %s\n' "$rabbit_pass")"
 )
 for key in "${!SECRET[@]}"; do
@@ -102,14 +105,16 @@ stack_file() {
   fi
 }
 stack_file | SECRET_PREFIX="${SECRET_PREFIX:-$STACK}" SWARM_SERVICE="${STACK}_converter" \
-DOCKER_SOCKET="$RUN/edge/docker.sock" \
+DOCKER_SOCKET=/run/cvx-node/docker.sock \
 STORAGE_TYPE=none STORAGE_OPTS=bind STORAGE_DEVICE="$storage" \
   edge stack deploy --resolve-image never --prune -c - "$STACK"
 
-url="http://$SUBNET.1:8080"
-ready() { curl -sf --max-time 5 "$url/readyz" | grep -q '"converter":"ok"'; }
-if ! wait_for "the stack's gateway at $url" "${DEPLOY_WAIT_S:-300}" ready; then
-  edge stack ps --no-trunc "$STACK" >&2 || true
-  exit 1
-fi
-echo "Convertix is ready at $url (docker -H unix://$RUN/edge/docker.sock stack ps $STACK)"
+ready() { curl -sf --max-time 5 "$1/readyz" | grep -q '"converter":"ok"'; }
+for url in "http://$SUBNET.1:8080" "http://$SUBNET.3:8080"; do
+  if ! wait_for "the stack's gateway at $url" "${DEPLOY_WAIT_S:-300}" ready "$url"; then
+    edge stack ps --no-trunc "$STACK" >&2 || true
+    exit 1
+  fi
+done
+echo "Convertix is ready at http://$SUBNET.1:8080 and http://$SUBNET.3:8080" \
+  "(docker -H unix://$RUN/edge/docker.sock stack ps $STACK)"

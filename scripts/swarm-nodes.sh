@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Two Docker engines on this one machine, joined as one Swarm: the two hosts
-# of the deployment diagram (deploy/README.md "Two nodes on one machine").
+# Three Docker engines on this one machine, joined as one Swarm: the three
+# hosts of the deployment (deploy/README.md "Three nodes on one machine").
 #
-#   scripts/swarm-nodes.sh up      start both engines, form the swarm, label the nodes
-#   scripts/swarm-nodes.sh down    stop both engines, remove their namespaces and data
+#   scripts/swarm-nodes.sh up      start the engines, form the swarm, label the nodes
+#   scripts/swarm-nodes.sh down    stop the engines, remove their namespaces and data
 #   scripts/swarm-nodes.sh stop NODE / start NODE
 #                                  stop or start one engine (its data is kept)
 #   scripts/swarm-nodes.sh env     the variables that point docker at the manager
@@ -14,9 +14,16 @@
 # route anywhere else. Nothing here touches the default engine and its
 # single-node swarm (scripts/start-docker.sh, tests/swarm).
 #
-#   edge        $SUBNET.1  manager; label convertix.edge=true        (gateway, RabbitMQ, scaler)
-#   processing  $SUBNET.2  worker;  label convertix.processing=true  (converters, services, PostgreSQL)
+#   edge        $SUBNET.1  manager; labels convertix.edge, convertix.data  (gateway, services,
+#                          notifier, RabbitMQ, PostgreSQL, Redis, scaler)
+#   processing  $SUBNET.2  manager; label convertix.processing  (converters, RabbitMQ)
+#   edge2       $SUBNET.3  manager; label convertix.edge        (gateway, services, notifier, RabbitMQ)
 #   this host   $SUBNET.254 on bridge $PREFIX-br
+# All three are managers: the swarm (its Raft) keeps a majority with any one
+# of them down. Each node also has a label convertix.broker=1|2|3 (the
+# RabbitMQ cluster member it runs). Inside each engine's own mount namespace
+# its socket is also at /run/cvx-node/docker.sock: the one path the stack
+# gives the scaler, whichever manager runs it.
 #
 # Idempotent: `up` leaves running engines alone.
 set -euo pipefail
@@ -27,9 +34,11 @@ PREFIX="${CVX_NODES_PREFIX:-cvx}"
 SUBNET="${CVX_NODES_SUBNET:-10.213.13}"
 STATE="${CVX_NODES_STATE:-/var/lib/convertix-nodes}"
 RUN="${CVX_NODES_RUN:-/run/convertix-nodes}"
-NODES=(edge processing)
-declare -A ADDR=([edge]="$SUBNET.1" [processing]="$SUBNET.2")
-declare -A LABEL=([edge]=convertix.edge [processing]=convertix.processing)
+NODES=(edge processing edge2)
+declare -A ADDR=([edge]="$SUBNET.1" [processing]="$SUBNET.2" [edge2]="$SUBNET.3")
+declare -A LABELS=([edge]="convertix.edge=true convertix.data=true convertix.broker=1"
+                   [processing]="convertix.processing=true convertix.broker=3"
+                   [edge2]="convertix.edge=true convertix.broker=2")
 BRIDGE="$PREFIX-br"
 HOST_ADDR="$SUBNET.254"
 # overlay subnets come from here, away from the nodes' own subnet
@@ -70,13 +79,19 @@ engine_start() {
   # exec` does) but with the host's cgroup hierarchies kept under it, which
   # `ip netns exec` hides (dockerd: "Devices cgroup isn't mounted"). The
   # storage driver is Docker's choice (overlay2 where the file system allows).
+  # --dns: the upstream the containers' DNS forwards unknown names to (a gone
+  # member's host name) is the node's own address, where nothing listens, so
+  # a lookup fails at once; the host's resolver is not reachable from here,
+  # and its timeouts held the RabbitMQ members for minutes when one went.
   local cg="$RUN/$node/cgroup"
   mkdir -p "$cg"
   setsid nsenter --net="/run/netns/$n" unshare --uts --mount --propagation private sh -c "
       hostname $n && mount --rbind /sys/fs/cgroup $cg && mount -t sysfs sysfs /sys \
       && mount --rbind $cg /sys/fs/cgroup && umount -l $cg \
+      && mkdir -p /run/cvx-node && mount -t tmpfs -o size=1m tmpfs /run/cvx-node \
       && exec dockerd --data-root $STATE/$node/docker --exec-root $RUN/$node/exec \
-           --pidfile $RUN/$node/dockerd.pid -H $(sock "$node") --ip6tables=false" \
+           --pidfile $RUN/$node/dockerd.pid -H $(sock "$node") \
+           -H unix:///run/cvx-node/docker.sock --ip6tables=false --dns ${ADDR[$node]}" \
     </dev/null >>"$STATE/$node/dockerd.log" 2>&1 &
   if ! wait_for "the $node engine" 90 engine_up "$node"; then
     tail -n 30 "$STATE/$node/dockerd.log" >&2
@@ -99,16 +114,20 @@ swarm_up() {
     dk edge swarm init --advertise-addr "${ADDR[edge]}" --listen-addr "${ADDR[edge]}:2377" \
       --default-addr-pool "$ADDR_POOL" --default-addr-pool-mask-length 24 >/dev/null
   fi
-  if [ "$(dk processing info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
-    dk processing swarm join --advertise-addr "${ADDR[processing]}" \
-      --listen-addr "${ADDR[processing]}:2377" \
-      --token "$(dk edge swarm join-token -q worker)" "${ADDR[edge]}:2377" >/dev/null
-  fi
+  for node in "${NODES[@]:1}"; do
+    if [ "$(dk "$node" info --format '{{.Swarm.LocalNodeState}}')" != "active" ]; then
+      dk "$node" swarm join --advertise-addr "${ADDR[$node]}" \
+        --listen-addr "${ADDR[$node]}:2377" \
+        --token "$(dk edge swarm join-token -q manager)" "${ADDR[edge]}:2377" >/dev/null
+    fi
+  done
   for node in "${NODES[@]}"; do
     local id; id="$(dk "$node" info --format '{{.Swarm.NodeID}}')"
     ready() { [ "$(dk edge node inspect --format '{{.Status.State}}' "$1")" = "ready" ]; }
     wait_for "node $node ready" 60 ready "$id"
-    dk edge node update --label-add "${LABEL[$node]}=true" "$id" >/dev/null
+    local args=() label
+    for label in ${LABELS[$node]}; do args+=(--label-add "$label"); done
+    dk edge node update "${args[@]}" "$id" >/dev/null
   done
 }
 

@@ -191,6 +191,11 @@ GATEWAY = Section(
     Key("sse_max_stream_s", 600.0, POSITIVE_NUMBER,
         "an event stream ends after this long (an `end` event); clients reconnect"),
     Key("rpc_timeout_s", 30.0, POSITIVE_NUMBER, "how long an RPC call to a service may take"),
+    # short where a broker member may go (the Swarm stack): the client hears
+    # 503 and Retry-After soon and tries again, rather than waiting out a call
+    # lost with the member (docs/DESIGN.md "Three nodes")
+    Key("accept_rpc_timeout_s", 30.0, POSITIVE_NUMBER,
+        "how long accepting a job (POST /jobs) waits on the jobs service; then 503"),
     Key("rpc_pool_size", 8, POSITIVE, "RPC proxies kept open per worker"),
     Key("sync_convert_timeout_s", 10.0, POSITIVE_NUMBER,
         "how long POST /convert waits for its result"),

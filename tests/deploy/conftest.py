@@ -1,13 +1,13 @@
-"""Deploy layer: the real images on a real two-node Swarm on this machine.
+"""Deploy layer: the real images on a real three-node Swarm on this machine.
 
 The module's fixture builds every image from Debian's packages and PyPI
-(scripts/build-images.sh: cached between runs on one machine), starts two
+(scripts/build-images.sh: cached between runs on one machine), starts three
 Docker engines, each in a network namespace of its own, as one swarm
 (scripts/swarm-nodes.sh), and deploys deploy/docker-stack.yml on it
 (scripts/deploy-stack.sh). The tests talk to the gateway container on the edge
 node's address, and to the engines through their sockets. Everything is torn
-down when the layer ends (not the whole session: two engines and the stack
-would take CPU from the layers after it), also when a test fails: both engines, their namespaces, the
+down when the layer ends (not the whole session: three engines and the stack
+would take CPU from the layers after it), also when a test fails: the engines, their namespaces, the
 bridge, their data. Nothing here touches the default engine (tests/swarm).
 
 The nodes use their own prefix, subnet and folders, so a `make deploy` of a
@@ -36,8 +36,10 @@ NODES_ENV = {
 # REUSE_RESULTS off: the tests send the same image again and again to load
 # the converters; a reused result would never reach one.
 STACK_ENV = {"STACK": STACK, "SCALER_MIN_REPLICAS": "1", "SCALER_MAX_REPLICAS": "3",
-             "SCALER_DOWN_WINDOW_S": "20", "REUSE_RESULTS": "false"}
+             "SCALER_DOWN_WINDOW_S": "20", "REUSE_RESULTS": "false",
+             "STALL_DUMP_DIR": "/data/storage/debug"}
 URL = f"http://{SUBNET}.1:8080"
+URL2 = f"http://{SUBNET}.3:8080"   # the second edge node's gateway
 
 
 def script(name, *args, timeout=900, env=None):
@@ -55,6 +57,7 @@ class Deployment:
     """The deployed stack: the nodes' engines and the gateway's address."""
 
     url = URL
+    url2 = URL2
     run = NODES_ENV["CVX_NODES_RUN"]
 
     def __init__(self, storage):
@@ -113,9 +116,25 @@ def deployment(tmp_path_factory):
         yield deployment
     finally:
         try:
+            save_logs(storage.parent / "logs")
             script("swarm-nodes.sh", "down", timeout=300)
         finally:
             shutil.rmtree(NODES_ENV["CVX_NODES_STATE"], ignore_errors=True)
+
+
+def save_logs(folder):
+    """The services' logs, kept after the nodes are gone (a failed run's evidence)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("gateway", "services", "rabbitmq-1", "rabbitmq-2", "rabbitmq-3"):
+        try:
+            done = subprocess.run(
+                ["docker", "-H", f"unix://{NODES_ENV['CVX_NODES_RUN']}/edge/docker.sock",
+                 "service", "logs", "--no-trunc", "--timestamps", f"{STACK}_{name}"],
+                capture_output=True, text=True, timeout=60)
+            (folder / f"{name}.log").write_text(done.stdout + done.stderr)
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"no logs of {name}: {exc}")
+    print(f"the services' logs: {folder}")
 
 
 def wait_replicas(deployment, name, count, timeout):

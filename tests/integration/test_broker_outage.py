@@ -31,9 +31,9 @@ class Relay:
         while True:
             client, _ = self.listener.accept()
             server = eventlet.connect(self.upstream)
-            self.open.append((client, server))
-            eventlet.spawn(self._pump, client, server)
-            eventlet.spawn(self._pump, server, client)
+            pumps = [eventlet.spawn(self._pump, client, server),
+                     eventlet.spawn(self._pump, server, client)]
+            self.open.append((client, server, pumps))
 
     @staticmethod
     def _pump(source, sink):
@@ -44,7 +44,12 @@ class Relay:
             pass  # cut
 
     def cut(self):
-        for client, server in self.open:
+        for client, server, pumps in self.open:
+            # killed first: a pump left waiting on a socket closed under it
+            # keeps the hub's reader for that fd number, which a later test's
+            # file may get ("second simultaneous read")
+            for pump in pumps:
+                pump.kill()
             # linger 0: close sends a reset, as the peer of a stopped broker sees
             client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             client.close()

@@ -75,3 +75,22 @@ def test_a_single_task_is_served_while_another_user_has_a_backlog(runner_factory
     # twice the 2 sandboxes) and what was converting then ended; without the
     # cap, the rest of her 30 did
     assert done <= bound, f"{done} of alice's tasks ended while bob's one waited"
+
+
+def test_the_capacity_read_of_a_broker_that_never_answers_ends_within_its_bound(rabbit_config):
+    import time
+    from urllib.parse import urlsplit
+
+    from infra.nameko import capacity as capacity_module
+    from tests.integration.test_rpc_failfast import Mute
+
+    mute = Mute()
+    parts = urlsplit(rabbit_config["AMQP_URI"])
+    uri = parts._replace(netloc=f"{parts.netloc.rsplit('@', 1)[0]}@127.0.0.1:{mute.port}").geturl()
+    capacity = Capacity(uri, per_consumer=2)
+    begun = time.monotonic()
+    try:
+        assert capacity.sandboxes() == 0      # unknown: the caller's floor
+    finally:
+        mute.close()
+    assert time.monotonic() - begun < capacity_module.READ_S + 1.5

@@ -29,7 +29,12 @@ from tests.swarm.conftest import IMAGE, PREFIX, RUN_ID, RUN_LABEL, host_paths
 STACK_FILE = os.path.join(ROOT, "deploy", "docker-stack.yml")
 APP_SERVICES = ("gateway", "services", "notifier", "converter", "scaler")
 INFRA_SERVICES = ("rabbitmq", "postgres", "redis")
-LABELS = ("convertix.edge", "convertix.processing")
+LABELS = ("convertix.edge", "convertix.processing", "convertix.data")
+
+
+def infra_services(stack):
+    """RabbitMQ (its cluster's members), PostgreSQL, Redis: what the host's own stand in for."""
+    return [name for name in stack["services"] if name not in APP_SERVICES]
 
 
 def local_variant(stack, storage, port):
@@ -56,9 +61,12 @@ def local_variant(stack, storage, port):
          "RATE_LIMIT_STORAGE": "redis://127.0.0.1:6379/0"})   # the host's Redis
     stack["services"]["gateway"]["healthcheck"]["test"] = [
         "CMD", "python", "deploy/healthcheck.py", "http", f"http://127.0.0.1:{port}/healthz"]
-    stack["services"]["gateway"]["deploy"]["replicas"] = 1   # one port on one host
+    # one of each on one host: one port; one replica per node at most anyway
+    stack["services"]["gateway"]["deploy"].update({"mode": "replicated", "replicas": 1})
+    for name in ("services", "notifier"):
+        stack["services"][name]["deploy"]["replicas"] = 1
     stack["services"]["gateway"]["healthcheck"].update({"interval": "3s", "start_period": "5s"})
-    for name in INFRA_SERVICES:
+    for name in infra_services(stack):
         stack["services"][name]["deploy"]["replicas"] = 0
     for service in stack["services"].values():
         service.pop("ports", None)
@@ -109,6 +117,7 @@ def test_the_stack_deploys_on_one_node_and_an_upload_converts(
         "rabbitmq_management_url": "http://guest:guest@127.0.0.1:15672",
         "rabbitmq_conf": "default_user = convertix\ndefault_pass = unused-here\n",
         "postgres_password": "unused-here",
+        "rabbitmq_erlang_cookie": "unused-here",
     }
     created = [docker_client.secrets.create(name=f"{prefix}_{key}", data=value.encode(),
                                             labels={RUN_LABEL: RUN_ID})
@@ -127,7 +136,8 @@ def test_the_stack_deploys_on_one_node_and_an_upload_converts(
                "-c", str(stack_file), name, env=env)
         services = {s.name: s for s in docker_client.services.list(
             filters={"label": f"com.docker.stack.namespace={name}"})}
-        assert set(services) == {f"{name}_{s}" for s in APP_SERVICES + INFRA_SERVICES}
+        assert set(services) == {f"{name}_{s}" for s in stack["services"]}
+        assert set(INFRA_SERVICES) <= {s.rstrip("-123") for s in infra_services(stack)}
         # placement by node label, as in the file
         gateway = services[f"{name}_gateway"].attrs["Spec"]["TaskTemplate"]
         assert gateway["Placement"]["Constraints"] == ["node.labels.convertix.edge == true"]

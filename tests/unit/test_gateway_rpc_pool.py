@@ -20,6 +20,7 @@ class FakeProxy:
             raise FakeProxy.starts_failing
         self.fails = None
         self.closed = False
+        self.peer = None
         self.proxy = self
         FakeProxy.made.append(self)
 
@@ -31,6 +32,9 @@ class FakeProxy:
             raise self.fails
 
     def close(self):
+        self.closed = True
+
+    def abandon(self):  # a dropped proxy is closed without the broker's handshake
         self.closed = True
 
 
