@@ -36,7 +36,7 @@ LAYERS = {
     "metrics": "the Prometheus metrics and their deployment files (tests/metrics)",
     "scaling": "the scaler and its local backend, converters as processes (tests/scaling)",
     "swarm": "converters as a Docker Swarm service on this machine (tests/swarm)",
-    "deploy": "the images on a two-node swarm of this machine (tests/deploy)",
+    "deploy": "the images on a three-node swarm of this machine (tests/deploy)",
 }
 # Marks on top of the layer's, by folder. `processes`: the test starts the
 # system, or converters, as processes (nameko run, gunicorn, Docker): what

@@ -125,7 +125,7 @@ def test_nodes_and_placement(deployment):
         assert {t["node"] for t in tasks} == nodes, (name, tasks)
         print(deployment.docker("service", "ps", "--format",
                                 "{{.Name}}\t{{.Node}}\t{{.CurrentState}}", f"{STACK}_{name}"))
-    # one overlay network joins the two nodes; encrypted where the kernel
+    # one overlay network joins the three nodes; encrypted where the kernel
     # can do IPsec (deploy/README.md: this one cannot)
     network = deployment.edge.networks.get(f"{STACK}_convertix")
     assert network.attrs["Driver"] == "overlay" and network.attrs["Scope"] == "swarm"

@@ -1,8 +1,8 @@
 """deploy/docker-stack.yml deploys on this machine's single-node swarm, and an
 upload through its gateway converts.
 
-The one node carries both node labels, so every placement constraint of the
-two-node layout is met. What cannot exist here is substituted, and only
+The one node carries every node label, so every placement constraint of the
+three-node layout is met. What cannot exist here is substituted, and only
 that (see `local_variant`):
 - the application image -> the busybox stand-in with this checkout mounted;
 - the overlay network -> the host network (dockerd runs without bridge and
