@@ -28,11 +28,15 @@ if [ -n "$seed" ]; then
   # conversions after SIGTERM sends none, and would lose its connection.)
   printf '%s\n' "net_ticktime = ${RABBITMQ_NET_TICKTIME_S:-10}" >"$conf"
   # A partition (two members that stopped seeing each other, under load or
-  # around a member's restart) is healed: a member in a minority pauses
-  # until it sees a majority again (a partial one is made whole first). With
-  # the default, `ignore`, a partition found in a deploy run stayed for good:
-  # duplicate queues, declarations unanswered for minutes.
-  printf '%s\n' "cluster_partition_handling = pause_minority" >>"$conf"
+  # around a member's restart) is healed: once the members see each other
+  # again, the side with fewer clients restarts and takes the other side's
+  # metadata (autoheal). With the default, `ignore`, a partition found in a
+  # deploy run stayed for good (duplicate queues, declarations unanswered
+  # for minutes); with `pause_minority`, a missed tick between two members
+  # while the third was restarting left one of them, which had kept its
+  # majority through the restarting one, with queues and bindings the other
+  # two did not have, for good (RPC replies routed by them were dropped).
+  printf '%s\n' "cluster_partition_handling = autoheal" >>"$conf"
 fi
 if [ -n "$seed" ] && [ "$seed" != "$(hostname)" ]; then
   printf '%s\n' "cluster_formation.peer_discovery_backend = classic_config" \
