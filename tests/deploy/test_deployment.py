@@ -45,6 +45,9 @@ CORPUS = ["valid/jpeg/hopper.jpg", "valid/png/pngsuite/basn6a08.png", "valid/hei
 HEAVY = ("photos/skimage/astronaut.png", {"format": "avif", "width": 1024, "enlarge": True})
 
 
+USER = "deploy-user"
+
+
 @pytest.fixture(scope="module")
 def api(deployment):
     class _Target:
@@ -53,7 +56,45 @@ def api(deployment):
     for url in (deployment.url, deployment.url2):
         wait_until(lambda: _ready(deployment, url), timeout=120, interval=1,
                    message=f"the gateway at {url}")
-    return Api(_Target, "deploy-user")
+    api = Api(_Target, USER)
+    api.session.hooks["response"].append(_renewed(api))
+    return api
+
+
+@pytest.fixture(autouse=True)
+def fresh_token(request):
+    """Each test starts with a new access token: one lasts 15 minutes
+    (AUTH.access_token_ttl_s), the layer runs longer, and a fault test's load
+    copies the token it starts with."""
+    if "api" in request.fixturenames:
+        _login(request.getfixturevalue("api"))
+
+
+def _login(api):
+    """Log in again; a 503 (a broker member or a backend away) is waited out."""
+    def logged_in():
+        answer = api.session.post(f"{api.base}/auth/login", timeout=30,
+                                  json={"username": USER, "password": "password-" + USER})
+        if answer.status_code == 503:
+            return False
+        assert answer.status_code == 200, answer.text
+        api.session.headers["Authorization"] = "Bearer " + answer.json()["access_token"]
+        return True
+    wait_until(logged_in, timeout=120, interval=1, message="a login")
+
+
+def _renewed(api):
+    """A response hook: a request answered 401 once its access token expired
+    (a test waiting out a slow recovery) is sent again with a new one."""
+    def renew(answer, *args, **kwargs):
+        if answer.status_code != 401 or "/auth/" in answer.request.url:
+            return answer
+        _login(api)
+        again = answer.request.copy()
+        again.headers["Authorization"] = api.session.headers["Authorization"]
+        again.hooks = {"response": []}
+        return api.session.send(again, **kwargs)
+    return renew
 
 
 def _ready(deployment, url=None):
