@@ -261,15 +261,17 @@ def test_processing_node_down_jobs_wait_and_finish(deployment, api):
     wait_replicas(deployment, "converter", 1, timeout=240)
     before = submit(api, 2, files=3)
     deployment.engine("stop", "processing")
-    wait_until(lambda: deployment.node_state(PROCESSING) == "down", timeout=120, interval=1,
-               message="the processing node down")
-    during = submit(api, 3, files=2)      # accepted: the edge node takes them
-    # nothing converts them while the node is down
-    statuses = [final_or_status(api, i) for i in during]
-    assert all(s in ("queued", "processing") for s in statuses), statuses
-    deployment.engine("start", "processing")
-    wait_until(lambda: deployment.node_state(PROCESSING) == "ready", timeout=120, interval=1,
-               message="the processing node back")
+    try:
+        wait_until(lambda: deployment.node_state(PROCESSING) == "down", timeout=120,
+                   interval=1, message="the processing node down")
+        during = submit(api, 3, files=2)      # accepted: the edge node takes them
+        # nothing converts them while the node is down
+        statuses = [final_or_status(api, i) for i in during]
+        assert all(s in ("queued", "processing") for s in statuses), statuses
+    finally:   # also when it failed: the tests after it need the node
+        deployment.engine("start", "processing")
+        wait_until(lambda: deployment.node_state(PROCESSING) == "ready", timeout=120,
+                   interval=1, message="the processing node back")
     finish(api, before + during, timeout=400)
 
 
