@@ -95,6 +95,8 @@ REMOTE_BACKEND_ERRORS = frozenset({"OperationalError", "InterfaceError",
                                    "DisconnectionError", "TimeoutError"})
 # A 503 of ours says: try again in a second (on this gateway or another).
 RETRY_AFTER_S = 1
+# A proxy whose calls timed out this many times in a row is abandoned.
+TIMEOUTS_IN_A_ROW = 2
 
 
 def unavailable(message):
@@ -144,7 +146,12 @@ class RpcPool:
             yield proxy.proxy
         except RpcTimeout as exc:
             # the connection is fine (a late reply is dropped when it comes):
-            # the proxy is kept, as are the others
+            # the proxy is kept, as are the others; but not after a second
+            # timeout in a row: its replies may never come (a cluster whose
+            # members disagree on its reply queue's binding drops them), and
+            # kept, it would cost every call it serves the whole timeout
+            proxy.timeouts += 1
+            healthy = proxy.timeouts < TIMEOUTS_IN_A_ROW
             raise unavailable("a backend service is unavailable (RpcTimeout)") from exc
         except BACKEND_ERRORS as exc:
             healthy = False
@@ -159,6 +166,8 @@ class RpcPool:
             if exc.exc_type in REMOTE_BACKEND_ERRORS:
                 raise unavailable(f"a backend is unavailable ({exc.exc_type})") from exc
             raise
+        else:
+            proxy.timeouts = 0
         finally:
             self._checkin(proxy, healthy)
 
@@ -235,6 +244,8 @@ class RpcPool:
 
 
 class _StartedProxy:
+    timeouts = 0    # its calls that ended in RpcTimeout, in a row
+
     def __init__(self, config, timeout):
         self._cluster = FailFastRpcProxy(config, timeout)
         try:

@@ -1,10 +1,12 @@
 """The gateway's fast failure when a broker member goes: the pure parts
 (gateway/rpc_failfast.py), the pool dropping its idle proxies on a backend
 error, and the 503 that says when to try again (gateway/rpc.py)."""
+import contextlib
+
 import pytest
 from amqp.exceptions import NotAllowed
 from flask import Flask
-from nameko.exceptions import UnknownService
+from nameko.exceptions import RpcTimeout, UnknownService
 
 from gateway import errors, rpc
 from gateway.rpc_failfast import publish_options, remaining_s, with_host
@@ -53,6 +55,7 @@ class FakeProxy:
 
     starts_failing = None     # what starting one raises, if anything
     next_peer = "10.0.0.1"
+    timeouts = 0
 
     def __init__(self, config, timeout):
         if FakeProxy.starts_failing is not None:
@@ -133,6 +136,32 @@ def test_a_service_error_keeps_the_proxies(pool):
         with pool.client() as proxy:
             proxy.call()
     assert not any(p.abandoned for p in FakeProxy.made)
+
+
+def test_a_proxy_timed_out_twice_in_a_row_is_dropped_alone(pool):
+    with pool.client() as a, pool.client() as b:
+        pass
+    a.fails = RpcTimeout()                 # put back last: used next
+    for dropped in (False, True):          # kept after one timeout, not two
+        with pytest.raises(errors.ConvertixError):
+            with pool.client() as proxy:
+                assert proxy is a
+                proxy.call()
+        assert a.abandoned is dropped and not b.abandoned
+    with pool.client() as proxy:
+        assert proxy is b
+
+
+def test_an_answered_call_forgives_a_timeout(pool):
+    with pool.client() as a:
+        pass
+    for fails in (RpcTimeout(), None, RpcTimeout(), None):
+        a.fails = fails
+        with contextlib.suppress(errors.ConvertixError):
+            with pool.client() as proxy:
+                assert proxy is a
+                proxy.call()
+    assert not a.abandoned
 
 
 def test_no_consumer_drops_only_the_proxy_that_met_it(pool):
