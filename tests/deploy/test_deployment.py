@@ -71,10 +71,14 @@ def fresh_token(request):
 
 
 def _login(api):
-    """Log in again; a 503 (a broker member or a backend away) is waited out."""
+    """Log in again; a 503 or no answer (a broker member or a backend away) is
+    waited out."""
     def logged_in():
-        answer = api.session.post(f"{api.base}/auth/login", timeout=30,
-                                  json={"username": USER, "password": "password-" + USER})
+        try:
+            answer = api.session.post(f"{api.base}/auth/login", timeout=30,
+                                      json={"username": USER, "password": "password-" + USER})
+        except requests.RequestException:
+            return False
         if answer.status_code == 503:
             return False
         assert answer.status_code == 200, answer.text
