@@ -134,7 +134,25 @@ def save_logs(folder):
             (folder / f"{name}.log").write_text(done.stdout + done.stderr)
         except (OSError, subprocess.SubprocessError) as exc:
             print(f"no logs of {name}: {exc}")
+    for node in ("edge", "edge2", "processing"):
+        save_broker_logs(folder, node)
     print(f"the services' logs: {folder}")
+
+
+def save_broker_logs(folder, node):
+    """The RabbitMQ members' own log files on `node`, of every container that
+    ran there, stopped ones too: the members write to a file, not to the
+    container's output, which `docker service logs` reads."""
+    docker = ["docker", "-H", f"unix://{NODES_ENV['CVX_NODES_RUN']}/{node}/docker.sock"]
+    try:
+        listed = subprocess.run(docker + ["ps", "-a", "-q", "-f", f"name={STACK}_rabbitmq"],
+                                capture_output=True, text=True, timeout=60)
+        for container in listed.stdout.split():
+            subprocess.run(docker + ["cp", f"{container}:/var/log/rabbitmq/startup_log",
+                                     str(folder / f"rabbitmq-{node}-{container}.log")],
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        print(f"no broker logs of {node}: {exc}")
 
 
 def wait_replicas(deployment, name, count, timeout):
