@@ -356,8 +356,10 @@ def survive(deployment, api, name, fault, recover, limit=OUTAGE_LIMIT_S):
         load.wait_accepted(5)
         at = time.monotonic()
         fault()
-        load.wait_accepted(10, timeout=180)   # served again, on what is left
-        recover()
+        try:
+            load.wait_accepted(10, timeout=180)   # served again, on what is left
+        finally:   # also when it failed: the tests after it need what it took
+            recover()
         load.wait_accepted(5, timeout=180)
     outage = load.outage(at)
     for start, url, status, took in load.log:   # what the client met from the fault on
