@@ -36,6 +36,8 @@ if [ -n "$seed" ]; then
   # while the third was restarting left one of them, which had kept its
   # majority through the restarting one, with queues and bindings the other
   # two did not have, for good (RPC replies routed by them were dropped).
+  # Not right either: in a deploy run, autoheal begun when a killed member
+  # came back restarted a second member while the third's node was stopped.
   printf '%s\n' "cluster_partition_handling = autoheal" >>"$conf"
 fi
 if [ -n "$seed" ] && [ "$seed" != "$(hostname)" ]; then
