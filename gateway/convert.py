@@ -5,12 +5,12 @@ the quota is checked (by this process's view of the user's bytes where it can
 tell, gateway/quota_view.py, else by a read-only RPC that also says whether
 an earlier result would be reused), the input is stored, the task is put on
 the conversion queue (confirmed) with its record and this process's event
-queue to answer to, and the converter's answer wakes the request. The converter then sends the
-task's final event, which records the job, its result and the user's bytes
-(services/jobs/records.py), and acks the task only once that event is on a
-durable queue: the record follows the answer by milliseconds, and a
-converter lost in between leaves the task to be converted and recorded
-again (convertix/direct.py).
+queue to answer to, and the converter's answer wakes the request. The
+converter then sends the task's final event, which records the job, its
+result and the user's bytes (services/jobs/records.py), and acks the task
+only once that event is on a durable queue: the record follows the answer
+by milliseconds, and a converter lost in between leaves the task to be
+converted and recorded again (convertix/direct.py).
 
 If the answer does not come within GATEWAY.sync_convert_timeout_s, the job
 is recorded now (create_job, `queued`: its task is on the queue already)
@@ -119,9 +119,9 @@ def _admit(user_id, options, file):
 
 def _count_output(user_id, doc):
     """An answered output's bytes, into this process's view of the user's."""
+    view = quota_view(current_app)
     for task in doc.get("tasks") or ():
-        output = task.get("output") or {}
-        quota_view(current_app).add(user_id, output.get("bytes") or 0)
+        view.add(user_id, (task.get("output") or {}).get("bytes") or 0)
 
 
 def _read(job_id, user_id, waiter):

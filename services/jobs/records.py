@@ -53,7 +53,7 @@ def insert(session, made):
                         (Task, [{**_columns(task), "job_id": job.id}
                                 for job in made for task in job.tasks])):
         for group in _alike(rows):
-            session.execute(insert_of(model), group)
+            session.execute(sql_insert(model.__table__), group)
 
 
 def _alike(rows):
@@ -65,10 +65,6 @@ def _alike(rows):
     for row in rows:
         groups.setdefault(frozenset(row), []).append(row)
     return list(groups.values())
-
-
-def insert_of(model):
-    return sql_insert(model.__table__)
 
 
 def _columns(obj):
